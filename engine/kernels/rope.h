@@ -1,0 +1,64 @@
+// Rotary position embedding (RoPE), ALGORITHMS.md section 1.
+//
+// For a head vector x of even size d at integer position m, pair i is rotated by the angle m·θ_i with
+// θ_i = base^(−2i/d), i = 0 … d/2 − 1:
+//   y_a = x_a cos(mθ_i) − x_b sin(mθ_i)
+//   y_b = x_a sin(mθ_i) + x_b cos(mθ_i)
+// Layout interleaved (RoFormer, bert4keras; the default): pair i is (a, b) = (2i, 2i + 1).
+// Layout half_split (GPT-NeoX): pair i is (a, b) = (i, i + d/2). The two give identical scores after the
+// permutation interleaved index 2i -> i, 2i + 1 -> i + d/2 of the q and k features.
+//
+// Usage (rotate a query at position m and a key at position n; q·k then depends only on m − n):
+//   gyre::kernels::RopeTable table(/*head_dim=*/64, /*max_positions=*/1024);
+//   gyre::kernels::rope_apply(table, q, /*rows=*/1, /*row_stride=*/64, /*num_heads=*/1, /*first_position=*/m);
+//   gyre::kernels::rope_apply(table, k, 1, 64, 1, n);
+//
+// Errors: std::invalid_argument for a bad size (odd or non-positive head_dim, negative counts, a row
+// stride too small for its heads, a non-positive or non-finite base); std::out_of_range when a position
+// falls outside [0, table.max_positions()) (grow the table with extend()).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace gyre::kernels {
+
+enum class RopeLayout : std::uint8_t { interleaved, half_split };
+
+// cos(mθ_i) and sin(mθ_i) for positions 0 … max_positions − 1, computed once in double precision and
+// stored as f32, d/2 entries per position (row-major by position).
+class RopeTable {
+ public:
+  RopeTable(int head_dim, int max_positions, double base = 10000.0);
+
+  // Adds positions up to max_positions − 1 (never shrinks); existing entries are not recomputed.
+  void extend(int max_positions);
+
+  int head_dim() const { return head_dim_; }
+  int max_positions() const { return max_positions_; }
+  double base() const { return base_; }
+  // θ_i for i = 0 … head_dim/2 − 1.
+  double theta(int i) const;
+  // head_dim/2 values for one position; the position must be in range.
+  const float* cos_at(int position) const { return cos_.data() + static_cast<std::size_t>(position) * half(); }
+  const float* sin_at(int position) const { return sin_.data() + static_cast<std::size_t>(position) * half(); }
+
+ private:
+  std::size_t half() const { return static_cast<std::size_t>(head_dim_ / 2); }
+  int head_dim_;
+  int max_positions_ = 0;
+  double base_;
+  std::vector<float> cos_, sin_;
+};
+
+// Rotates, in place, `rows` rows of x. Row r starts at x + r·row_stride and holds num_heads heads of
+// table.head_dim() contiguous floats each (row_stride ≥ num_heads·head_dim); every head of row r is at
+// position first_position + r. Use it on Q and K (never V) after their projections.
+void rope_apply(const RopeTable& table, float* x, int rows, int row_stride, int num_heads = 1,
+                int first_position = 0, RopeLayout layout = RopeLayout::interleaved);
+
+// Scalar reference of rope_apply (same contract); always compiled, so tests can compare the two.
+void rope_apply_scalar(const RopeTable& table, float* x, int rows, int row_stride, int num_heads = 1,
+                       int first_position = 0, RopeLayout layout = RopeLayout::interleaved);
+
+}  // namespace gyre::kernels
