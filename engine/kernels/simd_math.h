@@ -1,0 +1,176 @@
+// Inline SIMD128 math shared by every kernel: exp, sigmoid, SiLU, GELU, horizontal sum and max.
+// Each SIMD helper has a scalar twin that runs the same algorithm, so the scalar wasm build and the
+// SIMD build agree to within float rounding, and tests can compare them element by element.
+//
+// SIMD selection: GYRE_SIMD128 is 1 when wasm SIMD128 intrinsics are available: in the wasm SIMD
+// build (__wasm_simd128__), or natively when GYRE_NATIVE_SIMDE is defined, through SIMDe's
+// implementation of <wasm_simd128.h> (Debian libsimde-dev), so native tests exercise the SIMD code.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#define GYRE_SIMD128 1
+#elif defined(GYRE_NATIVE_SIMDE)
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/wasm/simd128.h>
+#define GYRE_SIMD128 1
+#else
+#define GYRE_SIMD128 0
+#endif
+
+namespace gyre::kernels {
+
+// exp(x) = 2^n · p(r), n = round(x / ln 2), r = x − n·ln 2 in [−ln2/2, ln2/2] (Cody–Waite split),
+// p a degree-5 minimax polynomial fitted for relative error (max 1.8e-7 over the whole range).
+// Limits: x > 88.376 gives +inf (true overflow starts at 88.72), x < −87.33 gives 0 (subnormal
+// results are flushed), NaN stays NaN.
+namespace exp_constants {
+inline constexpr float kLog2e = 1.44269504088896341f;
+inline constexpr float kLn2Hi = 0.693145751953125f;  // few mantissa bits: n·kLn2Hi is exact
+inline constexpr float kLn2Lo = 1.428606765330187e-06f;
+// Adding kMagicBias rounds x·log2e to an integer n held in the low mantissa bits, already offset by
+// the exponent bias 127, so shifting the bits left by 23 yields the float 2^n.
+inline constexpr float kMagicBias = 12583039.0f;  // 1.5·2^23 + 127
+inline constexpr float kC1 = 0.9999997019767761f;
+inline constexpr float kC2 = 0.49999144673347473f;
+inline constexpr float kC3 = 0.16667640209197998f;
+inline constexpr float kC4 = 0.041898392140865326f;
+inline constexpr float kC5 = 0.008290229365229607f;
+inline constexpr float kOverflow = 88.3762626647949f;  // 127.5·ln 2: n stays <= 127
+inline constexpr float kUnderflow = -87.3365447504f;   // ln(FLT_MIN): n stays >= -126
+}  // namespace exp_constants
+
+inline float bits_to_float(uint32_t bits) {
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+inline uint32_t float_to_bits(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  return bits;
+}
+
+inline float exp_scalar(float x) {
+  using namespace exp_constants;
+  if (x != x) return x;
+  if (x > kOverflow) return bits_to_float(0x7f800000u);
+  if (x < kUnderflow) return 0.0f;
+  const float biased = x * kLog2e + kMagicBias;
+  const float n = biased - kMagicBias;
+  const float scale = bits_to_float(float_to_bits(biased) << 23);
+  const float r = (x - n * kLn2Hi) - n * kLn2Lo;
+  float p = kC5;
+  p = p * r + kC4;
+  p = p * r + kC3;
+  p = p * r + kC2;
+  p = p * r + kC1;
+  p = p * r + 1.0f;
+  return p * scale;
+}
+
+inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + exp_scalar(-x)); }
+inline float silu_scalar(float x) { return x / (1.0f + exp_scalar(-x)); }
+
+// erf by Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7), through the shared exp.
+namespace erf_constants {
+inline constexpr float kP = 0.3275911f;
+inline constexpr float kA1 = 0.254829592f;
+inline constexpr float kA2 = -0.284496736f;
+inline constexpr float kA3 = 1.421413741f;
+inline constexpr float kA4 = -1.453152027f;
+inline constexpr float kA5 = 1.061405429f;
+inline constexpr float kInvSqrt2 = 0.70710678118654752f;
+}  // namespace erf_constants
+
+inline float erf_scalar(float x) {
+  using namespace erf_constants;
+  const float z = x < 0.0f ? -x : x;
+  const float t = 1.0f / (1.0f + kP * z);
+  float poly = kA5;
+  poly = poly * t + kA4;
+  poly = poly * t + kA3;
+  poly = poly * t + kA2;
+  poly = poly * t + kA1;
+  const float erf_abs = 1.0f - poly * t * exp_scalar(-z * z);
+  return x < 0.0f ? -erf_abs : erf_abs;
+}
+
+// Exact (erf) GELU, as PyTorch's nn.GELU() default: x · Φ(x).
+inline float gelu_scalar(float x) {
+  return 0.5f * x * (1.0f + erf_scalar(x * erf_constants::kInvSqrt2));
+}
+
+#if GYRE_SIMD128
+
+inline v128_t exp_f32x4(v128_t x) {
+  using namespace exp_constants;
+  // pmax/pmin are single instructions under V8 and keep a NaN in x (x is the first operand).
+  const v128_t xc = wasm_f32x4_pmin(wasm_f32x4_pmax(x, wasm_f32x4_splat(kUnderflow)),
+                                    wasm_f32x4_splat(kOverflow));
+  const v128_t magic = wasm_f32x4_splat(kMagicBias);
+  const v128_t biased = wasm_f32x4_add(wasm_f32x4_mul(xc, wasm_f32x4_splat(kLog2e)), magic);
+  const v128_t n = wasm_f32x4_sub(biased, magic);
+  const v128_t scale = wasm_i32x4_shl(biased, 23);
+  v128_t r = wasm_f32x4_sub(xc, wasm_f32x4_mul(n, wasm_f32x4_splat(kLn2Hi)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(kLn2Lo)));
+  v128_t p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(kC5), r), wasm_f32x4_splat(kC4));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(kC3));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(kC2));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(kC1));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+  v128_t y = wasm_f32x4_mul(p, scale);
+  // Below the underflow limit: 0. Above the overflow limit: +inf.
+  y = wasm_v128_andnot(y, wasm_f32x4_lt(x, wasm_f32x4_splat(kUnderflow)));
+  return wasm_v128_bitselect(wasm_f32x4_splat(__builtin_inff()), y,
+                             wasm_f32x4_gt(x, wasm_f32x4_splat(kOverflow)));
+}
+
+inline v128_t sigmoid_f32x4(v128_t x) {
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  return wasm_f32x4_div(one, wasm_f32x4_add(one, exp_f32x4(wasm_f32x4_neg(x))));
+}
+
+inline v128_t silu_f32x4(v128_t x) {
+  return wasm_f32x4_div(x, wasm_f32x4_add(wasm_f32x4_splat(1.0f), exp_f32x4(wasm_f32x4_neg(x))));
+}
+
+inline v128_t erf_f32x4(v128_t x) {
+  using namespace erf_constants;
+  const v128_t sign_mask = wasm_i32x4_splat(static_cast<int32_t>(0x80000000u));
+  const v128_t z = wasm_v128_andnot(x, sign_mask);
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  const v128_t t = wasm_f32x4_div(one, wasm_f32x4_add(one, wasm_f32x4_mul(wasm_f32x4_splat(kP), z)));
+  v128_t poly = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(kA5), t), wasm_f32x4_splat(kA4));
+  poly = wasm_f32x4_add(wasm_f32x4_mul(poly, t), wasm_f32x4_splat(kA3));
+  poly = wasm_f32x4_add(wasm_f32x4_mul(poly, t), wasm_f32x4_splat(kA2));
+  poly = wasm_f32x4_add(wasm_f32x4_mul(poly, t), wasm_f32x4_splat(kA1));
+  const v128_t e = exp_f32x4(wasm_f32x4_neg(wasm_f32x4_mul(z, z)));
+  const v128_t erf_abs = wasm_f32x4_sub(one, wasm_f32x4_mul(wasm_f32x4_mul(poly, t), e));
+  return wasm_v128_or(erf_abs, wasm_v128_and(x, sign_mask));  // copy the sign of x
+}
+
+inline v128_t gelu_f32x4(v128_t x) {
+  const v128_t half_x = wasm_f32x4_mul(wasm_f32x4_splat(0.5f), x);
+  const v128_t erf = erf_f32x4(wasm_f32x4_mul(x, wasm_f32x4_splat(erf_constants::kInvSqrt2)));
+  return wasm_f32x4_add(half_x, wasm_f32x4_mul(half_x, erf));
+}
+
+inline float hsum_f32x4(v128_t v) {
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  return wasm_f32x4_extract_lane(v, 0);
+}
+
+inline float hmax_f32x4(v128_t v) {
+  v = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  v = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  return wasm_f32x4_extract_lane(v, 0);
+}
+
+#endif  // GYRE_SIMD128
+
+}  // namespace gyre::kernels
