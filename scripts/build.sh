@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the engine natively and to wasm (SIMD128 and scalar), incrementally, then copies the wasm
+# modules to web/lib/wasm/. Usage: scripts/build.sh [native] [wasm-simd] [wasm-scalar] (default: all)
+#   GYRE_BUILD_DIR  build root (default: build; use build-<you> for a private tree)
+#   GYRE_JOBS       parallel compile jobs (default: 2, the machine is shared)
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+build_root="${GYRE_BUILD_DIR:-build}"
+jobs="${GYRE_JOBS:-2}"
+# Debian's Emscripten imports Debian's acorn from here.
+export NODE_PATH="${NODE_PATH:-/usr/share/nodejs}"
+
+generator=()
+if command -v ninja >/dev/null; then generator=(-G Ninja); fi
+
+flavours=("$@")
+if [ ${#flavours[@]} -eq 0 ]; then flavours=(native wasm-simd wasm-scalar); fi
+
+configure() {  # configure <dir> <cmake...>: only when not configured yet; later runs re-glob by themselves
+  local dir="$1"; shift
+  if [ ! -f "$dir/CMakeCache.txt" ]; then "$@" -S "$repo" -B "$dir" "${generator[@]}"; fi
+}
+
+for flavour in "${flavours[@]}"; do
+  dir="$build_root/$flavour"
+  echo "== build $flavour ($dir)"
+  case "$flavour" in
+    native) configure "$dir" cmake -DCMAKE_BUILD_TYPE=Release ;;
+    wasm-simd) configure "$dir" emcmake cmake -DCMAKE_BUILD_TYPE=Release -DGYRE_WASM_SIMD=ON ;;
+    wasm-scalar) configure "$dir" emcmake cmake -DCMAKE_BUILD_TYPE=Release -DGYRE_WASM_SIMD=OFF ;;
+    *) echo "build.sh: unknown flavour '$flavour' (native, wasm-simd, wasm-scalar)" >&2; exit 2 ;;
+  esac
+  cmake --build "$dir" -j "$jobs"
+  if [ "$flavour" != native ]; then
+    name="gyre-${flavour#wasm-}"
+    if [ -f "$dir/$name.wasm" ]; then
+      mkdir -p web/lib/wasm
+      # cp -p keeps timestamps, so an unchanged module is not seen as new by caches and watchers.
+      for ext in js wasm; do
+        cmp -s "$dir/$name.$ext" "web/lib/wasm/$name.$ext" || cp -p "$dir/$name.$ext" "web/lib/wasm/$name.$ext"
+      done
+    fi
+  fi
+done
