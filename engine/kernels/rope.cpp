@@ -1,30 +1,32 @@
 #include "kernels/rope.h"
 
 #include <cmath>
-#include <stdexcept>
 #include <string>
 
-#if defined(__wasm_simd128__)
-#include <wasm_simd128.h>
-#endif
+#include "kernels/simd_math.h"
 
 namespace gyre::kernels {
 
-RopeTable::RopeTable(int head_dim, int max_positions, double base) : head_dim_(head_dim), base_(base) {
+Result<RopeTable> RopeTable::create(int head_dim, int max_positions, double base) {
   if (head_dim <= 0 || head_dim % 2 != 0)
-    throw std::invalid_argument("RopeTable: head_dim must be even and positive, got " + std::to_string(head_dim));
+    return Status(ErrorCode::kBadArgument, "RoPE: head_dim must be even and positive, got " + std::to_string(head_dim));
   if (!(base > 1.0) || !std::isfinite(base))
-    throw std::invalid_argument("RopeTable: base must be finite and > 1, got " + std::to_string(base));
-  extend(max_positions);
+    return Status(ErrorCode::kBadArgument, "RoPE: base must be finite and > 1, got " + std::to_string(base));
+  RopeTable table(head_dim, base);
+  if (Status s = table.extend(max_positions); !s.is_ok()) return s;
+  return table;
 }
 
 double RopeTable::theta(int i) const { return std::pow(base_, -2.0 * i / head_dim_); }
 
-void RopeTable::extend(int max_positions) {
+Status RopeTable::extend(int max_positions) {
   if (max_positions < 0)
-    throw std::invalid_argument("RopeTable: max_positions must be >= 0, got " + std::to_string(max_positions));
-  if (max_positions <= max_positions_) return;
+    return Status(ErrorCode::kBadArgument, "RoPE: max_positions must be >= 0, got " + std::to_string(max_positions));
+  if (max_positions <= max_positions_) return Status::ok();
   const std::size_t h = half();
+  if (static_cast<std::uint64_t>(max_positions) * h > (1u << 31))
+    return Status(ErrorCode::kTooLarge, "RoPE: a table of " + std::to_string(max_positions) + " positions x " +
+                                            std::to_string(h) + " frequencies is too large");
   cos_.resize(static_cast<std::size_t>(max_positions) * h);
   sin_.resize(cos_.size());
   std::vector<double> thetas(h);
@@ -38,24 +40,25 @@ void RopeTable::extend(int max_positions) {
     }
   }
   max_positions_ = max_positions;
+  return Status::ok();
 }
 
 namespace {
 
-void check_args(const RopeTable& table, const float* x, int rows, int row_stride, int num_heads,
-                int first_position) {
-  if (rows < 0 || num_heads < 1)
-    throw std::invalid_argument("rope_apply: rows must be >= 0 and num_heads >= 1");
-  if (rows == 0) return;
-  if (x == nullptr) throw std::invalid_argument("rope_apply: x is null");
-  if (row_stride < num_heads * table.head_dim())
-    throw std::invalid_argument("rope_apply: row_stride " + std::to_string(row_stride) + " is smaller than num_heads*head_dim = " +
-                                std::to_string(num_heads * table.head_dim()));
+Status check_args(const RopeTable& table, const float* x, int rows, int row_stride, int num_heads,
+                  int first_position) {
+  auto bad = [](std::string message) { return Status(ErrorCode::kBadArgument, "rope_apply: " + std::move(message)); };
+  if (rows < 0 || num_heads < 1) return bad("rows must be >= 0 and num_heads >= 1");
+  if (rows == 0) return Status::ok();
+  if (x == nullptr) return bad("x is null");
+  if (row_stride < static_cast<long long>(num_heads) * table.head_dim())
+    return bad("row_stride " + std::to_string(row_stride) + " is smaller than num_heads*head_dim = " +
+               std::to_string(static_cast<long long>(num_heads) * table.head_dim()));
   if (first_position < 0 || first_position > table.max_positions() - rows)
-    throw std::out_of_range("rope_apply: positions " + std::to_string(first_position) + ".." +
-                            std::to_string(static_cast<long long>(first_position) + rows - 1) +
-                            " exceed the RoPE table (" + std::to_string(table.max_positions()) +
-                            " positions); extend() it");
+    return bad("positions " + std::to_string(first_position) + ".." +
+               std::to_string(static_cast<long long>(first_position) + rows - 1) + " exceed the RoPE table (" +
+               std::to_string(table.max_positions()) + " positions); extend() it");
+  return Status::ok();
 }
 
 void rotate_head_scalar(float* x, const float* c, const float* s, int half, RopeLayout layout) {
@@ -74,7 +77,7 @@ void rotate_head_scalar(float* x, const float* c, const float* s, int half, Rope
   }
 }
 
-#if defined(__wasm_simd128__)
+#if GYRE_SIMD128
 void rotate_head_simd(float* x, const float* c, const float* s, int half, RopeLayout layout) {
   int i = 0;
   if (layout == RopeLayout::interleaved) {
@@ -107,9 +110,9 @@ void rotate_head_simd(float* x, const float* c, const float* s, int half, RopeLa
 #endif
 
 template <typename RotateHead>
-void apply_rows(const RopeTable& table, float* x, int rows, int row_stride, int num_heads, int first_position,
-                RopeLayout layout, RotateHead rotate) {
-  check_args(table, x, rows, row_stride, num_heads, first_position);
+Status apply_rows(const RopeTable& table, float* x, int rows, int row_stride, int num_heads, int first_position,
+                  RopeLayout layout, RotateHead rotate) {
+  if (Status s = check_args(table, x, rows, row_stride, num_heads, first_position); !s.is_ok()) return s;
   const int d = table.head_dim();
   for (int r = 0; r < rows; ++r) {
     const float* c = table.cos_at(first_position + r);
@@ -117,21 +120,22 @@ void apply_rows(const RopeTable& table, float* x, int rows, int row_stride, int 
     float* row = x + static_cast<std::size_t>(r) * row_stride;
     for (int h = 0; h < num_heads; ++h) rotate(row + h * d, c, s, d / 2, layout);
   }
+  return Status::ok();
 }
 
 }  // namespace
 
-void rope_apply_scalar(const RopeTable& table, float* x, int rows, int row_stride, int num_heads,
+Status rope_apply_scalar(const RopeTable& table, float* x, int rows, int row_stride, int num_heads,
                        int first_position, RopeLayout layout) {
-  apply_rows(table, x, rows, row_stride, num_heads, first_position, layout, rotate_head_scalar);
+  return apply_rows(table, x, rows, row_stride, num_heads, first_position, layout, rotate_head_scalar);
 }
 
-void rope_apply(const RopeTable& table, float* x, int rows, int row_stride, int num_heads, int first_position,
+Status rope_apply(const RopeTable& table, float* x, int rows, int row_stride, int num_heads, int first_position,
                 RopeLayout layout) {
-#if defined(__wasm_simd128__)
-  apply_rows(table, x, rows, row_stride, num_heads, first_position, layout, rotate_head_simd);
+#if GYRE_SIMD128
+  return apply_rows(table, x, rows, row_stride, num_heads, first_position, layout, rotate_head_simd);
 #else
-  apply_rows(table, x, rows, row_stride, num_heads, first_position, layout, rotate_head_scalar);
+  return apply_rows(table, x, rows, row_stride, num_heads, first_position, layout, rotate_head_scalar);
 #endif
 }
 

@@ -9,17 +9,21 @@
 // permutation interleaved index 2i -> i, 2i + 1 -> i + d/2 of the q and k features.
 //
 // Usage (rotate a query at position m and a key at position n; q·k then depends only on m − n):
-//   gyre::kernels::RopeTable table(/*head_dim=*/64, /*max_positions=*/1024);
-//   gyre::kernels::rope_apply(table, q, /*rows=*/1, /*row_stride=*/64, /*num_heads=*/1, /*first_position=*/m);
-//   gyre::kernels::rope_apply(table, k, 1, 64, 1, n);
+//   auto table = gyre::kernels::RopeTable::create(/*head_dim=*/64, /*max_positions=*/1024);
+//   if (!table) return table.status();
+//   Status s = gyre::kernels::rope_apply(table.value(), q, /*rows=*/1, /*row_stride=*/64, /*num_heads=*/1, /*first_position=*/m);
+//   s = gyre::kernels::rope_apply(table.value(), k, 1, 64, 1, n);
 //
-// Errors: std::invalid_argument for a bad size (odd or non-positive head_dim, negative counts, a row
-// stride too small for its heads, a non-positive or non-finite base); std::out_of_range when a position
-// falls outside [0, table.max_positions()) (grow the table with extend()).
+// Errors (core/status.h, never exceptions): BAD_ARGUMENT for a bad size (odd or non-positive head_dim,
+// negative counts, a row stride too small for its heads, a base that is not finite and > 1, a null
+// buffer) or a position outside [0, table.max_positions()) (grow the table with extend());
+// TOO_LARGE when a table would exceed 2^31 floats. On error nothing is modified.
 #pragma once
 
 #include <cstdint>
 #include <vector>
+
+#include "core/status.h"
 
 namespace gyre::kernels {
 
@@ -29,10 +33,10 @@ enum class RopeLayout : std::uint8_t { interleaved, half_split };
 // stored as f32, d/2 entries per position (row-major by position).
 class RopeTable {
  public:
-  RopeTable(int head_dim, int max_positions, double base = 10000.0);
+  static Result<RopeTable> create(int head_dim, int max_positions, double base = 10000.0);
 
   // Adds positions up to max_positions − 1 (never shrinks); existing entries are not recomputed.
-  void extend(int max_positions);
+  Status extend(int max_positions);
 
   int head_dim() const { return head_dim_; }
   int max_positions() const { return max_positions_; }
@@ -44,6 +48,7 @@ class RopeTable {
   const float* sin_at(int position) const { return sin_.data() + static_cast<std::size_t>(position) * half(); }
 
  private:
+  RopeTable(int head_dim, double base) : head_dim_(head_dim), base_(base) {}
   std::size_t half() const { return static_cast<std::size_t>(head_dim_ / 2); }
   int head_dim_;
   int max_positions_ = 0;
@@ -54,11 +59,11 @@ class RopeTable {
 // Rotates, in place, `rows` rows of x. Row r starts at x + r·row_stride and holds num_heads heads of
 // table.head_dim() contiguous floats each (row_stride ≥ num_heads·head_dim); every head of row r is at
 // position first_position + r. Use it on Q and K (never V) after their projections.
-void rope_apply(const RopeTable& table, float* x, int rows, int row_stride, int num_heads = 1,
-                int first_position = 0, RopeLayout layout = RopeLayout::interleaved);
+Status rope_apply(const RopeTable& table, float* x, int rows, int row_stride, int num_heads = 1,
+                  int first_position = 0, RopeLayout layout = RopeLayout::interleaved);
 
 // Scalar reference of rope_apply (same contract); always compiled, so tests can compare the two.
-void rope_apply_scalar(const RopeTable& table, float* x, int rows, int row_stride, int num_heads = 1,
-                       int first_position = 0, RopeLayout layout = RopeLayout::interleaved);
+Status rope_apply_scalar(const RopeTable& table, float* x, int rows, int row_stride, int num_heads = 1,
+                           int first_position = 0, RopeLayout layout = RopeLayout::interleaved);
 
 }  // namespace gyre::kernels
