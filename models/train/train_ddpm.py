@@ -1,0 +1,135 @@
+"""Train the epsilon-prediction DDPM U-Net on OpenCV's 5,000 handwritten digits; resumable.
+
+  nice -n 10 /usr/bin/python3 models/train/train_ddpm.py --name ddpm-digits
+
+Su's schedule (T = 1000, alpha_t = sqrt(1 - 0.02 t / T)), loss = per-image SUM of squared errors
+(ALGORITHMS.md 6.2), t index k uniform in [0, T), EMA weights for sampling. Checkpoints go to
+models/checkpoints/<name>.pt; rerunning the command resumes.
+"""
+import argparse
+import copy
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
+from models import UNet, ddpm_schedule  # noqa: E402
+
+CHECKPOINT_DIR = os.path.join(data.ROOT, "models", "checkpoints")
+
+
+def model_from_checkpoint(path, ema=True):
+    checkpoint = torch.load(path, map_location="cpu")
+    model = UNet(**checkpoint["model_config"])
+    model.load_state_dict(checkpoint["ema" if ema else "model"])
+    model.eval()
+    return model, checkpoint
+
+
+def learning_rate(step, args):
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--name", default="ddpm-digits")
+    p.add_argument("--base-channels", type=int, default=32)
+    p.add_argument("--multipliers", default="1,2,2")
+    p.add_argument("--blocks", type=int, default=1)
+    p.add_argument("--time-dim", type=int, default=64)
+    p.add_argument("--groups", type=int, default=8)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--log-every", type=int, default=100)
+    p.add_argument("--checkpoint-seconds", type=float, default=120)
+    p.add_argument("--max-minutes", type=float, default=None)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--checkpoint-dir", default=CHECKPOINT_DIR)
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    images, _ = data.load_digits()
+    images = torch.from_numpy(images)
+    _, _, bar_alpha, bar_beta = ddpm_schedule(1000)
+    bar_alpha, bar_beta = bar_alpha.float(), bar_beta.float()
+
+    os.makedirs(args.checkpoint_dir, exist_ok=True)
+    path = os.path.join(args.checkpoint_dir, args.name + ".pt")
+    torch.manual_seed(args.seed)
+    model = UNet(base_channels=args.base_channels, multipliers=[int(m) for m in args.multipliers.split(",")],
+                 blocks=args.blocks, time_dim=args.time_dim, groups=args.groups)
+    ema = copy.deepcopy(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    step, history, elapsed = 0, {"train": []}, 0.0
+    generator = torch.Generator().manual_seed(args.seed)
+    if os.path.exists(path):
+        checkpoint = torch.load(path, map_location="cpu")
+        if checkpoint["model_config"] != model.config:
+            raise SystemExit("checkpoint %s has another configuration" % path)
+        model.load_state_dict(checkpoint["model"])
+        ema.load_state_dict(checkpoint["ema"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        step, history, elapsed = checkpoint["step"], checkpoint["history"], checkpoint["elapsed"]
+        generator.set_state(checkpoint["generator"])
+        print("resumed %s at step %d (%.1f min trained)" % (args.name, step, elapsed / 60), flush=True)
+    params = sum(p_.numel() for p_ in model.parameters())
+    print("%s: %d parameters, %d images" % (args.name, params, len(images)), flush=True)
+
+    def save():
+        checkpoint = {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+                      "step": step, "history": history, "elapsed": elapsed, "generator": generator.get_state(),
+                      "model_config": model.config, "args": vars(args), "parameters": params}
+        torch.save(checkpoint, path + ".tmp")
+        os.replace(path + ".tmp", path)
+
+    sitting_start = last_save = time.time()
+    running = None
+    while step < args.steps:
+        t0 = time.time()
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args)
+        index = torch.randint(0, len(images), (args.batch,), generator=generator)
+        k = torch.randint(0, 1000, (args.batch,), generator=generator)
+        noise = torch.randn((args.batch, 1, 28, 28), generator=generator)
+        x0 = images[index]
+        xt = bar_alpha[k][:, None, None, None] * x0 + bar_beta[k][:, None, None, None] * noise
+        loss = (model(xt, k) - noise).square().sum(dim=(1, 2, 3)).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 100.0)
+        optimizer.step()
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for p_ema, p_model in zip(ema.parameters(), model.parameters()):
+                p_ema.mul_(decay).add_(p_model, alpha=1 - decay)
+        step += 1
+        elapsed += time.time() - t0
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        history["train"].append([step, loss.item(), elapsed])
+        if step % args.log_every == 0:
+            print("step %d  loss %.2f (smoothed %.2f)  lr %.2e  %.2f s/step  %.1f min" %
+                  (step, loss.item(), running, learning_rate(step, args), elapsed / step, elapsed / 60), flush=True)
+        if time.time() - last_save > args.checkpoint_seconds:
+            save()
+            last_save = time.time()
+        if args.max_minutes and time.time() - sitting_start > args.max_minutes * 60:
+            print("stopping this sitting after %.1f min (resumable)" % args.max_minutes, flush=True)
+            break
+    save()
+    return model, ema, history
+
+
+if __name__ == "__main__":
+    main()

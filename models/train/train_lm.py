@@ -1,0 +1,182 @@
+"""Train a character-level causal LM (GAU-LM or RoFormerV2) on Jane Austen; resumable.
+
+  nice -n 10 /usr/bin/python3 models/train/train_lm.py --name gau-lm-softmax-plus --normaliser softmax_plus
+
+Checkpoints go to models/checkpoints/<name>.pt every --checkpoint-seconds and at the end; rerunning the
+same command resumes from the checkpoint (the schedule is defined by --steps, so passing a larger
+--steps later extends the run). --max-minutes stops this sitting early (checkpointed, resumable).
+"""
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
+from models import GauLM, RoFormerV2LM  # noqa: E402
+
+CHECKPOINT_DIR = os.path.join(data.ROOT, "models", "checkpoints")
+LN2 = math.log(2.0)
+
+
+def build_model(args, vocab_size):
+    if args.family == "gau":
+        return GauLM(vocab_size, hidden=args.hidden, layers=args.layers, expansion=args.expansion,
+                     key_size=args.key_size, normaliser=args.normaliser, train_length=args.length)
+    return RoFormerV2LM(vocab_size, hidden=args.hidden, layers=args.layers, heads=args.heads,
+                        intermediate=args.intermediate, normaliser=args.normaliser, train_length=args.length)
+
+
+def model_from_checkpoint(path):
+    """(model in eval mode, checkpoint dict) for export and evaluation."""
+    checkpoint = torch.load(path, map_location="cpu")
+    config = dict(checkpoint["model_config"])
+    cls = GauLM if checkpoint["family"] == "gau" else RoFormerV2LM
+    model = cls(**config)
+    model.load_state_dict(checkpoint["model"])
+    model.eval()
+    return model, checkpoint
+
+
+@torch.no_grad()
+def window_bits_per_char(model, ids, length, max_windows=None, batch=32):
+    """Mean loss (bits/char) over consecutive non-overlapping windows of `length` tokens (+1 target)."""
+    count = (len(ids) - 1) // length
+    if max_windows:
+        count = min(count, max_windows)
+    starts = np.arange(count) * length
+    total, n = 0.0, 0
+    for b in range(0, count, batch):
+        idx = starts[b:b + batch, None] + np.arange(length + 1)[None]
+        chunk = torch.from_numpy(ids[idx])
+        logits = model(chunk[:, :-1])
+        total += F.cross_entropy(logits.flatten(0, 1), chunk[:, 1:].flatten(), reduction="sum").item()
+        n += chunk[:, 1:].numel()
+    return total / n / LN2
+
+
+def learning_rate(step, args):
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+    return args.lr * (args.final_lr_fraction + (1 - args.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--name", required=True)
+    p.add_argument("--family", choices=["gau", "roformer"], default="gau")
+    p.add_argument("--normaliser", choices=["softmax", "softmax_plus", "relu2"], default="softmax_plus")
+    p.add_argument("--hidden", type=int, default=160)
+    p.add_argument("--layers", type=int, default=6)
+    p.add_argument("--expansion", type=int, default=320)
+    p.add_argument("--key-size", type=int, default=64)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--intermediate", type=int, default=576)
+    p.add_argument("--length", type=int, default=128, help="training length L")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--final-lr-fraction", type=float, default=0.1)
+    p.add_argument("--warmup", type=int, default=100, help="learning-rate warm-up steps")
+    p.add_argument("--residual-warmup", type=int, default=200, help="steps for the residual alpha 0 -> 1")
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--eval-every", type=int, default=100)
+    p.add_argument("--checkpoint-seconds", type=float, default=120)
+    p.add_argument("--max-minutes", type=float, default=None)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--checkpoint-dir", default=CHECKPOINT_DIR)
+    p.add_argument("--tiny", action="store_true", help="smoke test: a slice of the data, no final full eval")
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    train_text, valid_text = data.load_text()
+    vocab = data.build_vocab(train_text)
+    if args.tiny:
+        train_text, valid_text = train_text[:200_000], valid_text[:20_000]
+    train_ids, valid_ids = data.encode(train_text, vocab), data.encode(valid_text, vocab)
+
+    os.makedirs(args.checkpoint_dir, exist_ok=True)
+    path = os.path.join(args.checkpoint_dir, args.name + ".pt")
+    torch.manual_seed(args.seed)
+    model = build_model(args, len(vocab))
+    decay = [p_ for n, p_ in model.named_parameters() if p_.dim() >= 2]
+    no_decay = [p_ for n, p_ in model.named_parameters() if p_.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98))
+    step, history, elapsed = 0, {"train": [], "valid": []}, 0.0
+    rng = np.random.default_rng(args.seed)
+    if os.path.exists(path):
+        checkpoint = torch.load(path, map_location="cpu")
+        if checkpoint["vocab"] != vocab or checkpoint["model_config"] != model.config:
+            raise SystemExit("checkpoint %s was trained with another vocabulary or configuration" % path)
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        step, history, elapsed = checkpoint["step"], checkpoint["history"], checkpoint["elapsed"]
+        rng.bit_generator.state = checkpoint["rng"]
+        torch.set_rng_state(checkpoint["torch_rng"])
+        print("resumed %s at step %d (%.1f min trained)" % (args.name, step, elapsed / 60), flush=True)
+    params = sum(p_.numel() for p_ in model.parameters())
+    print("%s: %d parameters, vocab %d, %d train / %d valid chars" %
+          (args.name, params, len(vocab), len(train_ids), len(valid_ids)), flush=True)
+
+    def save():
+        checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                      "history": history, "elapsed": elapsed, "rng": rng.bit_generator.state,
+                      "torch_rng": torch.get_rng_state(), "vocab": vocab, "family": args.family,
+                      "model_config": model.config, "args": vars(args), "parameters": params}
+        torch.save(checkpoint, path + ".tmp")
+        os.replace(path + ".tmp", path)
+
+    sitting_start = last_save = time.time()
+    model.train()
+    while step < args.steps:
+        t0 = time.time()
+        model.residual_scale.fill_(min(1.0, (step + 1) / args.residual_warmup))
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args)
+        starts = rng.integers(0, len(train_ids) - args.length - 1, size=args.batch)
+        chunk = torch.from_numpy(train_ids[starts[:, None] + np.arange(args.length + 1)[None]])
+        logits = model(chunk[:, :-1])
+        loss = F.cross_entropy(logits.flatten(0, 1), chunk[:, 1:].flatten())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        elapsed += time.time() - t0
+        history["train"].append([step, loss.item() / LN2, elapsed])
+        if step % args.eval_every == 0 or step == args.steps:
+            model.eval()
+            bits = window_bits_per_char(model, valid_ids, args.length, max_windows=64)
+            model.train()
+            history["valid"].append([step, bits, elapsed])
+            print("step %d  train %.3f  valid %.3f bits/char  lr %.2e  %.2f s/step  %.1f min" %
+                  (step, loss.item() / LN2, bits, learning_rate(step, args), elapsed / step, elapsed / 60),
+                  flush=True)
+        if time.time() - last_save > args.checkpoint_seconds:
+            save()
+            last_save = time.time()
+        if args.max_minutes and time.time() - sitting_start > args.max_minutes * 60:
+            print("stopping this sitting after %.1f min (resumable)" % args.max_minutes, flush=True)
+            break
+    model.residual_scale.fill_(1.0)
+    if step >= args.steps and not args.tiny and "final_valid_bits" not in history:
+        model.eval()
+        history["final_valid_bits"] = window_bits_per_char(model, valid_ids, args.length)
+        print("final: %.4f bits/char on all %d validation chars (windows of %d)" %
+              (history["final_valid_bits"], len(valid_ids), args.length), flush=True)
+    save()
+    return model, history
+
+
+if __name__ == "__main__":
+    main()
