@@ -37,14 +37,15 @@ def rms_norm(x, eps=RMS_EPS):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
 
 
-def rope_tables(length, dim, device=None, offset=0):
-    """cos and sin tables [length, dim], each angle repeated for its interleaved pair."""
+def rope_tables(length, dim, device=None, dtype=torch.float32):
+    """cos and sin tables [length, dim], each angle repeated for its interleaved pair (computed in
+    float64, then rounded to dtype)."""
     inv_freq = ROPE_BASE ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)
-    positions = torch.arange(offset, offset + length, dtype=torch.float64)
+    positions = torch.arange(length, dtype=torch.float64)
     angles = positions[:, None] * inv_freq[None, :]
-    cos = angles.cos().repeat_interleave(2, dim=-1).float()
-    sin = angles.sin().repeat_interleave(2, dim=-1).float()
-    return cos.to(device), sin.to(device)
+    cos = angles.cos().repeat_interleave(2, dim=-1)
+    sin = angles.sin().repeat_interleave(2, dim=-1)
+    return cos.to(device=device, dtype=dtype), sin.to(device=device, dtype=dtype)
 
 
 def apply_rope(x, cos, sin):
@@ -140,7 +141,7 @@ class GauLM(nn.Module):
             scaled_trunc_normal_(layer.o_dense.weight, expansion, gain)
 
     def forward(self, ids, window=None, logn=False, return_hidden=False):
-        cos, sin = rope_tables(ids.shape[-1], self.key_size, ids.device)
+        cos, sin = rope_tables(ids.shape[-1], self.key_size, ids.device, self.embeddings.weight.dtype)
         x = rms_norm(self.embeddings(ids))
         hidden = [x]
         for layer in self.layers:
@@ -162,7 +163,7 @@ class MultiHeadAttention(nn.Module):
         self.v_dense = nn.Linear(hidden, hidden, bias=False)
         self.o_dense = nn.Linear(hidden, hidden, bias=False)
 
-    def forward(self, x, cos, sin, window=None, logn=False):
+    def forward(self, x, cos, sin, window=None, logn=False, return_attention=False):
         *batch, n, hidden = x.shape
         split = lambda t: t.view(*batch, n, self.heads, self.head_size).transpose(-2, -3)
         q = apply_rope(split(self.q_dense(x)), cos, sin)
@@ -170,8 +171,8 @@ class MultiHeadAttention(nn.Module):
         v = split(self.v_dense(x))
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_size)
         attention = attention_weights(scores, self.normaliser, self.train_length, window, logn)
-        out = (attention @ v).transpose(-2, -3).reshape(*batch, n, hidden)
-        return self.o_dense(out)
+        out = self.o_dense((attention @ v).transpose(-2, -3).reshape(*batch, n, hidden))
+        return (out, attention) if return_attention else out
 
 
 class FeedForward(nn.Module):
@@ -210,7 +211,7 @@ class RoFormerV2LM(nn.Module):
                 scaled_trunc_normal_(module.weight, module.in_features, gain)
 
     def forward(self, ids, window=None, logn=False, return_hidden=False):
-        cos, sin = rope_tables(ids.shape[-1], self.head_size, ids.device)
+        cos, sin = rope_tables(ids.shape[-1], self.head_size, ids.device, self.embeddings.weight.dtype)
         x = rms_norm(self.embeddings(ids))
         hidden = [x]
         for attention, feed_forward in zip(self.attentions, self.feed_forwards):

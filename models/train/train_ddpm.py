@@ -10,6 +10,7 @@ import argparse
 import copy
 import math
 import os
+import signal
 import sys
 import time
 
@@ -94,6 +95,9 @@ def main(argv=None):
         torch.save(checkpoint, path + ".tmp")
         os.replace(path + ".tmp", path)
 
+    stop = []  # SIGTERM / SIGINT: finish the current step, checkpoint, exit (resumable)
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(True))
     sitting_start = last_save = time.time()
     running = None
     while step < args.steps:
@@ -124,8 +128,8 @@ def main(argv=None):
         if time.time() - last_save > args.checkpoint_seconds:
             save()
             last_save = time.time()
-        if args.max_minutes and time.time() - sitting_start > args.max_minutes * 60:
-            print("stopping this sitting after %.1f min (resumable)" % args.max_minutes, flush=True)
+        if stop or (args.max_minutes and time.time() - sitting_start > args.max_minutes * 60):
+            print("stopping this sitting at step %d (checkpointed, resumable)" % step, flush=True)
             break
     save()
     return model, ema, history

@@ -10,7 +10,7 @@ import argparse
 import json
 import math
 import os
-import random
+import signal
 import sys
 import time
 
@@ -136,6 +136,9 @@ def main(argv=None):
         torch.save(checkpoint, path + ".tmp")
         os.replace(path + ".tmp", path)
 
+    stop = []  # SIGTERM / SIGINT: finish the current step, checkpoint, exit (resumable)
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(True))
     sitting_start = last_save = time.time()
     model.train()
     while step < args.steps:
@@ -165,8 +168,8 @@ def main(argv=None):
         if time.time() - last_save > args.checkpoint_seconds:
             save()
             last_save = time.time()
-        if args.max_minutes and time.time() - sitting_start > args.max_minutes * 60:
-            print("stopping this sitting after %.1f min (resumable)" % args.max_minutes, flush=True)
+        if stop or (args.max_minutes and time.time() - sitting_start > args.max_minutes * 60):
+            print("stopping this sitting at step %d (checkpointed, resumable)" % step, flush=True)
             break
     model.residual_scale.fill_(1.0)
     if step >= args.steps and not args.tiny and "final_valid_bits" not in history:
