@@ -7,6 +7,7 @@ Su's schedule (T = 1000, alpha_t = sqrt(1 - 0.02 t / T)), loss = per-image SUM o
 models/checkpoints/<name>.pt; rerunning the command resumes.
 """
 import argparse
+import calendar
 import copy
 import math
 import os
@@ -32,11 +33,19 @@ def model_from_checkpoint(path, ema=True):
     return model, checkpoint
 
 
-def learning_rate(step, args):
+def learning_rate(step, progress, args):
+    """Linear warm-up over args.warmup steps, then cosine from lr to 0.1 lr as progress goes 0 -> 1."""
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
-    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
-    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def parse_deadline(text):
+    """Epoch seconds of the next HH:MM UTC."""
+    hours, minutes = (int(v) for v in text.split(":"))
+    now = time.gmtime()
+    today = calendar.timegm((now.tm_year, now.tm_mon, now.tm_mday, hours, minutes, 0, 0, 0, 0))
+    return today if today > time.time() - 12 * 3600 else today + 86400
 
 
 def main(argv=None):
@@ -56,6 +65,9 @@ def main(argv=None):
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--checkpoint-seconds", type=float, default=120)
     p.add_argument("--max-minutes", type=float, default=None)
+    p.add_argument("--deadline", default=None,
+                   help="UTC HH:MM: train until then instead of for --steps; the schedule follows the wall "
+                        "clock from the run's first start to the deadline (robust to a shared, busy CPU)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--checkpoint-dir", default=CHECKPOINT_DIR)
     args = p.parse_args(argv)
@@ -99,11 +111,18 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     signal.signal(signal.SIGINT, lambda *_: stop.append(True))
     sitting_start = last_save = time.time()
+    run_start = history.setdefault("run_start", sitting_start)
+    deadline = parse_deadline(args.deadline) if args.deadline else None
+
+    def progress():
+        if deadline:
+            return (time.time() - run_start) / max(1.0, deadline - run_start)
+        return step / args.steps
     running = None
-    while step < args.steps:
+    while progress() < 1.0:
         t0 = time.time()
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, args)
+            group["lr"] = learning_rate(step, progress(), args)
         index = torch.randint(0, len(images), (args.batch,), generator=generator)
         k = torch.randint(0, 1000, (args.batch,), generator=generator)
         noise = torch.randn((args.batch, 1, 28, 28), generator=generator)
@@ -124,7 +143,7 @@ def main(argv=None):
         history["train"].append([step, loss.item(), elapsed])
         if step % args.log_every == 0:
             print("step %d  loss %.2f (smoothed %.2f)  lr %.2e  %.2f s/step  %.1f min" %
-                  (step, loss.item(), running, learning_rate(step, args), elapsed / step, elapsed / 60), flush=True)
+                  (step, loss.item(), running, learning_rate(step, progress(), args), elapsed / step, elapsed / 60), flush=True)
         if time.time() - last_save > args.checkpoint_seconds:
             save()
             last_save = time.time()

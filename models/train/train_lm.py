@@ -7,6 +7,7 @@ same command resumes from the checkpoint (the schedule is defined by --steps, so
 --steps later extends the run). --max-minutes stops this sitting early (checkpointed, resumable).
 """
 import argparse
+import calendar
 import json
 import math
 import os
@@ -62,11 +63,21 @@ def window_bits_per_char(model, ids, length, max_windows=None, batch=32):
     return total / n / LN2
 
 
-def learning_rate(step, args):
+def learning_rate(step, progress, args):
+    """Linear warm-up over args.warmup steps, then cosine from lr to final_lr_fraction * lr as the
+    run's progress (steps done / steps, or wall-clock towards the deadline) goes from 0 to 1."""
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
-    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
-    return args.lr * (args.final_lr_fraction + (1 - args.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return args.lr * (args.final_lr_fraction + (1 - args.final_lr_fraction) * cosine)
+
+
+def parse_deadline(text):
+    """Epoch seconds of the next HH:MM UTC."""
+    hours, minutes = (int(v) for v in text.split(":"))
+    now = time.gmtime()
+    today = calendar.timegm((now.tm_year, now.tm_mon, now.tm_mday, hours, minutes, 0, 0, 0, 0))
+    return today if today > time.time() - 12 * 3600 else today + 86400
 
 
 def main(argv=None):
@@ -92,6 +103,9 @@ def main(argv=None):
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--checkpoint-seconds", type=float, default=120)
     p.add_argument("--max-minutes", type=float, default=None)
+    p.add_argument("--deadline", default=None,
+                   help="UTC HH:MM: train until then instead of for --steps; the schedule follows the wall "
+                        "clock from the run's first start to the deadline (robust to a shared, busy CPU)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--checkpoint-dir", default=CHECKPOINT_DIR)
     p.add_argument("--tiny", action="store_true", help="smoke test: a slice of the data, no final full eval")
@@ -140,12 +154,19 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     signal.signal(signal.SIGINT, lambda *_: stop.append(True))
     sitting_start = last_save = time.time()
+    run_start = history.setdefault("run_start", sitting_start)
+    deadline = parse_deadline(args.deadline) if args.deadline else None
+
+    def progress():
+        if deadline:
+            return (time.time() - run_start) / max(1.0, deadline - run_start)
+        return step / args.steps
     model.train()
-    while step < args.steps:
+    while progress() < 1.0:
         t0 = time.time()
         model.residual_scale.fill_(min(1.0, (step + 1) / args.residual_warmup))
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, args)
+            group["lr"] = learning_rate(step, progress(), args)
         starts = rng.integers(0, len(train_ids) - args.length - 1, size=args.batch)
         chunk = torch.from_numpy(train_ids[starts[:, None] + np.arange(args.length + 1)[None]])
         logits = model(chunk[:, :-1])
@@ -157,13 +178,13 @@ def main(argv=None):
         step += 1
         elapsed += time.time() - t0
         history["train"].append([step, loss.item() / LN2, elapsed])
-        if step % args.eval_every == 0 or step == args.steps:
+        if step % args.eval_every == 0:
             model.eval()
             bits = window_bits_per_char(model, valid_ids, args.length, max_windows=64)
             model.train()
             history["valid"].append([step, bits, elapsed])
             print("step %d  train %.3f  valid %.3f bits/char  lr %.2e  %.2f s/step  %.1f min" %
-                  (step, loss.item() / LN2, bits, learning_rate(step, args), elapsed / step, elapsed / 60),
+                  (step, loss.item() / LN2, bits, learning_rate(step, progress(), args), elapsed / step, elapsed / 60),
                   flush=True)
         if time.time() - last_save > args.checkpoint_seconds:
             save()
@@ -172,7 +193,7 @@ def main(argv=None):
             print("stopping this sitting at step %d (checkpointed, resumable)" % step, flush=True)
             break
     model.residual_scale.fill_(1.0)
-    if step >= args.steps and not args.tiny and "final_valid_bits" not in history:
+    if progress() >= 1.0 and not args.tiny:
         model.eval()
         history["final_valid_bits"] = window_bits_per_char(model, valid_ids, args.length)
         print("final: %.4f bits/char on all %d validation chars (windows of %d)" %
