@@ -1,0 +1,445 @@
+#include "kernels/gemm.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "kernels/simd_math.h"
+
+namespace gyre::kernels {
+namespace {
+
+constexpr int kNR = kGemmPanelWidth;
+// Blocking, measured under V8 on 512³ (B block of kKc×kNc floats stays in L2, a micro-panel of
+// kKc×8 in L1). On-the-fly packing (gemm, gemm_nt) uses a stack buffer of kKc×kNcStack floats.
+constexpr int kKc = 256;
+constexpr int kNc = 256;
+constexpr int kNcStack = 64;
+
+std::size_t idx(int row, int stride) { return static_cast<std::size_t>(row) * static_cast<std::size_t>(stride); }
+
+// ---------------------------------------------------------------------------------------------
+// Microkernels. Each computes an MR×8 tile of C over kc steps of k:
+//   tile = (load_c ? C : bias8 or 0) + A[MR,kc] · Bpanel[kc,8], then act(tile) stored to C.
+// a: first row of the tile, rows lda apart; b: kc rows of 8 floats, contiguous; bias8: 8 floats
+// or null. The caller routes ragged N edges through an 8-wide scratch tile.
+
+template <int MR>
+void gemm_tile_scalar(int kc, const float* a, int lda, const float* b, float* c, int ldc,
+                      const float* bias8, bool load_c, Activation act) {
+  float acc[MR][kNR];
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < kNR; ++j)
+      acc[r][j] = load_c ? c[idx(r, ldc) + j] : (bias8 ? bias8[j] : 0.0f);
+  for (int k = 0; k < kc; ++k) {
+    const float* bk = b + idx(k, kNR);
+    for (int r = 0; r < MR; ++r) {
+      const float av = a[idx(r, lda) + k];
+      for (int j = 0; j < kNR; ++j) acc[r][j] += av * bk[j];
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < kNR; ++j) c[idx(r, ldc) + j] = apply_activation_scalar(acc[r][j], act);
+}
+
+#if GYRE_SIMD128
+
+inline v128_t activate_f32x4(v128_t x, Activation act) {
+  switch (act) {
+    case Activation::none: return x;
+    case Activation::relu: return wasm_f32x4_pmax(x, wasm_f32x4_splat(0.0f));
+    case Activation::silu: return silu_f32x4(x);
+    case Activation::gelu: return gelu_f32x4(x);
+  }
+  return x;
+}
+
+// MR rows × 8 columns: 2·MR accumulators + 2 B vectors + 1 broadcast = 11 registers for MR = 4,
+// which V8 keeps in xmm registers without spills; the k loop is deliberately not unrolled (an
+// unrolled body makes V8 hoist loads and spill, measured 20% slower).
+template <int MR>
+void gemm_tile_simd128(int kc, const float* a, int lda, const float* b, float* c, int ldc,
+                       const float* bias8, bool load_c, Activation act) {
+  v128_t acc0[MR], acc1[MR];
+  for (int r = 0; r < MR; ++r) {
+    if (load_c) {
+      acc0[r] = wasm_v128_load(c + idx(r, ldc));
+      acc1[r] = wasm_v128_load(c + idx(r, ldc) + 4);
+    } else if (bias8) {
+      acc0[r] = wasm_v128_load(bias8);
+      acc1[r] = wasm_v128_load(bias8 + 4);
+    } else {
+      acc0[r] = wasm_f32x4_splat(0.0f);
+      acc1[r] = wasm_f32x4_splat(0.0f);
+    }
+  }
+  const float* rows[MR];
+  for (int r = 0; r < MR; ++r) rows[r] = a + idx(r, lda);
+  for (int k = 0; k < kc; ++k) {
+    const v128_t b0 = wasm_v128_load(b);
+    const v128_t b1 = wasm_v128_load(b + 4);
+    b += kNR;
+    for (int r = 0; r < MR; ++r) {
+      const v128_t av = wasm_v128_load32_splat(rows[r] + k);
+      acc0[r] = wasm_f32x4_add(acc0[r], wasm_f32x4_mul(av, b0));
+      acc1[r] = wasm_f32x4_add(acc1[r], wasm_f32x4_mul(av, b1));
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    wasm_v128_store(c + idx(r, ldc), activate_f32x4(acc0[r], act));
+    wasm_v128_store(c + idx(r, ldc) + 4, activate_f32x4(acc1[r], act));
+  }
+}
+
+void gemm_4x8_simd128(int kc, const float* a, int lda, const float* b, float* c, int ldc,
+                      const float* bias8, bool load_c, Activation act) {
+  gemm_tile_simd128<4>(kc, a, lda, b, c, ldc, bias8, load_c, act);
+}
+void gemm_3x8_simd128(int kc, const float* a, int lda, const float* b, float* c, int ldc,
+                      const float* bias8, bool load_c, Activation act) {
+  gemm_tile_simd128<3>(kc, a, lda, b, c, ldc, bias8, load_c, act);
+}
+void gemm_2x8_simd128(int kc, const float* a, int lda, const float* b, float* c, int ldc,
+                      const float* bias8, bool load_c, Activation act) {
+  gemm_tile_simd128<2>(kc, a, lda, b, c, ldc, bias8, load_c, act);
+}
+void gemm_1x8_simd128(int kc, const float* a, int lda, const float* b, float* c, int ldc,
+                      const float* bias8, bool load_c, Activation act) {
+  gemm_tile_simd128<1>(kc, a, lda, b, c, ldc, bias8, load_c, act);
+}
+
+#endif  // GYRE_SIMD128
+
+using TileFn = void (*)(int, const float*, int, const float*, float*, int, const float*, bool,
+                        Activation);
+
+// A family of tile kernels: tiles[r] computes r + 1 rows; mr = the largest.
+struct TileSet {
+  int mr;
+  TileFn tiles[4];
+};
+
+constexpr TileSet kScalarTiles = {4,
+                                  {gemm_tile_scalar<1>, gemm_tile_scalar<2>, gemm_tile_scalar<3>,
+                                   gemm_tile_scalar<4>}};
+#if GYRE_SIMD128
+constexpr TileSet kSimdTiles = {4,
+                                {gemm_1x8_simd128, gemm_2x8_simd128, gemm_3x8_simd128,
+                                 gemm_4x8_simd128}};
+constexpr const TileSet& kBestTiles = kSimdTiles;
+#else
+constexpr const TileSet& kBestTiles = kScalarTiles;
+#endif
+
+// One tile, routing a ragged right edge (nr < 8) through an 8-wide scratch tile.
+void run_tile(const TileSet& set, int rows, int nr, int kc, const float* a, int lda,
+              const float* panel, float* c, int ldc, const float* bias, bool load_c,
+              Activation act) {
+  const TileFn tile = set.tiles[rows - 1];
+  if (nr == kNR) {
+    tile(kc, a, lda, panel, c, ldc, bias, load_c, act);
+    return;
+  }
+  alignas(16) float scratch[4 * kNR] = {};
+  alignas(16) float bias8[kNR] = {};
+  if (load_c)
+    for (int r = 0; r < rows; ++r) std::memcpy(scratch + r * kNR, c + idx(r, ldc), sizeof(float) * nr);
+  if (bias) std::memcpy(bias8, bias, sizeof(float) * nr);
+  tile(kc, a, lda, panel, scratch, kNR, bias ? bias8 : nullptr, load_c, act);
+  for (int r = 0; r < rows; ++r) std::memcpy(c + idx(r, ldc), scratch + r * kNR, sizeof(float) * nr);
+}
+
+// All rows of C for columns [n0, n0 + nc) and k in [k0, k0 + kc), with B's block given as panels
+// (panel q of the block at block + q·panel_stride, its rows kNR floats apart).
+void gemm_block(const TileSet& set, int M, int nc, int kc, const float* A, int lda,
+                const float* block, std::size_t panel_stride, float* C, int ldc, const float* bias,
+                bool first_k, bool last_k, Activation act) {
+  const Activation tile_act = last_k ? act : Activation::none;
+  for (int m = 0; m < M; m += set.mr) {
+    const int rows = std::min(set.mr, M - m);
+    for (int j = 0; j < nc; j += kNR) {
+      run_tile(set, rows, std::min(kNR, nc - j), kc, A + idx(m, lda), lda,
+               block + (j / kNR) * panel_stride, C + idx(m, ldc) + j, ldc,
+               (first_k && bias) ? bias + j : nullptr, !first_k, tile_act);
+    }
+  }
+}
+
+// K = 0: C = act(bias), or act(0).
+void fill_epilogue_only(int M, int N, float* C, int ldc, const float* bias, Activation act) {
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) C[idx(i, ldc) + j] = apply_activation_scalar(bias ? bias[j] : 0.0f, act);
+}
+
+void gemm_packed_driver(const TileSet& set, int M, int N, int K, const float* A, int lda,
+                        const float* packed_b, float* C, int ldc, const float* bias,
+                        Activation act) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) return fill_epilogue_only(M, N, C, ldc, bias, act);
+  const std::size_t panel_stride = static_cast<std::size_t>(K) * kNR;
+  for (int n0 = 0; n0 < N; n0 += kNc) {
+    const int nc = std::min(kNc, N - n0);
+    for (int k0 = 0; k0 < K; k0 += kKc) {
+      const int kc = std::min(kKc, K - k0);
+      const float* block = packed_b + (n0 / kNR) * panel_stride + static_cast<std::size_t>(k0) * kNR;
+      gemm_block(set, M, nc, kc, A + k0, lda, block, panel_stride, C + n0, ldc,
+                 bias ? bias + n0 : nullptr, k0 == 0, k0 + kc == K, act);
+    }
+  }
+}
+
+// Packs rows [k0, k0+kc) × columns [n0, n0+nc) of B (or of Bᵀ's transpose) into panels of kc×8
+// floats, panel q at out + q·kc·8, zero-padding columns past nc.
+void pack_block(const float* B, int ldb, bool transposed, int k0, int kc, int n0, int nc, float* out) {
+  for (int j = 0; j < nc; j += kNR) {
+    const int nr = std::min(kNR, nc - j);
+    float* panel = out + static_cast<std::size_t>(j / kNR) * kc * kNR;
+    for (int k = 0; k < kc; ++k) {
+      float* dst = panel + idx(k, kNR);
+      if (!transposed) {
+        const float* src = B + idx(k0 + k, ldb) + n0 + j;
+        std::memcpy(dst, src, sizeof(float) * nr);
+      } else {
+        for (int c = 0; c < nr; ++c) dst[c] = B[idx(n0 + j + c, ldb) + k0 + k];
+      }
+      for (int c = nr; c < kNR; ++c) dst[c] = 0.0f;
+    }
+  }
+}
+
+void gemm_unpacked_driver(const TileSet& set, int M, int N, int K, const float* A, int lda,
+                          const float* B, int ldb, bool transposed, float* C, int ldc,
+                          const float* bias, Activation act) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) return fill_epilogue_only(M, N, C, ldc, bias, act);
+  alignas(16) float block[kKc * kNcStack];
+  for (int n0 = 0; n0 < N; n0 += kNcStack) {
+    const int nc = std::min(kNcStack, N - n0);
+    for (int k0 = 0; k0 < K; k0 += kKc) {
+      const int kc = std::min(kKc, K - k0);
+      pack_block(B, ldb, transposed, k0, kc, n0, nc, block);
+      gemm_block(set, M, nc, kc, A + k0, lda, block, static_cast<std::size_t>(kc) * kNR, C + n0,
+                 ldc, bias ? bias + n0 : nullptr, k0 == 0, k0 + kc == K, act);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMV (M = 1): y[N] = act(x[K] · B + bias). Memory-bound on B, so it streams four panels at once
+// with one broadcast of x[k] per step, eight independent accumulators.
+
+void gemv_packed_scalar(int N, int K, const float* x, const float* packed_b, float* y,
+                        const float* bias, Activation act) {
+  const std::size_t panel_stride = static_cast<std::size_t>(K) * kNR;
+  for (int j = 0; j < N; j += kNR) {
+    const float* panel = packed_b + (j / kNR) * panel_stride;
+    float acc[kNR] = {};
+    for (int k = 0; k < K; ++k)
+      for (int c = 0; c < kNR; ++c) acc[c] += x[k] * panel[idx(k, kNR) + c];
+    for (int c = 0; c < std::min(kNR, N - j); ++c)
+      y[j + c] = apply_activation_scalar(acc[c] + (bias ? bias[j + c] : 0.0f), act);
+  }
+}
+
+#if GYRE_SIMD128
+void store_gemv_panel(v128_t lo, v128_t hi, int j, int N, float* y, const float* bias, Activation act) {
+  alignas(16) float out[kNR];
+  wasm_v128_store(out, lo);
+  wasm_v128_store(out + 4, hi);
+  const int nr = std::min(kNR, N - j);
+  for (int c = 0; c < nr; ++c) out[c] += bias ? bias[j + c] : 0.0f;
+  if (act != Activation::none) {
+    wasm_v128_store(out, activate_f32x4(wasm_v128_load(out), act));
+    wasm_v128_store(out + 4, activate_f32x4(wasm_v128_load(out + 4), act));
+  }
+  std::memcpy(y + j, out, sizeof(float) * nr);
+}
+
+void gemv_packed_simd128(int N, int K, const float* x, const float* packed_b, float* y,
+                         const float* bias, Activation act) {
+  const std::size_t panel_stride = static_cast<std::size_t>(K) * kNR;
+  const int panels = (N + kNR - 1) / kNR;
+  int p = 0;
+  for (; p + 4 <= panels; p += 4) {
+    const float* b0 = packed_b + p * panel_stride;
+    const float* b1 = b0 + panel_stride;
+    const float* b2 = b1 + panel_stride;
+    const float* b3 = b2 + panel_stride;
+    v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (int k = 0; k < K; ++k) {
+      const v128_t xk = wasm_v128_load32_splat(x + k);
+      const std::size_t o = idx(k, kNR);
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(xk, wasm_v128_load(b0 + o)));
+      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(xk, wasm_v128_load(b0 + o + 4)));
+      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(xk, wasm_v128_load(b1 + o)));
+      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(xk, wasm_v128_load(b1 + o + 4)));
+      a4 = wasm_f32x4_add(a4, wasm_f32x4_mul(xk, wasm_v128_load(b2 + o)));
+      a5 = wasm_f32x4_add(a5, wasm_f32x4_mul(xk, wasm_v128_load(b2 + o + 4)));
+      a6 = wasm_f32x4_add(a6, wasm_f32x4_mul(xk, wasm_v128_load(b3 + o)));
+      a7 = wasm_f32x4_add(a7, wasm_f32x4_mul(xk, wasm_v128_load(b3 + o + 4)));
+    }
+    store_gemv_panel(a0, a1, p * kNR, N, y, bias, act);
+    store_gemv_panel(a2, a3, (p + 1) * kNR, N, y, bias, act);
+    store_gemv_panel(a4, a5, (p + 2) * kNR, N, y, bias, act);
+    store_gemv_panel(a6, a7, (p + 3) * kNR, N, y, bias, act);
+  }
+  for (; p < panels; ++p) {
+    const float* b0 = packed_b + p * panel_stride;
+    // Two k streams so consecutive adds do not wait on each other.
+    v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    int k = 0;
+    for (; k + 2 <= K; k += 2) {
+      const v128_t x0 = wasm_v128_load32_splat(x + k);
+      const v128_t x1 = wasm_v128_load32_splat(x + k + 1);
+      const float* bk = b0 + idx(k, kNR);
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(x0, wasm_v128_load(bk)));
+      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(x0, wasm_v128_load(bk + 4)));
+      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(x1, wasm_v128_load(bk + 8)));
+      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(x1, wasm_v128_load(bk + 12)));
+    }
+    if (k < K) {
+      const v128_t x0 = wasm_v128_load32_splat(x + k);
+      const float* bk = b0 + idx(k, kNR);
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(x0, wasm_v128_load(bk)));
+      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(x0, wasm_v128_load(bk + 4)));
+    }
+    store_gemv_panel(wasm_f32x4_add(a0, a2), wasm_f32x4_add(a1, a3), p * kNR, N, y, bias, act);
+  }
+}
+#endif  // GYRE_SIMD128
+
+// ---------------------------------------------------------------------------------------------
+// Validation shared by the entry points: a clear BAD_ARGUMENT, C untouched.
+
+Status check_sizes(const char* fn, int M, int N, int K) {
+  if (M < 0 || N < 0 || K < 0)
+    return {ErrorCode::kBadArgument, std::string(fn) + ": negative size M=" + std::to_string(M) +
+                                         " N=" + std::to_string(N) + " K=" + std::to_string(K)};
+  return Status::ok();
+}
+
+Status check_stride(const char* fn, const char* name, int stride, int row, int rows) {
+  if (rows > 0 && stride < row)
+    return {ErrorCode::kBadArgument, std::string(fn) + ": " + name + "=" + std::to_string(stride) +
+                                         " is smaller than its row of " + std::to_string(row) +
+                                         " floats"};
+  return Status::ok();
+}
+
+Status check_pointer(const char* fn, const char* name, const void* p, bool needed) {
+  if (needed && p == nullptr) return {ErrorCode::kBadArgument, std::string(fn) + ": " + name + " is null"};
+  return Status::ok();
+}
+
+Status check_activation(const char* fn, Activation act) {
+  if (static_cast<unsigned>(act) > static_cast<unsigned>(Activation::gelu))
+    return {ErrorCode::kBadArgument, std::string(fn) + ": unknown activation " +
+                                         std::to_string(static_cast<unsigned>(act))};
+  return Status::ok();
+}
+
+// Checks for C = A·B with A [M,K], C [M,N] and B described by (b_rows, b_cols, ldb) or packed.
+Status check_gemm(const char* fn, int M, int N, int K, const float* A, int lda, const void* B,
+                  int ldb, int b_row, const float* C, int ldc, Activation act) {
+  const bool work = M > 0 && N > 0;
+  Status s = check_sizes(fn, M, N, K);
+  if (s.is_ok()) s = check_activation(fn, act);
+  if (s.is_ok()) s = check_pointer(fn, "A", A, work && K > 0);
+  if (s.is_ok()) s = check_pointer(fn, "B", B, work && K > 0);
+  if (s.is_ok()) s = check_pointer(fn, "C", C, work);
+  if (s.is_ok() && work && K > 0) s = check_stride(fn, "lda", lda, K, M);
+  if (s.is_ok() && work && K > 0 && b_row > 0) s = check_stride(fn, "ldb", ldb, b_row, 1);
+  if (s.is_ok() && work) s = check_stride(fn, "ldc", ldc, N, M);
+  return s;
+}
+
+}  // namespace
+
+float apply_activation_scalar(float x, Activation activation) {
+  switch (activation) {
+    case Activation::none: return x;
+    case Activation::relu: return x > 0.0f ? x : 0.0f;
+    case Activation::silu: return silu_scalar(x);
+    case Activation::gelu: return gelu_scalar(x);
+  }
+  return x;
+}
+
+std::size_t gemm_packed_size(int K, int N) {
+  if (K <= 0 || N <= 0) return 0;
+  return static_cast<std::size_t>((N + kNR - 1) / kNR) * kNR * static_cast<std::size_t>(K);
+}
+
+Status gemm_pack_b(const float* B, int K, int N, int ldb, bool transposed, float* packed) {
+  const char* fn = "gemm_pack_b";
+  Status s = check_sizes(fn, 1, N, K);
+  const bool work = K > 0 && N > 0;
+  if (s.is_ok()) s = check_pointer(fn, "B", B, work);
+  if (s.is_ok()) s = check_pointer(fn, "packed", packed, work);
+  if (s.is_ok() && work) s = check_stride(fn, "ldb", ldb, transposed ? K : N, 1);
+  if (!s.is_ok() || !work) return s;
+  const std::size_t panel_stride = static_cast<std::size_t>(K) * kNR;
+  for (int n0 = 0; n0 < N; n0 += kNR) {
+    // One panel is exactly a K×8 block in pack_block's layout.
+    pack_block(B, ldb, transposed, 0, K, n0, std::min(kNR, N - n0), packed + (n0 / kNR) * panel_stride);
+  }
+  return Status::ok();
+}
+
+Status gemm_packed(int M, int N, int K, const float* A, int lda, const float* packed_b, float* C,
+                   int ldc, const float* bias, Activation activation) {
+  Status s = check_gemm("gemm_packed", M, N, K, A, lda, packed_b, 0, 0, C, ldc, activation);
+  if (!s.is_ok()) return s;
+#if GYRE_SIMD128
+  if (M == 1 && K > 0 && N > 0) {
+    gemv_packed_simd128(N, K, A, packed_b, C, bias, activation);
+    return Status::ok();
+  }
+#endif
+  gemm_packed_driver(kBestTiles, M, N, K, A, lda, packed_b, C, ldc, bias, activation);
+  return Status::ok();
+}
+
+Status gemm_packed_scalar(int M, int N, int K, const float* A, int lda, const float* packed_b,
+                          float* C, int ldc, const float* bias, Activation activation) {
+  Status s = check_gemm("gemm_packed_scalar", M, N, K, A, lda, packed_b, 0, 0, C, ldc, activation);
+  if (!s.is_ok()) return s;
+  if (M == 1 && K > 0 && N > 0) {
+    gemv_packed_scalar(N, K, A, packed_b, C, bias, activation);
+    return Status::ok();
+  }
+  gemm_packed_driver(kScalarTiles, M, N, K, A, lda, packed_b, C, ldc, bias, activation);
+  return Status::ok();
+}
+
+Status gemm(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+            const float* bias, Activation activation) {
+  Status s = check_gemm("gemm", M, N, K, A, lda, B, ldb, N, C, ldc, activation);
+  if (!s.is_ok()) return s;
+  gemm_unpacked_driver(kBestTiles, M, N, K, A, lda, B, ldb, false, C, ldc, bias, activation);
+  return Status::ok();
+}
+
+Status gemm_nt(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C,
+               int ldc, const float* bias, Activation activation) {
+  Status s = check_gemm("gemm_nt", M, N, K, A, lda, B, ldb, K, C, ldc, activation);
+  if (!s.is_ok()) return s;
+  gemm_unpacked_driver(kBestTiles, M, N, K, A, lda, B, ldb, true, C, ldc, bias, activation);
+  return Status::ok();
+}
+
+void gemm_reference(int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+                    bool b_transposed, float* C, int ldc, const float* bias, Activation activation) {
+  for (int i = 0; i < M; ++i) {
+    for (int j = 0; j < N; ++j) {
+      double sum = bias ? bias[j] : 0.0;
+      for (int k = 0; k < K; ++k) {
+        const float b = b_transposed ? B[idx(j, ldb) + k] : B[idx(k, ldb) + j];
+        sum += static_cast<double>(A[idx(i, lda) + k]) * b;
+      }
+      C[idx(i, ldc) + j] = apply_activation_scalar(static_cast<float>(sum), activation);
+    }
+  }
+}
+
+}  // namespace gyre::kernels

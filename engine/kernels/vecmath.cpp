@@ -1,0 +1,394 @@
+#include "kernels/vecmath.h"
+
+#include <cmath>
+#include <initializer_list>
+#include <string>
+
+#include "kernels/simd_math.h"
+
+namespace gyre::kernels {
+namespace {
+
+std::size_t idx(int row, int stride) { return static_cast<std::size_t>(row) * static_cast<std::size_t>(stride); }
+
+// ---------------------------------------------------------------------------------------------
+// Row primitives. kSimd selects the SIMD128 body; the scalar body is the twin.
+
+template <bool kSimd, typename VecOp, typename ScalarOp>
+void map_unary(const float* x, float* y, int n, VecOp vec_op, ScalarOp scalar_op) {
+  int i = 0;
+#if GYRE_SIMD128
+  if constexpr (kSimd) {
+    for (; i + 8 <= n; i += 8) {
+      const v128_t a = wasm_v128_load(x + i);
+      const v128_t b = wasm_v128_load(x + i + 4);
+      wasm_v128_store(y + i, vec_op(a));
+      wasm_v128_store(y + i + 4, vec_op(b));
+    }
+    for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, vec_op(wasm_v128_load(x + i)));
+  }
+#else
+  (void)vec_op;
+#endif
+  for (; i < n; ++i) y[i] = scalar_op(x[i]);
+}
+
+template <bool kSimd, typename VecOp, typename ScalarOp>
+void map_binary(const float* a, const float* b, float* y, int n, VecOp vec_op, ScalarOp scalar_op) {
+  int i = 0;
+#if GYRE_SIMD128
+  if constexpr (kSimd) {
+    for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, vec_op(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+  }
+#else
+  (void)vec_op;
+#endif
+  for (; i < n; ++i) y[i] = scalar_op(a[i], b[i]);
+}
+
+template <bool kSimd>
+float row_max(const float* x, int n) {
+  float m = -__builtin_inff();
+  int i = 0;
+#if GYRE_SIMD128
+  if constexpr (kSimd) {
+    if (n >= 8) {
+      v128_t m0 = wasm_v128_load(x), m1 = wasm_v128_load(x + 4);
+      for (i = 8; i + 8 <= n; i += 8) {
+        m0 = wasm_f32x4_pmax(m0, wasm_v128_load(x + i));
+        m1 = wasm_f32x4_pmax(m1, wasm_v128_load(x + i + 4));
+      }
+      m = hmax_f32x4(wasm_f32x4_pmax(m0, m1));
+    }
+  }
+#endif
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+// y = exp(x − shift), returns Σ y.
+template <bool kSimd>
+float exp_shifted_store_sum(const float* x, float* y, int n, float shift) {
+  float sum = 0.0f;
+  int i = 0;
+#if GYRE_SIMD128
+  if constexpr (kSimd) {
+    const v128_t s = wasm_f32x4_splat(shift);
+    v128_t sum0 = wasm_f32x4_splat(0.0f), sum1 = sum0;
+    for (; i + 8 <= n; i += 8) {
+      const v128_t e0 = exp_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i), s));
+      const v128_t e1 = exp_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i + 4), s));
+      wasm_v128_store(y + i, e0);
+      wasm_v128_store(y + i + 4, e1);
+      sum0 = wasm_f32x4_add(sum0, e0);
+      sum1 = wasm_f32x4_add(sum1, e1);
+    }
+    sum = hsum_f32x4(wasm_f32x4_add(sum0, sum1));
+  }
+#endif
+  for (; i < n; ++i) {
+    y[i] = exp_scalar(x[i] - shift);
+    sum += y[i];
+  }
+  return sum;
+}
+
+template <bool kSimd>
+void scale_row(float* y, int n, float scale) {
+  int i = 0;
+#if GYRE_SIMD128
+  if constexpr (kSimd) {
+    const v128_t s = wasm_f32x4_splat(scale);
+    for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, wasm_f32x4_mul(wasm_v128_load(y + i), s));
+  }
+#endif
+  for (; i < n; ++i) y[i] *= scale;
+}
+
+// Σ x and Σ (x − center)²: 2×4 float lanes in SIMD, double in the scalar twin.
+template <bool kSimd>
+double row_sum(const float* x, int n) {
+  double sum = 0.0;
+  int i = 0;
+#if GYRE_SIMD128
+  if constexpr (kSimd) {
+    v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0;
+    for (; i + 8 <= n; i += 8) {
+      s0 = wasm_f32x4_add(s0, wasm_v128_load(x + i));
+      s1 = wasm_f32x4_add(s1, wasm_v128_load(x + i + 4));
+    }
+    sum = hsum_f32x4(wasm_f32x4_add(s0, s1));
+  }
+#endif
+  for (; i < n; ++i) sum += x[i];
+  return sum;
+}
+
+template <bool kSimd>
+double row_sum_sq_dev(const float* x, int n, float center) {
+  double sum = 0.0;
+  int i = 0;
+#if GYRE_SIMD128
+  if constexpr (kSimd) {
+    const v128_t c = wasm_f32x4_splat(center);
+    v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0;
+    for (; i + 8 <= n; i += 8) {
+      const v128_t d0 = wasm_f32x4_sub(wasm_v128_load(x + i), c);
+      const v128_t d1 = wasm_f32x4_sub(wasm_v128_load(x + i + 4), c);
+      s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(d0, d0));
+      s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(d1, d1));
+    }
+    sum = hsum_f32x4(wasm_f32x4_add(s0, s1));
+  }
+#endif
+  for (; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - center;
+    sum += d * d;
+  }
+  return sum;
+}
+
+// y = (x − center) · scale · gain[i] + bias[i]  (gain, bias may be null).
+template <bool kSimd>
+void normalize_row(const float* x, float* y, int n, float center, float scale, const float* gain,
+                   const float* bias) {
+  int i = 0;
+#if GYRE_SIMD128
+  if constexpr (kSimd) {
+    const v128_t c = wasm_f32x4_splat(center), s = wasm_f32x4_splat(scale);
+    for (; i + 4 <= n; i += 4) {
+      v128_t v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(x + i), c), s);
+      if (gain) v = wasm_f32x4_mul(v, wasm_v128_load(gain + i));
+      if (bias) v = wasm_f32x4_add(v, wasm_v128_load(bias + i));
+      wasm_v128_store(y + i, v);
+    }
+  }
+#endif
+  for (; i < n; ++i) {
+    float v = (x[i] - center) * scale;
+    if (gain) v *= gain[i];
+    if (bias) v += bias[i];
+    y[i] = v;
+  }
+}
+
+// y = x·a + b.
+template <bool kSimd>
+void affine_row(const float* x, float* y, int n, float a, float b) {
+  int i = 0;
+#if GYRE_SIMD128
+  if constexpr (kSimd) {
+    const v128_t va = wasm_f32x4_splat(a), vb = wasm_f32x4_splat(b);
+    for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(x + i), va), vb));
+  }
+#endif
+  for (; i < n; ++i) y[i] = x[i] * a + b;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation.
+
+Status bad(const char* fn, const std::string& what) { return {ErrorCode::kBadArgument, std::string(fn) + ": " + what}; }
+
+Status check_n(const char* fn, int n, std::initializer_list<const void*> buffers) {
+  if (n < 0) return bad(fn, "negative count " + std::to_string(n));
+  if (n > 0)
+    for (const void* p : buffers)
+      if (!p) return bad(fn, "null buffer");
+  return Status::ok();
+}
+
+Status check_rows(const char* fn, const float* x, const float* y, int rows, int cols, int stride) {
+  if (rows < 0 || cols < 0) return bad(fn, "negative size rows=" + std::to_string(rows) + " cols=" + std::to_string(cols));
+  if (rows > 0 && cols > 0) {
+    if (!x || !y) return bad(fn, "null buffer");
+    if (stride < cols) return bad(fn, "stride=" + std::to_string(stride) + " is smaller than cols=" + std::to_string(cols));
+  }
+  return Status::ok();
+}
+
+Status check_eps(const char* fn, float eps) {
+  if (!(eps >= 0.0f) || std::isinf(eps)) return bad(fn, "eps must be finite and >= 0");
+  return Status::ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Implementations shared by the public functions and their scalar twins.
+
+#if GYRE_SIMD128
+v128_t relu_f32x4(v128_t x) { return wasm_f32x4_pmax(x, wasm_f32x4_splat(0.0f)); }
+#define GYRE_VEC(op) [](v128_t v) { return op(v); }
+#else
+#define GYRE_VEC(op) nullptr
+#endif
+
+float relu_scalar(float x) { return x > 0.0f ? x : 0.0f; }
+
+template <bool kSimd>
+Status softmax_rows_impl(const char* fn, const float* x, float* y, int rows, int cols, int stride) {
+  Status s = check_rows(fn, x, y, rows, cols, stride);
+  if (!s.is_ok()) return s;
+  for (int r = 0; r < rows; ++r) {
+    const float* xr = x + idx(r, stride);
+    float* yr = y + idx(r, stride);
+    const float max = row_max<kSimd>(xr, cols);
+    const float sum = exp_shifted_store_sum<kSimd>(xr, yr, cols, max);
+    scale_row<kSimd>(yr, cols, 1.0f / sum);
+  }
+  return Status::ok();
+}
+
+template <bool kSimd>
+Status rms_norm_impl(const char* fn, const float* x, float* y, int rows, int cols, int stride,
+                     const float* gain, float eps) {
+  Status s = check_rows(fn, x, y, rows, cols, stride);
+  if (s.is_ok()) s = check_eps(fn, eps);
+  if (!s.is_ok()) return s;
+  for (int r = 0; r < rows && cols > 0; ++r) {
+    const float* xr = x + idx(r, stride);
+    const double mean_sq = row_sum_sq_dev<kSimd>(xr, cols, 0.0f) / cols;
+    const float scale = static_cast<float>(1.0 / std::sqrt(mean_sq + eps));
+    normalize_row<kSimd>(xr, y + idx(r, stride), cols, 0.0f, scale, gain, nullptr);
+  }
+  return Status::ok();
+}
+
+template <bool kSimd>
+Status layer_norm_impl(const char* fn, const float* x, float* y, int rows, int cols, int stride,
+                       const float* gamma, const float* beta, float eps) {
+  Status s = check_rows(fn, x, y, rows, cols, stride);
+  if (s.is_ok()) s = check_eps(fn, eps);
+  if (!s.is_ok()) return s;
+  for (int r = 0; r < rows && cols > 0; ++r) {
+    const float* xr = x + idx(r, stride);
+    const float mean = static_cast<float>(row_sum<kSimd>(xr, cols) / cols);
+    const double var = row_sum_sq_dev<kSimd>(xr, cols, mean) / cols;
+    const float scale = static_cast<float>(1.0 / std::sqrt(var + eps));
+    normalize_row<kSimd>(xr, y + idx(r, stride), cols, mean, scale, gamma, beta);
+  }
+  return Status::ok();
+}
+
+template <bool kSimd>
+Status group_norm_impl(const char* fn, const float* x, float* y, int channels, int pixels, int groups,
+                       const float* gamma, const float* beta, float eps, GroupNormLayout layout) {
+  if (channels < 0 || pixels < 0) return bad(fn, "negative size");
+  if (groups <= 0 || channels % groups != 0)
+    return bad(fn, "groups=" + std::to_string(groups) + " must be positive and divide channels=" + std::to_string(channels));
+  if (layout != GroupNormLayout::channels_first && layout != GroupNormLayout::channels_last)
+    return bad(fn, "unknown layout");
+  Status s = check_eps(fn, eps);
+  if (!s.is_ok()) return s;
+  if (channels == 0 || pixels == 0) return Status::ok();
+  if (!x || !y) return bad(fn, "null buffer");
+  const int per_group = channels / groups;
+  const double count = static_cast<double>(per_group) * pixels;
+  for (int g = 0; g < groups; ++g) {
+    const int c0 = g * per_group;
+    if (layout == GroupNormLayout::channels_first) {
+      // The group is one contiguous block of per_group·pixels values.
+      const float* xg = x + idx(c0, pixels);
+      const int n = per_group * pixels;
+      const float mean = static_cast<float>(row_sum<kSimd>(xg, n) / count);
+      const float scale = static_cast<float>(1.0 / std::sqrt(row_sum_sq_dev<kSimd>(xg, n, mean) / count + eps));
+      for (int c = c0; c < c0 + per_group; ++c) {
+        // Per channel: y = x·a + b with a = scale·gamma[c], b = beta[c] − mean·a.
+        const float a = scale * (gamma ? gamma[c] : 1.0f);
+        affine_row<kSimd>(x + idx(c, pixels), y + idx(c, pixels), pixels, a, (beta ? beta[c] : 0.0f) - mean * a);
+      }
+    } else {
+      // The group is per_group consecutive channels of every pixel.
+      double sum = 0.0;
+      for (int p = 0; p < pixels; ++p) sum += row_sum<kSimd>(x + idx(p, channels) + c0, per_group);
+      const float mean = static_cast<float>(sum / count);
+      double sq = 0.0;
+      for (int p = 0; p < pixels; ++p) sq += row_sum_sq_dev<kSimd>(x + idx(p, channels) + c0, per_group, mean);
+      const float scale = static_cast<float>(1.0 / std::sqrt(sq / count + eps));
+      for (int p = 0; p < pixels; ++p)
+        normalize_row<kSimd>(x + idx(p, channels) + c0, y + idx(p, channels) + c0, per_group, mean, scale,
+                             gamma ? gamma + c0 : nullptr, beta ? beta + c0 : nullptr);
+    }
+  }
+  return Status::ok();
+}
+
+constexpr bool kUseSimd = GYRE_SIMD128 != 0;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Public entry points and their scalar twins.
+
+#define GYRE_UNARY(name, vec_op, scalar_op)                                           \
+  Status name(const float* x, float* y, int n) {                                      \
+    Status s = check_n(#name, n, {x, y});                                             \
+    if (s.is_ok()) map_unary<kUseSimd>(x, y, n, GYRE_VEC(vec_op), [](float v) { return scalar_op(v); });         \
+    return s;                                                                         \
+  }                                                                                   \
+  Status name##_scalar(const float* x, float* y, int n) {                             \
+    Status s = check_n(#name "_scalar", n, {x, y});                                   \
+    if (s.is_ok()) map_unary<false>(x, y, n, GYRE_VEC(vec_op), [](float v) { return scalar_op(v); });            \
+    return s;                                                                         \
+  }
+
+GYRE_UNARY(vec_exp, exp_f32x4, exp_scalar)
+GYRE_UNARY(vec_sigmoid, sigmoid_f32x4, sigmoid_scalar)
+GYRE_UNARY(vec_silu, silu_f32x4, silu_scalar)
+GYRE_UNARY(vec_gelu, gelu_f32x4, gelu_scalar)
+GYRE_UNARY(vec_relu, relu_f32x4, relu_scalar)
+
+#if GYRE_SIMD128
+#define GYRE_BINARY_VEC(op) [](v128_t u, v128_t v) { return op(u, v); }
+#else
+#define GYRE_BINARY_VEC(op) nullptr
+#endif
+
+#define GYRE_BINARY(name, vec_op, expr)                                                       \
+  Status name(const float* a, const float* b, float* y, int n) {                              \
+    Status s = check_n(#name, n, {a, b, y});                                                  \
+    if (s.is_ok()) map_binary<kUseSimd>(a, b, y, n, GYRE_BINARY_VEC(vec_op), [](float p, float q) { return expr; }); \
+    return s;                                                                                 \
+  }                                                                                           \
+  Status name##_scalar(const float* a, const float* b, float* y, int n) {                     \
+    Status s = check_n(#name "_scalar", n, {a, b, y});                                        \
+    if (s.is_ok()) map_binary<false>(a, b, y, n, GYRE_BINARY_VEC(vec_op), [](float p, float q) { return expr; }); \
+    return s;                                                                                 \
+  }
+
+GYRE_BINARY(vec_add, wasm_f32x4_add, p + q)
+GYRE_BINARY(vec_mul, wasm_f32x4_mul, p * q)
+
+Status softmax_rows(const float* x, float* y, int rows, int cols, int stride) {
+  return softmax_rows_impl<kUseSimd>("softmax_rows", x, y, rows, cols, stride);
+}
+Status softmax_rows_scalar(const float* x, float* y, int rows, int cols, int stride) {
+  return softmax_rows_impl<false>("softmax_rows_scalar", x, y, rows, cols, stride);
+}
+
+Status rms_norm(const float* x, float* y, int rows, int cols, int stride, const float* gain, float eps) {
+  return rms_norm_impl<kUseSimd>("rms_norm", x, y, rows, cols, stride, gain, eps);
+}
+Status rms_norm_scalar(const float* x, float* y, int rows, int cols, int stride, const float* gain,
+                       float eps) {
+  return rms_norm_impl<false>("rms_norm_scalar", x, y, rows, cols, stride, gain, eps);
+}
+
+Status layer_norm(const float* x, float* y, int rows, int cols, int stride, const float* gamma,
+                  const float* beta, float eps) {
+  return layer_norm_impl<kUseSimd>("layer_norm", x, y, rows, cols, stride, gamma, beta, eps);
+}
+Status layer_norm_scalar(const float* x, float* y, int rows, int cols, int stride,
+                         const float* gamma, const float* beta, float eps) {
+  return layer_norm_impl<false>("layer_norm_scalar", x, y, rows, cols, stride, gamma, beta, eps);
+}
+
+Status group_norm(const float* x, float* y, int channels, int pixels, int groups, const float* gamma,
+                  const float* beta, float eps, GroupNormLayout layout) {
+  return group_norm_impl<kUseSimd>("group_norm", x, y, channels, pixels, groups, gamma, beta, eps, layout);
+}
+Status group_norm_scalar(const float* x, float* y, int channels, int pixels, int groups,
+                         const float* gamma, const float* beta, float eps, GroupNormLayout layout) {
+  return group_norm_impl<false>("group_norm_scalar", x, y, channels, pixels, groups, gamma, beta, eps, layout);
+}
+
+}  // namespace gyre::kernels
