@@ -1,0 +1,36 @@
+// Internal to the attention kernels (attention.cpp, kv_cache.cpp): one query's online-softmax state
+// and the per-segment update, so that decoding from a ring buffer can feed two key segments into one
+// normalisation. Not part of the public kernel API.
+#pragma once
+
+#include "kernels/attention.h"
+
+namespace gyre::kernels::detail {
+
+inline constexpr int kKeyBlock = 64;  // keys per online-softmax step (row and tile kernels)
+
+// The running statistics of one query: with s the scaled logits seen so far,
+//   softmax: max = max s, sum = Σ e^(s − max), moment = Σ e^(s − max)·(s − max)
+//   relu2:   sum = Σ r, moment = Σ r·log r, r = relu(s)²
+// and acc = Σ weight·v (value_dim floats, caller-owned, zeroed by row_begin).
+struct RowState {
+  float max;
+  float sum;
+  float moment;
+  float* acc;
+};
+
+void row_begin(RowState& state, float* acc, int value_dim);
+
+// Adds keys k[0..count) (rows of stride k_stride) and their values to the state. q_scaled is the query
+// already multiplied by its logit factor; scores is scratch of kKeyBlock + 4 floats.
+void row_segment(bool relu2, bool with_entropy, const float* q_scaled, int head_dim, const float* k, int k_stride,
+                 const float* v, int v_stride, int value_dim, int count, RowState& state, float* scores);
+void row_segment_scalar(bool relu2, bool with_entropy, const float* q_scaled, int head_dim, const float* k,
+                        int k_stride, const float* v, int v_stride, int value_dim, int count, RowState& state,
+                        float* scores);
+
+// Writes acc / normaliser to out (zeros when no key was seen) and, when entropy is not null, the entropy.
+void row_finish(bool relu2, float divisor, const RowState& state, int value_dim, float* out, float* entropy);
+
+}  // namespace gyre::kernels::detail
