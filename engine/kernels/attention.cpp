@@ -209,71 +209,6 @@ float update_row_simd(bool relu2, bool with_entropy, float* s, int width, RowSta
   return alpha;
 }
 
-// o[r][0..dv) = alpha[r]·o[r] + Σ_c p[r][c]·v[c] for 4 rows (p rows of stride p_stride, o rows of dv).
-void pv_tile(const float* p, int p_stride, int count, const float* v, int v_stride, int dv, const float* alpha,
-             float* o) {
-  const v128_t al0 = wasm_f32x4_splat(alpha[0]), al1 = wasm_f32x4_splat(alpha[1]);
-  const v128_t al2 = wasm_f32x4_splat(alpha[2]), al3 = wasm_f32x4_splat(alpha[3]);
-  float* o0 = o;
-  float* o1 = o + dv;
-  float* o2 = o + 2 * dv;
-  float* o3 = o + 3 * dv;
-  int c0 = 0;
-  for (; c0 + 8 <= dv; c0 += 8) {
-    v128_t a00 = wasm_f32x4_mul(wasm_v128_load(o0 + c0), al0), a01 = wasm_f32x4_mul(wasm_v128_load(o0 + c0 + 4), al0);
-    v128_t a10 = wasm_f32x4_mul(wasm_v128_load(o1 + c0), al1), a11 = wasm_f32x4_mul(wasm_v128_load(o1 + c0 + 4), al1);
-    v128_t a20 = wasm_f32x4_mul(wasm_v128_load(o2 + c0), al2), a21 = wasm_f32x4_mul(wasm_v128_load(o2 + c0 + 4), al2);
-    v128_t a30 = wasm_f32x4_mul(wasm_v128_load(o3 + c0), al3), a31 = wasm_f32x4_mul(wasm_v128_load(o3 + c0 + 4), al3);
-    const float* vr = v + c0;
-    for (int c = 0; c < count; ++c, vr += v_stride) {
-      const v128_t b0 = wasm_v128_load(vr), b1 = wasm_v128_load(vr + 4);
-      v128_t x = wasm_v128_load32_splat(p + c);
-      a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(x, b0));
-      a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(x, b1));
-      x = wasm_v128_load32_splat(p + p_stride + c);
-      a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(x, b0));
-      a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(x, b1));
-      x = wasm_v128_load32_splat(p + 2 * p_stride + c);
-      a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(x, b0));
-      a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(x, b1));
-      x = wasm_v128_load32_splat(p + 3 * p_stride + c);
-      a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(x, b0));
-      a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(x, b1));
-    }
-    wasm_v128_store(o0 + c0, a00);
-    wasm_v128_store(o0 + c0 + 4, a01);
-    wasm_v128_store(o1 + c0, a10);
-    wasm_v128_store(o1 + c0 + 4, a11);
-    wasm_v128_store(o2 + c0, a20);
-    wasm_v128_store(o2 + c0 + 4, a21);
-    wasm_v128_store(o3 + c0, a30);
-    wasm_v128_store(o3 + c0 + 4, a31);
-  }
-  for (; c0 + 4 <= dv; c0 += 4) {
-    v128_t a0 = wasm_f32x4_mul(wasm_v128_load(o0 + c0), al0), a1 = wasm_f32x4_mul(wasm_v128_load(o1 + c0), al1);
-    v128_t a2 = wasm_f32x4_mul(wasm_v128_load(o2 + c0), al2), a3 = wasm_f32x4_mul(wasm_v128_load(o3 + c0), al3);
-    const float* vr = v + c0;
-    for (int c = 0; c < count; ++c, vr += v_stride) {
-      const v128_t b = wasm_v128_load(vr);
-      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(p + c), b));
-      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load32_splat(p + p_stride + c), b));
-      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load32_splat(p + 2 * p_stride + c), b));
-      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load32_splat(p + 3 * p_stride + c), b));
-    }
-    wasm_v128_store(o0 + c0, a0);
-    wasm_v128_store(o1 + c0, a1);
-    wasm_v128_store(o2 + c0, a2);
-    wasm_v128_store(o3 + c0, a3);
-  }
-  for (; c0 < dv; ++c0) {
-    for (int r = 0; r < kTileQueries; ++r) {
-      float a = o[r * dv + c0] * alpha[r];
-      for (int c = 0; c < count; ++c) a += p[r * p_stride + c] * v[static_cast<std::size_t>(c) * v_stride + c0];
-      o[r * dv + c0] = a;
-    }
-  }
-}
-
 // Packs one head's K into panels of 8 keys: panel p holds d rows of 8 floats, keys past the end are 0.
 void pack_key_panels(const float* k, int k_stride, int num_keys, int d, float* panels) {
   const int num_panels = (num_keys + kPanelKeys - 1) / kPanelKeys;
@@ -302,6 +237,8 @@ void attend_head_tiled(const AttentionConfig& config, const AttentionShape& shap
   float* s = qs + kTileQueries * round_up(d, 4);
   float* o = s + kTileQueries * kKeyBlock;
   pack_key_panels(h.k, h.k_stride, shape.num_keys, d, panels);
+  const float* const p_rows[kTileQueries] = {s, s + kKeyBlock, s + 2 * kKeyBlock, s + 3 * kKeyBlock};
+  float* const o_rows[kTileQueries] = {o, o + dv, o + 2 * dv, o + 3 * dv};
 
   for (int i0 = 0; i0 < shape.num_queries; i0 += kTileQueries) {
     const int rows = std::min(kTileQueries, shape.num_queries - i0);
@@ -342,7 +279,7 @@ void attend_head_tiled(const AttentionConfig& config, const AttentionShape& shap
         for (int c = hi; c < width; ++c) row[c] = masked;
         alpha[r] = update_row_simd(relu2, kEntropy, row, width, st[r]);
       }
-      pv_tile(s, kKeyBlock, count, h.v + static_cast<std::size_t>(j0) * h.v_stride, h.v_stride, dv, alpha, o);
+      detail::accumulate4(p_rows, count, h.v + static_cast<std::size_t>(j0) * h.v_stride, h.v_stride, dv, alpha, o_rows);
     }
     for (int r = 0; r < rows; ++r)
       detail::row_finish(relu2, vis[r].divisor, st[r], dv, h.out + static_cast<std::size_t>(i0 + r) * h.out_stride,
@@ -390,6 +327,94 @@ void row_begin(RowState& state, float* acc, int value_dim) {
   state.acc = acc;
   std::memset(acc, 0, sizeof(float) * value_dim);
 }
+
+void accumulate4_scalar(const float* const p[4], int count, const float* v, int v_stride, int dv,
+                        const float alpha[4], float* const o[4]) {
+  for (int r = 0; r < 4; ++r) {
+    float* orow = o[r];
+    if (alpha[r] != 1.0f)
+      for (int c = 0; c < dv; ++c) orow[c] *= alpha[r];
+    for (int x = 0; x < count; ++x) {
+      const float w = p[r][x];
+      if (w == 0.0f) continue;
+      const float* vr = v + static_cast<std::size_t>(x) * v_stride;
+      for (int c = 0; c < dv; ++c) orow[c] += w * vr[c];
+    }
+  }
+}
+
+void accumulate4(const float* const p[4], int count, const float* v, int v_stride, int dv, const float alpha[4],
+                 float* const o[4]) {
+#if GYRE_SIMD128
+  const v128_t al0 = wasm_f32x4_splat(alpha[0]), al1 = wasm_f32x4_splat(alpha[1]);
+  const v128_t al2 = wasm_f32x4_splat(alpha[2]), al3 = wasm_f32x4_splat(alpha[3]);
+  float* o0 = o[0];
+  float* o1 = o[1];
+  float* o2 = o[2];
+  float* o3 = o[3];
+  const float* p0 = p[0];
+  const float* p1 = p[1];
+  const float* p2 = p[2];
+  const float* p3 = p[3];
+  int c0 = 0;
+  for (; c0 + 8 <= dv; c0 += 8) {
+    v128_t a00 = wasm_f32x4_mul(wasm_v128_load(o0 + c0), al0), a01 = wasm_f32x4_mul(wasm_v128_load(o0 + c0 + 4), al0);
+    v128_t a10 = wasm_f32x4_mul(wasm_v128_load(o1 + c0), al1), a11 = wasm_f32x4_mul(wasm_v128_load(o1 + c0 + 4), al1);
+    v128_t a20 = wasm_f32x4_mul(wasm_v128_load(o2 + c0), al2), a21 = wasm_f32x4_mul(wasm_v128_load(o2 + c0 + 4), al2);
+    v128_t a30 = wasm_f32x4_mul(wasm_v128_load(o3 + c0), al3), a31 = wasm_f32x4_mul(wasm_v128_load(o3 + c0 + 4), al3);
+    const float* vr = v + c0;
+    for (int c = 0; c < count; ++c, vr += v_stride) {
+      const v128_t b0 = wasm_v128_load(vr), b1 = wasm_v128_load(vr + 4);
+      v128_t x = wasm_v128_load32_splat(p0 + c);
+      a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(x, b0));
+      a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(x, b1));
+      x = wasm_v128_load32_splat(p1 + c);
+      a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(x, b0));
+      a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(x, b1));
+      x = wasm_v128_load32_splat(p2 + c);
+      a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(x, b0));
+      a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(x, b1));
+      x = wasm_v128_load32_splat(p3 + c);
+      a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(x, b0));
+      a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(x, b1));
+    }
+    wasm_v128_store(o0 + c0, a00);
+    wasm_v128_store(o0 + c0 + 4, a01);
+    wasm_v128_store(o1 + c0, a10);
+    wasm_v128_store(o1 + c0 + 4, a11);
+    wasm_v128_store(o2 + c0, a20);
+    wasm_v128_store(o2 + c0 + 4, a21);
+    wasm_v128_store(o3 + c0, a30);
+    wasm_v128_store(o3 + c0 + 4, a31);
+  }
+  for (; c0 + 4 <= dv; c0 += 4) {
+    v128_t a0 = wasm_f32x4_mul(wasm_v128_load(o0 + c0), al0), a1 = wasm_f32x4_mul(wasm_v128_load(o1 + c0), al1);
+    v128_t a2 = wasm_f32x4_mul(wasm_v128_load(o2 + c0), al2), a3 = wasm_f32x4_mul(wasm_v128_load(o3 + c0), al3);
+    const float* vr = v + c0;
+    for (int c = 0; c < count; ++c, vr += v_stride) {
+      const v128_t b = wasm_v128_load(vr);
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(p0 + c), b));
+      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load32_splat(p1 + c), b));
+      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load32_splat(p2 + c), b));
+      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load32_splat(p3 + c), b));
+    }
+    wasm_v128_store(o0 + c0, a0);
+    wasm_v128_store(o1 + c0, a1);
+    wasm_v128_store(o2 + c0, a2);
+    wasm_v128_store(o3 + c0, a3);
+  }
+  for (; c0 < dv; ++c0) {
+    for (int r = 0; r < 4; ++r) {
+      float a = o[r][c0] * alpha[r];
+      for (int c = 0; c < count; ++c) a += p[r][c] * v[static_cast<std::size_t>(c) * v_stride + c0];
+      o[r][c0] = a;
+    }
+  }
+#else
+  accumulate4_scalar(p, count, v, v_stride, dv, alpha, o);
+#endif
+}
+
 
 void row_segment_scalar(bool relu2, bool with_entropy, const float* q_scaled, int head_dim, const float* k,
                         int k_stride, const float* v, int v_stride, int value_dim, int count, RowState& state,
@@ -537,10 +562,7 @@ AttentionWorkspace& AttentionWorkspace::operator=(AttentionWorkspace&& other) no
 AttentionWorkspace::~AttentionWorkspace() { std::free(data_); }
 
 Status AttentionWorkspace::reserve(const AttentionShape& shape) {
-  const std::size_t dv = static_cast<std::size_t>(value_dim_of(shape));
-  const std::size_t tiled = round_up(static_cast<std::size_t>(std::max(shape.num_keys, 0)), kPanelKeys) * shape.head_dim +
-                            kTileQueries * (round_up(shape.head_dim, 4) + kKeyBlock + dv) + 16;
-  const std::size_t need = std::max(tiled, row_scratch_floats(shape));
+  const std::size_t need = detail::attention_scratch_floats(shape);
   if (floats(need) == nullptr)
     return Status(ErrorCode::kOutOfMemory, "attention: could not allocate a workspace of " + format_bytes(need * sizeof(float)));
   return Status::ok();
@@ -611,11 +633,17 @@ Status attention_scalar(const AttentionConfig& config, const AttentionShape& sha
   return Status::ok();
 }
 
-Status attention(const AttentionConfig& config, const AttentionShape& shape, const float* q, const float* k,
-                 const float* v, float* out, AttentionWorkspace& workspace, const AttentionOutputs& extra) {
-  if (Status s = attention_validate(config, shape, q, k, v, out); !s.is_ok()) return s;
-  if (Status s = workspace.reserve(shape); !s.is_ok()) return s;
-  float* scratch = workspace.floats(0);
+namespace detail {
+
+std::size_t attention_scratch_floats(const AttentionShape& shape) {
+  const std::size_t dv = static_cast<std::size_t>(value_dim_of(shape));
+  const std::size_t tiled = round_up(static_cast<std::size_t>(std::max(shape.num_keys, 0)), kPanelKeys) * shape.head_dim +
+                            kTileQueries * (round_up(shape.head_dim, 4) + kKeyBlock + dv) + 16;
+  return std::max(tiled, row_scratch_floats(shape));
+}
+
+void attention_unchecked(const AttentionConfig& config, const AttentionShape& shape, const float* q, const float* k,
+                         const float* v, float* out, float* scratch, const AttentionOutputs& extra) {
   for (int head = 0; head < shape.num_heads; ++head) {
     const HeadView h = head_view(shape, q, k, v, out, extra, head);
 #if GYRE_SIMD128
@@ -631,6 +659,15 @@ Status attention(const AttentionConfig& config, const AttentionShape& shape, con
     for (int i = 0; i < shape.num_queries; ++i) attend_query<false>(config, shape, h, i, scratch);
 #endif
   }
+}
+
+}  // namespace detail
+
+Status attention(const AttentionConfig& config, const AttentionShape& shape, const float* q, const float* k,
+                 const float* v, float* out, AttentionWorkspace& workspace, const AttentionOutputs& extra) {
+  if (Status s = attention_validate(config, shape, q, k, v, out); !s.is_ok()) return s;
+  if (Status s = workspace.reserve(shape); !s.is_ok()) return s;
+  detail::attention_unchecked(config, shape, q, k, v, out, workspace.floats(0), extra);
   return Status::ok();
 }
 

@@ -36,3 +36,28 @@ def rope_oracle():
     write('oracle_rope.inc', parts)
 
 rope_oracle()
+
+def gau_flash_oracle():
+    sys.stdout = open(os.devnull, 'w')
+    ns = runpy.run_path(os.path.join(ref_dir, 'gau_ref.py'))
+    sys.stdout = sys.__stdout__
+    gau, flash_mixed = ns['gau'], ns['flash_mixed']
+    rng = np.random.default_rng(17)
+    d, e, s, n, c = 16, 24, 16, 40, 8
+    X = rng.normal(size=(n, d))
+    P = dict(Wi=rng.normal(size=(d, 2*e+s))/np.sqrt(d), Wo=rng.normal(size=(e, d))/np.sqrt(e),
+             gq=1+0.1*rng.normal(size=s), bq=0.1*rng.normal(size=s), gk=1+0.1*rng.normal(size=s), bk=0.1*rng.normal(size=s))
+    parts = [f'inline constexpr int kGauD = {d}, kGauE = {e}, kGauS = {s}, kGauN = {n}, kFlashC = {c};\n',
+             arr('kGauX', X), arr('kGauWi', P['Wi']), arr('kGauWo', P['Wo']),
+             arr('kGauGq', P['gq']), arr('kGauBq', P['bq']), arr('kGauGk', P['gk']), arr('kGauBk', P['bk'])]
+    for norm in ['relu2', 'softmax', 'softmax_plus']:
+        for causal in [False, True]:
+            O, _ = gau(X, P, norm, causal)
+            parts.append(arr(f'kGauOut_{norm}_{"causal" if causal else "bidirectional"}', O))
+    PF = dict(Wi=P['Wi'], Wo=P['Wo'], g=1+0.1*rng.normal(size=(4, s)), b=0.1*rng.normal(size=(4, s)))
+    parts += [arr('kFlashG', PF['g']), arr('kFlashB', PF['b'])]
+    for causal in [False, True]:
+        parts.append(arr(f'kFlashOut_{"causal" if causal else "bidirectional"}', flash_mixed(X, PF, c, causal)))
+    write('oracle_gau_flash.inc', parts)
+
+gau_flash_oracle()
