@@ -140,8 +140,11 @@ class GauLM(nn.Module):
             scaled_trunc_normal_(layer.i_dense.weight, hidden, gain)
             scaled_trunc_normal_(layer.o_dense.weight, expansion, gain)
 
-    def forward(self, ids, window=None, logn=False, return_hidden=False):
-        cos, sin = rope_tables(ids.shape[-1], self.key_size, ids.device, self.embeddings.weight.dtype)
+    def forward(self, ids, window=None, logn=False, return_hidden=False, rope=None):
+        """rope: optional precomputed (cos, sin) tables of at least ids.shape[-1] rows."""
+        n = ids.shape[-1]
+        cos, sin = rope if rope is not None else rope_tables(n, self.key_size, ids.device, self.embeddings.weight.dtype)
+        cos, sin = cos[:n], sin[:n]
         x = rms_norm(self.embeddings(ids))
         hidden = [x]
         for layer in self.layers:
@@ -210,8 +213,11 @@ class RoFormerV2LM(nn.Module):
             if isinstance(module, nn.Linear):
                 scaled_trunc_normal_(module.weight, module.in_features, gain)
 
-    def forward(self, ids, window=None, logn=False, return_hidden=False):
-        cos, sin = rope_tables(ids.shape[-1], self.head_size, ids.device, self.embeddings.weight.dtype)
+    def forward(self, ids, window=None, logn=False, return_hidden=False, rope=None):
+        """rope: optional precomputed (cos, sin) tables of at least ids.shape[-1] rows."""
+        n = ids.shape[-1]
+        cos, sin = rope if rope is not None else rope_tables(n, self.head_size, ids.device, self.embeddings.weight.dtype)
+        cos, sin = cos[:n], sin[:n]
         x = rms_norm(self.embeddings(ids))
         hidden = [x]
         for attention, feed_forward in zip(self.attentions, self.feed_forwards):

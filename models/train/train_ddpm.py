@@ -48,7 +48,7 @@ def parse_deadline(text):
     return today if today > time.time() - 12 * 3600 else today + 86400
 
 
-def main(argv=None):
+def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", default="ddpm-digits")
     p.add_argument("--base-channels", type=int, default=32)
@@ -70,7 +70,11 @@ def main(argv=None):
                         "clock from the run's first start to the deadline (robust to a shared, busy CPU)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--checkpoint-dir", default=CHECKPOINT_DIR)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
 
     torch.set_num_threads(args.threads)
     images, _ = data.load_digits()

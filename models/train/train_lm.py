@@ -80,7 +80,7 @@ def parse_deadline(text):
     return today if today > time.time() - 12 * 3600 else today + 86400
 
 
-def main(argv=None):
+def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", required=True)
     p.add_argument("--family", choices=["gau", "roformer"], default="gau")
@@ -109,7 +109,11 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--checkpoint-dir", default=CHECKPOINT_DIR)
     p.add_argument("--tiny", action="store_true", help="smoke test: a slice of the data, no final full eval")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
 
     torch.set_num_threads(args.threads)
     train_text, valid_text = data.load_text()
