@@ -1,0 +1,100 @@
+// Embind surface of the raw kernels (GEMM, vector math) for the ONNX node tests
+// (tests/js/onnx_node.test.js) and the kernel benchmark (bench/kernels.mjs). Buffers are wasm heap
+// addresses from Module._malloc, passed as numbers; every function returns "" on success or
+// "CODE: message" (the kernels validate their arguments, nothing is written on error).
+#include <emscripten/bind.h>
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+#include "kernels/gemm.h"
+#include "kernels/vecmath.h"
+
+namespace gyre::bindings {
+namespace {
+
+namespace k = gyre::kernels;
+using Address = std::uintptr_t;
+
+const float* in(Address p) { return reinterpret_cast<const float*>(p); }
+float* out(Address p) { return reinterpret_cast<float*>(p); }
+std::string report(const Status& s) { return s.is_ok() ? std::string() : s.to_string(); }
+
+// Activation codes as JS passes them: 0 none, 1 relu, 2 silu, 3 gelu (validated by the kernel).
+k::Activation activation(int code) { return static_cast<k::Activation>(code); }
+
+double gemm_packed_size(int K, int N) { return static_cast<double>(k::gemm_packed_size(K, N)); }
+
+std::string gemm_pack_b(Address B, int K, int N, int ldb, bool transposed, Address packed) {
+  return report(k::gemm_pack_b(in(B), K, N, ldb, transposed, out(packed)));
+}
+
+std::string gemm_packed(int M, int N, int K, Address A, int lda, Address packed, Address C, int ldc,
+                        Address bias, int act) {
+  return report(k::gemm_packed(M, N, K, in(A), lda, in(packed), out(C), ldc, in(bias), activation(act)));
+}
+
+std::string gemm(int M, int N, int K, Address A, int lda, Address B, int ldb, Address C, int ldc,
+                 Address bias, int act) {
+  return report(k::gemm(M, N, K, in(A), lda, in(B), ldb, out(C), ldc, in(bias), activation(act)));
+}
+
+std::string gemm_nt(int M, int N, int K, Address A, int lda, Address B, int ldb, Address C, int ldc,
+                    Address bias, int act) {
+  return report(k::gemm_nt(M, N, K, in(A), lda, in(B), ldb, out(C), ldc, in(bias), activation(act)));
+}
+
+template <Status (*fn)(const float*, float*, int)>
+std::string unary(Address x, Address y, int n) {
+  return report(fn(in(x), out(y), n));
+}
+
+template <Status (*fn)(const float*, const float*, float*, int)>
+std::string binary(Address a, Address b, Address y, int n) {
+  return report(fn(in(a), in(b), out(y), n));
+}
+
+std::string softmax_rows(Address x, Address y, int rows, int cols, int stride) {
+  return report(k::softmax_rows(in(x), out(y), rows, cols, stride));
+}
+
+std::string rms_norm(Address x, Address y, int rows, int cols, int stride, Address gain, float eps) {
+  return report(k::rms_norm(in(x), out(y), rows, cols, stride, in(gain), eps));
+}
+
+std::string layer_norm(Address x, Address y, int rows, int cols, int stride, Address gamma,
+                       Address beta, float eps) {
+  return report(k::layer_norm(in(x), out(y), rows, cols, stride, in(gamma), in(beta), eps));
+}
+
+std::string group_norm(Address x, Address y, int channels, int pixels, int groups, Address gamma,
+                       Address beta, float eps, bool channels_last) {
+  return report(k::group_norm(in(x), out(y), channels, pixels, groups, in(gamma), in(beta), eps,
+                              channels_last ? k::GroupNormLayout::channels_last
+                                            : k::GroupNormLayout::channels_first));
+}
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(gyre_kernels) {
+  using emscripten::function;
+  function("kernelGemmPackedSize", &gemm_packed_size);
+  function("kernelGemmPackB", &gemm_pack_b);
+  function("kernelGemmPacked", &gemm_packed);
+  function("kernelGemm", &gemm);
+  function("kernelGemmNt", &gemm_nt);
+  function("kernelExp", &unary<k::vec_exp>);
+  function("kernelSigmoid", &unary<k::vec_sigmoid>);
+  function("kernelSilu", &unary<k::vec_silu>);
+  function("kernelGelu", &unary<k::vec_gelu>);
+  function("kernelRelu", &unary<k::vec_relu>);
+  function("kernelAdd", &binary<k::vec_add>);
+  function("kernelMul", &binary<k::vec_mul>);
+  function("kernelSoftmaxRows", &softmax_rows);
+  function("kernelRmsNorm", &rms_norm);
+  function("kernelLayerNorm", &layer_norm);
+  function("kernelGroupNorm", &group_norm);
+}
+
+}  // namespace gyre::bindings

@@ -1,0 +1,110 @@
+// Opens the demo site in headless Chromium, waits for the engine, checks what the page shows,
+// and saves screenshots under test-output/.
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { OUTPUT_DIR, openBrowser } from './browser.mjs';
+
+let browser;
+before(async () => {
+  await mkdir(OUTPUT_DIR, { recursive: true });
+  browser = await openBrowser();
+});
+after(async () => { await browser?.close(); });
+
+async function openDemo(query = '') {
+  const page = await browser.newPage();
+  await page.goto(`${browser.url}/web/demos/${query}`);
+  await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 60_000 });
+  return page;
+}
+
+test('the demo page starts the SIMD engine and shows its features', async () => {
+  const page = await openDemo();
+  const state = await page.getAttribute('body', 'data-state');
+  assert.equal(state, 'ready', await page.textContent('#error'));
+  assert.equal(await page.textContent('#feature-simd'), 'yes');
+  assert.equal(await page.textContent('#feature-threads'), 'no');
+  assert.match(await page.textContent('#feature-version'), /^\d+\.\d+\.\d+$/);
+  assert.equal(await page.textContent('#feature-flavour'), 'gyre-simd.wasm');
+  // The dev server's COOP/COEP headers make the page cross-origin isolated.
+  assert.equal(await page.textContent('#feature-isolated'), 'yes');
+  assert.equal(await page.isVisible('#error'), false);
+  await page.screenshot({ path: fileURLToPath(new URL('demo.png', OUTPUT_DIR)), fullPage: true });
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('the RoPE example: the score depends only on m - n', async () => {
+  const page = await openDemo();
+  const scoreAt = async (m, n) => {
+    await page.fill('#rope-m', String(m));
+    await page.fill('#rope-n', String(n));
+    assert.equal(await page.textContent('#rope-offset'), String(m - n));
+    return Number(await page.textContent('#rope-score'));
+  };
+  const a = await scoreAt(10, 3);
+  const b = await scoreAt(40, 33);
+  const c = await scoreAt(3, 10);
+  assert.ok(Number.isFinite(a));
+  assert.ok(Math.abs(a - b) < 1e-4, `score(10,3)=${a} and score(40,33)=${b} should match`);
+  assert.ok(Math.abs(a - c) > 1e-3, 'a different offset gives a different score');
+  // The shifted rows all show the same score.
+  const shifted = await page.$$eval('#rope-shifts tr td:nth-child(3)', (cells) => cells.map((cell) => Number(cell.textContent)));
+  assert.equal(shifted.length, 4);
+  for (const value of shifted) assert.ok(Math.abs(value - c) < 1e-4, `${value} vs ${c}`);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('?simd=false loads the scalar binary', async () => {
+  const page = await openDemo('?simd=false');
+  assert.equal(await page.getAttribute('body', 'data-state'), 'ready', await page.textContent('#error'));
+  assert.equal(await page.textContent('#feature-simd'), 'no');
+  assert.equal(await page.textContent('#feature-flavour'), 'gyre-scalar.wasm');
+  await page.screenshot({ path: fileURLToPath(new URL('demo-scalar.png', OUTPUT_DIR)) });
+  await page.close();
+});
+
+test('a missing or HTML wasm URL shows a typed error naming the URL', async () => {
+  const missing = await openDemo('?wasm=/nowhere/gyre-simd.wasm');
+  assert.equal(await missing.getAttribute('body', 'data-state'), 'error');
+  assert.equal(await missing.getAttribute('body', 'data-error-code'), 'NOT_FOUND');
+  assert.match(await missing.textContent('#error'), /NOT_FOUND.*\/nowhere\/gyre-simd\.wasm.*404/);
+  await missing.close();
+
+  const html = await openDemo('?wasm=/web/demos/index.html');
+  assert.equal(await html.getAttribute('body', 'data-error-code'), 'NOT_WASM');
+  assert.match(await html.textContent('#error'), /web\/demos\/index\.html returned an HTML page/);
+  await html.close();
+});
+
+test('in the browser, a lying safetensors file is a BadModelError and the engine stays usable', async () => {
+  const page = await openDemo();
+  const result = await page.evaluate(async () => {
+    const { createEngine, BadModelError } = await import('/web/lib/index.js');
+    const engine = await createEngine();
+    const header = new TextEncoder().encode('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}');
+    const file = new Uint8Array(8 + header.length + 8);
+    new DataView(file.buffer).setBigUint64(0, BigInt(header.length), true);
+    file.set(header, 8);
+    new DataView(file.buffer).setFloat32(8 + header.length + 4, 2.5, true);
+    const lying = file.slice();
+    new DataView(lying.buffer).setBigUint64(0, 2n ** 60n, true);
+    let error;
+    try { await engine.loadSafetensors(lying); } catch (caught) { error = caught; }
+    const good = await engine.loadSafetensors(file);
+    return {
+      isBadModel: error instanceof BadModelError,
+      code: error?.code,
+      message: error?.message,
+      values: Array.from(good.tensors.get('w').data),
+    };
+  });
+  assert.ok(result.isBadModel, result.message);
+  assert.equal(result.code, 'BAD_MODEL');
+  assert.match(result.message, /header length 1152921504606846976/);
+  assert.deepEqual(result.values, [0, 2.5]);
+  await page.close();
+});

@@ -1,0 +1,144 @@
+// The demo site's first page: the engine's features and a live RoPE example computed in wasm.
+import { createEngine } from '../lib/index.js';
+
+const HEAD_DIM = 16;
+const POSITIONS = 64;
+const SHIFTS = [0, 7, 19, 31];
+
+const $ = (id) => document.getElementById(id);
+
+function showFeature(id, value) {
+  const element = $(id);
+  if (typeof value === 'boolean') {
+    element.textContent = value ? 'yes' : 'no';
+    element.className = value ? 'yes' : 'no';
+  } else {
+    element.textContent = value;
+  }
+}
+
+// A fixed pseudo-random vector, so the page shows the same numbers on every load.
+function seededVector(length, seed) {
+  let state = seed >>> 0;
+  return Float32Array.from({ length }, () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 31 - 1;
+  });
+}
+
+function dot(a, aOffset, b, bOffset, length) {
+  let sum = 0;
+  for (let i = 0; i < length; i++) sum += a[aOffset + i] * b[bOffset + i];
+  return sum;
+}
+
+// The same vector at every position 0 … count-1, one row each.
+function repeatRows(vector, count) {
+  const rows = new Float32Array(vector.length * count);
+  for (let r = 0; r < count; r++) rows.set(vector, r * vector.length);
+  return rows;
+}
+
+function drawHeatmap(canvas, scores, marked) {
+  const context = canvas.getContext('2d');
+  const cell = canvas.width / POSITIONS;
+  const limit = Math.max(...scores.map(Math.abs));
+  for (let m = 0; m < POSITIONS; m++) {
+    for (let n = 0; n < POSITIONS; n++) {
+      const t = scores[m * POSITIONS + n] / limit;  // -1 … 1: blue … white … orange
+      const r = t > 0 ? 255 : Math.round(255 * (1 + t * 0.78));
+      const g = Math.round(255 * (1 - Math.abs(t) * 0.62));
+      const b = t < 0 ? 255 : Math.round(255 * (1 - t * 0.9));
+      context.fillStyle = `rgb(${r},${g},${b})`;
+      context.fillRect(n * cell, m * cell, cell, cell);
+    }
+  }
+  context.lineWidth = 2;
+  for (const [m, n] of marked) {
+    context.strokeStyle = '#1d2433';
+    context.strokeRect(n * cell + 1, m * cell + 1, cell - 2, cell - 2);
+  }
+}
+
+async function main() {
+  const params = new URLSearchParams(location.search);
+  const simdParam = params.get('simd');
+  const simd = simdParam === 'false' ? false : simdParam === 'true' ? true : 'auto';
+  const started = performance.now();
+  const engine = await createEngine({ simd, wasmUrl: params.get('wasm') ?? undefined });
+  const loadMs = performance.now() - started;
+
+  const { features } = engine;
+  showFeature('feature-simd', features.simd);
+  showFeature('feature-threads', features.threads);
+  showFeature('feature-version', features.version);
+  showFeature('feature-flavour', `gyre-${features.flavour}.wasm`);
+  showFeature('feature-isolated', globalThis.crossOriginIsolated === true);
+  showFeature('feature-load-time', `${loadMs.toFixed(0)} ms`);
+  $('footer-version').textContent = `v${features.version}`;
+
+  const q = seededVector(HEAD_DIM, 7);
+  const k = seededVector(HEAD_DIM, 11);
+  // Every query position and every key position, rotated in wasm in one call each.
+  const rotatedQ = engine.rope(repeatRows(q, POSITIONS), { headDim: HEAD_DIM, position: 0 });
+  const rotatedK = engine.rope(repeatRows(k, POSITIONS), { headDim: HEAD_DIM, position: 0 });
+  const scores = [];
+  for (let m = 0; m < POSITIONS; m++) {
+    for (let n = 0; n < POSITIONS; n++) {
+      scores.push(dot(rotatedQ, m * HEAD_DIM, rotatedK, n * HEAD_DIM, HEAD_DIM));
+    }
+  }
+
+  // One query at m and one key at n, rotated by the engine on every slider move.
+  const score = (m, n) => dot(engine.rope(q, { headDim: HEAD_DIM, position: m }), 0,
+    engine.rope(k, { headDim: HEAD_DIM, position: n }), 0, HEAD_DIM);
+
+  const mInput = $('rope-m');
+  const nInput = $('rope-n');
+  const update = () => {
+    const m = Number(mInput.value);
+    const n = Number(nInput.value);
+    $('rope-m-value').textContent = m;
+    $('rope-n-value').textContent = n;
+    $('rope-score').textContent = score(m, n).toFixed(5);
+    $('rope-offset').textContent = m - n;
+    const rows = [];
+    const marked = [[m, n]];
+    let spread = 0;
+    const base = score(m, n);
+    for (const shift of SHIFTS) {
+      const row = document.createElement('tr');
+      const value = score(m + shift, n + shift);
+      spread = Math.max(spread, Math.abs(value - base));
+      for (const text of [m + shift, n + shift, value.toFixed(5)]) {
+        const cell = document.createElement('td');
+        cell.textContent = text;
+        row.append(cell);
+      }
+      rows.push(row);
+      if (m + shift < POSITIONS && n + shift < POSITIONS) marked.push([m + shift, n + shift]);
+    }
+    $('rope-shifts').replaceChildren(...rows);
+    $('rope-check').textContent =
+      `Largest difference across the shifts: ${spread.toExponential(1)} (float32 rounding).`;
+    drawHeatmap($('rope-heatmap'), scores, marked);
+  };
+  for (const input of [mInput, nInput]) {
+    input.disabled = false;
+    input.addEventListener('input', update);
+  }
+  update();
+
+  $('status').textContent = 'Ready: the engine is running in this page.';
+  document.body.dataset.state = 'ready';
+}
+
+main().catch((error) => {
+  console.error(error);
+  const box = $('error');
+  box.hidden = false;
+  box.textContent = `${error.name}${error.code ? ` [${error.code}]` : ''}: ${error.message}`;
+  $('status').textContent = 'The engine could not start.';
+  document.body.dataset.state = 'error';
+  document.body.dataset.errorCode = error.code ?? '';
+});

@@ -1,0 +1,250 @@
+// Gyre's public JS API. Works in browsers (ES module) and Node 20.
+//
+//   import { createEngine } from './web/lib/index.js';
+//   const engine = await createEngine();            // picks the SIMD128 or the scalar binary
+//   engine.features;                                // { simd: true, threads: false, version: '0.1.0', ... }
+//
+// Every failure is a GyreError subclass (see errors.js) with a `code` and a readable message.
+import {
+  AbortedError, BadArgumentError, BadModelError, GyreError, InternalError, NotFoundError,
+  NotWasmError, OutOfMemoryError, TooLargeError, UnsupportedError, errorFromCode,
+} from './errors.js';
+import { fetchBytes, firstBytesHex, looksLikeHtml } from './fetch-bytes.js';
+
+export * from './errors.js';
+export { fetchBytes } from './fetch-bytes.js';
+
+// The smallest module using a SIMD128 instruction: one function returning v128.const 0.
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,  // magic, version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,  // type section: () -> v128
+  0x03, 0x02, 0x01, 0x00,  // function section: one function of type 0
+  0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c,  // code section: v128.const
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // ... i8x16 0
+  0x0b,  // end
+]);
+
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
+
+/** True when this runtime supports WebAssembly SIMD128. */
+export function simdSupported() {
+  return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+}
+
+/** The default location of a flavour's .wasm: next to this module, in wasm/. */
+export function defaultWasmUrl(flavour) {
+  return new URL(`./wasm/gyre-${flavour}.wasm`, import.meta.url);
+}
+
+function wasmUrlFor(wasmUrl, flavour) {
+  if (wasmUrl === undefined || wasmUrl === null) return defaultWasmUrl(flavour);
+  if (typeof wasmUrl === 'function') return wasmUrl(flavour);
+  if (wasmUrl instanceof URL) return wasmUrl;
+  if (typeof wasmUrl === 'string') return wasmUrl.replaceAll('{flavour}', flavour);
+  if (typeof wasmUrl === 'object' && wasmUrl[flavour] !== undefined) return wasmUrl[flavour];
+  throw new BadArgumentError('wasmUrl must be a string (may contain {flavour}), a URL, ' +
+    `a function (flavour) => url, or { simd, scalar }; got ${String(wasmUrl)}`);
+}
+
+function checkWasmBytes(bytes, url, contentType) {
+  if (WASM_MAGIC.every((byte, i) => bytes[i] === byte)) return;
+  if (looksLikeHtml(bytes, contentType)) {
+    throw new NotWasmError(`${url} returned an HTML page (first bytes ${firstBytesHex(bytes)}, ` +
+      `"${new TextDecoder().decode(bytes.subarray(0, 15)).trim()}...") instead of WebAssembly. ` +
+      'The server has no file there and answers with a page: fix the path or pass wasmUrl.', { url });
+  }
+  throw new NotWasmError(`${url} is not WebAssembly: ${bytes.byteLength} bytes starting with ` +
+    `${firstBytesHex(bytes) || '(nothing)'} instead of the magic 00 61 73 6d`, { url });
+}
+
+async function importFactory(flavour) {
+  try {
+    // Literal specifiers, so that bundlers see both modules.
+    const glue = flavour === 'simd'
+      ? await import('./wasm/gyre-simd.js')
+      : await import('./wasm/gyre-scalar.js');
+    return glue.default;
+  } catch (error) {
+    throw new NotFoundError(`the Gyre ${flavour} JS glue (web/lib/wasm/gyre-${flavour}.js) could not ` +
+      `be loaded: ${error?.message}. Run \`npm run build\` first.`, { cause: error });
+  }
+}
+
+/** Formats a byte count for messages. */
+function formatBytes(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = -1;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  return `${value.toFixed(2)} ${units[unit]}`;
+}
+
+function toBytes(source, what) {
+  if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  throw new BadArgumentError(`${what} must be an ArrayBuffer, a typed array, a URL or a path; ` +
+    `got ${Object.prototype.toString.call(source)}`);
+}
+
+/** A loaded engine: one wasm instance. Create with createEngine(). */
+export class Engine {
+  #module;
+  #heapMaxBytes;
+
+  /** @internal */
+  constructor(module, flavour, wasmUrl) {
+    this.#module = module;
+    const info = this.#call('buildInfo');
+    this.#heapMaxBytes = info.heapMaxBytes;
+    /** What this engine runs with. */
+    this.features = Object.freeze({
+      simd: info.simd,
+      threads: info.threads,
+      version: info.version,
+      flavour,
+      heapMaxBytes: info.heapMaxBytes,
+    });
+    this.wasmUrl = String(wasmUrl);
+  }
+
+  /** Calls a binding; turns its { ok: false } result, a trap or a stray exception into a GyreError. */
+  #call(name, ...args) {
+    let result;
+    try {
+      result = this.#module[name](...args);
+    } catch (error) {
+      if (error instanceof GyreError) throw error;
+      throw new InternalError(`the engine failed in ${name}: ${error?.message ?? error}`, { cause: error });
+    }
+    if (!result || typeof result !== 'object' || !('ok' in result)) return result;
+    if (!result.ok) throw errorFromCode(result.code, result.message);
+    return result.value;
+  }
+
+  /** Copies bytes into the wasm heap, runs fn(address), and frees them whatever happens. */
+  #withHeapCopy(bytes, what, fn) {
+    if (bytes.byteLength > this.#heapMaxBytes) {
+      throw new TooLargeError(`${what} is ${formatBytes(bytes.byteLength)}, more than the ` +
+        `${formatBytes(this.#heapMaxBytes)} the engine can address`);
+    }
+    const address = this.#module._malloc(Math.max(1, bytes.byteLength));
+    if (!address) {
+      throw new OutOfMemoryError(`could not allocate ${formatBytes(bytes.byteLength)} in the wasm ` +
+        `heap for ${what}; free other models or engines and retry`);
+    }
+    try {
+      // HEAPU8 is re-created when the heap grows: read it after _malloc.
+      this.#module.HEAPU8.set(bytes, address);
+      return fn(address);
+    } finally {
+      this.#module._free(address);
+    }
+  }
+
+  /**
+   * Reads a safetensors file (F32, F16 and BF16 tensors, converted to f32).
+   * `source`: ArrayBuffer, typed array, URL or path (fetched, with `onProgress` and `signal`).
+   * Resolves to `{ tensors: Map<name, { name, dtype, shape, data: Float32Array }>, metadata }`.
+   * Files that lie (bad header length, offsets, shapes, truncation) reject with BadModelError.
+   */
+  async loadSafetensors(source, { signal, onProgress } = {}) {
+    let bytes;
+    let where = 'the safetensors data';
+    if (typeof source === 'string' || source instanceof URL) {
+      const fetched = await fetchBytes(source, { what: 'the safetensors file', signal, onProgress });
+      where = fetched.url;
+      if (looksLikeHtml(fetched.bytes, fetched.contentType)) {
+        throw new BadModelError(`${fetched.url} returned an HTML page (first bytes ` +
+          `${firstBytesHex(fetched.bytes)}) instead of a safetensors file: fix the path`, { url: fetched.url });
+      }
+      bytes = fetched.bytes;
+    } else {
+      bytes = toBytes(source, 'source');
+    }
+    if (signal?.aborted) throw new AbortedError(`loading ${where} was cancelled`);
+    const parsed = this.#withHeapCopy(bytes, where,
+      (address) => this.#call('parseSafetensors', address, bytes.byteLength));
+    const tensors = new Map();
+    for (const tensor of parsed.tensors) tensors.set(tensor.name, tensor);
+    return { tensors, metadata: parsed.metadata };
+  }
+
+  /**
+   * Rotary position embedding, computed in wasm: rotates each row of `headDim` floats of `x`, row r
+   * at position `position + r`, and returns a new Float32Array. `layout`: 'interleaved' (pairs
+   * (2i, 2i+1), RoFormer) or 'half-split' (pairs (i, i + headDim/2), GPT-NeoX).
+   */
+  rope(x, { headDim = x?.length, position = 0, base = 10000, layout = 'interleaved' } = {}) {
+    if (!(x instanceof Float32Array)) throw new BadArgumentError('rope: x must be a Float32Array');
+    if (!Number.isInteger(headDim) || !Number.isInteger(position)) {
+      throw new BadArgumentError(`rope: headDim and position must be integers, got ${headDim} and ${position}`);
+    }
+    if (layout !== 'interleaved' && layout !== 'half-split') {
+      throw new BadArgumentError(`rope: layout must be 'interleaved' or 'half-split', got ${layout}`);
+    }
+    if (typeof base !== 'number' || !Number.isFinite(base) || base <= 1) {
+      throw new BadArgumentError(`rope: base must be a finite number > 1, got ${base}`);
+    }
+    if (position > 0x7fffffff || headDim > 0x7fffffff) {
+      throw new BadArgumentError(`rope: position ${position} or headDim ${headDim} is out of range`);
+    }
+    return this.#call('ropeRotate', x, headDim, position, base, layout === 'half-split');
+  }
+}
+
+/**
+ * Loads the engine.
+ * - `simd`: 'auto' (default) probes WebAssembly SIMD128 and falls back to the scalar binary;
+ *   true requires SIMD (UnsupportedError without it); false forces the scalar binary.
+ * - `wasmUrl`: where the .wasm is: a string (may contain `{flavour}`), a URL, `{ simd, scalar }` or
+ *   `(flavour) => url`. Default: `new URL('./wasm/gyre-<flavour>.wasm', import.meta.url)`.
+ * - `signal` cancels; `onProgress({ loaded, total })` reports the download.
+ * Rejects with NotFoundError (404, missing file) or NotWasmError (e.g. an HTML page), naming the URL.
+ */
+export async function createEngine({ wasmUrl, simd = 'auto', signal, onProgress } = {}) {
+  if (typeof WebAssembly !== 'object') {
+    throw new UnsupportedError('this JavaScript runtime has no WebAssembly support');
+  }
+  if (simd !== 'auto' && simd !== true && simd !== false) {
+    throw new BadArgumentError(`simd must be 'auto', true or false; got ${String(simd)}`);
+  }
+  const hasSimd = simdSupported();
+  if (simd === true && !hasSimd) {
+    throw new UnsupportedError('simd: true was requested, but this runtime does not support ' +
+      "WebAssembly SIMD128; use simd: 'auto' to fall back to the scalar build");
+  }
+  const flavour = simd === false || !hasSimd ? 'scalar' : 'simd';
+  const location = wasmUrlFor(wasmUrl, flavour);
+  const [{ bytes, contentType, url }, factory] = await Promise.all([
+    fetchBytes(location, { what: `the Gyre ${flavour} WebAssembly module`, signal, onProgress }),
+    importFactory(flavour),
+  ]);
+  checkWasmBytes(bytes, url, contentType);
+  if (signal?.aborted) throw new AbortedError(`loading ${url} was cancelled`);
+
+  let abortReason;
+  let module;
+  try {
+    module = await factory({
+      wasmBinary: bytes,
+      onAbort: (what) => { abortReason = what; },
+      // The engine prints nothing in normal operation; keep anything it does say visible.
+      print: (text) => console.log(`[gyre] ${text}`),
+      printErr: (text) => console.warn(`[gyre] ${text}`),
+    });
+  } catch (error) {
+    if (error instanceof WebAssembly.CompileError || abortReason instanceof WebAssembly.CompileError) {
+      throw new NotWasmError(`${url} is not a valid WebAssembly module for this runtime: ` +
+        `${error.message}`, { cause: error, url });
+    }
+    if (error instanceof WebAssembly.LinkError) {
+      throw new InternalError(`${url} does not match the JS glue web/lib/wasm/gyre-${flavour}.js ` +
+        `(${error.message}); rebuild with \`npm run build\``, { cause: error, url });
+    }
+    throw new AbortedError(`the Gyre module from ${url} failed to start: ${error?.message ?? error}`,
+      { cause: error, url });
+  }
+  return new Engine(module, flavour, url);
+}
