@@ -13,6 +13,7 @@ Result<ModelConfig> ModelConfig::parse(std::string_view text, std::string what) 
   if (!root.is_object()) return Result<ModelConfig>(ErrorCode::kBadModel, what + " must hold a JSON object");
   ModelConfig config;
   config.root_ = std::make_shared<const json>(std::move(root));
+  config.node_ = config.root_.get();
   config.what_ = std::move(what);
   return config;
 }
@@ -22,8 +23,19 @@ Status ModelConfig::bad(std::string_view key, std::string_view problem) const {
 }
 
 const json* ModelConfig::find(std::string_view key) const {
-  const auto it = root_->find(key);
-  return it == root_->end() ? nullptr : &*it;
+  const auto it = node_->find(key);
+  return it == node_->end() ? nullptr : &*it;
+}
+
+Result<ModelConfig> ModelConfig::object(std::string_view key) const {
+  const json* value = find(key);
+  if (value == nullptr) return bad(key, "is missing");
+  if (!value->is_object()) return bad(key, "must be an object");
+  ModelConfig nested;
+  nested.root_ = root_;
+  nested.node_ = value;
+  nested.what_ = what_ + ": " + std::string(key);
+  return nested;
 }
 
 bool ModelConfig::has(std::string_view key) const { return find(key) != nullptr; }

@@ -21,6 +21,9 @@ class ModelConfig {
   // Parses `text`; `what` names the file in messages (default "config.json").
   static Result<ModelConfig> parse(std::string_view text, std::string what = "config.json");
 
+  // A nested object, e.g. object("architecture"); its messages name the path ("config.json: architecture").
+  Result<ModelConfig> object(std::string_view key) const;
+
   bool has(std::string_view key) const;
   // Integer in [min, max]; BAD_MODEL when missing, not an integer or out of range.
   Result<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max) const;
@@ -40,7 +43,8 @@ class ModelConfig {
   Status bad(std::string_view key, std::string_view problem) const;
   const nlohmann::json* find(std::string_view key) const;
 
-  std::shared_ptr<const nlohmann::json> root_;
+  std::shared_ptr<const nlohmann::json> root_;  // keeps the document alive for nested views
+  const nlohmann::json* node_ = nullptr;         // this object inside it
   std::string what_;
 };
 

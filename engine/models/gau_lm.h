@@ -1,0 +1,17 @@
+// GAU-LM: the GAU-α-style causal LM (ALGORITHMS.md 3.2-3.3; models/train/models.py GauLM).
+// Each layer is one gated attention unit, a single head:
+//   [U | V | Z] = silu(x · W_iᵀ)   widths e, e, s
+//   Q = rope(Z ⊙ γ_q), K = rope(Z ⊙ γ_k)
+//   A = normaliser(Q Kᵀ / √s)  (softmax, softmax_plus or relu²/l; causal, optional window / log-n)
+//   x ← RMSNorm(x + (U ⊙ A V) · W_oᵀ)
+#pragma once
+
+#include <memory>
+
+#include "models/language_model.h"
+
+namespace gyre::models {
+
+std::unique_ptr<LanguageModel> make_gau_lm(LmConfig config, TensorMap weights);
+
+}  // namespace gyre::models

@@ -1,0 +1,528 @@
+#include "models/language_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "io/safetensors.h"
+#include "models/gau_lm.h"
+#include "models/roformer_v2.h"
+
+namespace gyre::models {
+namespace {
+
+Status bad_model(std::string message) { return Status(ErrorCode::kBadModel, std::move(message)); }
+Status bad_argument(std::string message) { return Status(ErrorCode::kBadArgument, std::move(message)); }
+
+// Longest text a single call accepts: far beyond any demo, small enough that sizes stay in int.
+constexpr int kMaxTokens = 1 << 22;
+
+// Decodes one UTF-8 character at text[i], advancing i; malformed bytes give U+FFFD.
+std::uint32_t next_code_point(std::string_view text, std::size_t& i) {
+  const auto byte = [&](std::size_t at) { return static_cast<unsigned char>(text[at]); };
+  const unsigned char lead = byte(i);
+  int extra = 0;
+  std::uint32_t code = 0;
+  if (lead < 0x80) { ++i; return lead; }
+  if ((lead & 0xe0) == 0xc0) { extra = 1; code = lead & 0x1f; }
+  else if ((lead & 0xf0) == 0xe0) { extra = 2; code = lead & 0x0f; }
+  else if ((lead & 0xf8) == 0xf0) { extra = 3; code = lead & 0x07; }
+  else { ++i; return 0xfffd; }
+  if (i + extra >= text.size()) { ++i; return 0xfffd; }
+  for (int k = 1; k <= extra; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) { ++i; return 0xfffd; }
+    code = (code << 6) | (byte(i + k) & 0x3f);
+  }
+  i += extra + 1;
+  return code;
+}
+
+}  // namespace
+
+std::string LmConfig::normaliser_name() const {
+  switch (normaliser) {
+    case kernels::AttentionNormaliser::softmax: return "softmax";
+    case kernels::AttentionNormaliser::softmax_plus: return "softmax_plus";
+    case kernels::AttentionNormaliser::relu2: return "relu2";
+  }
+  return "softmax";
+}
+
+Result<LmConfig> parse_lm_config(const io::ModelConfig& json) {
+  // The layout models/train/export.py writes: "family", "architecture" {sizes, normaliser, train_length},
+  // "norm" {eps}, "rope" {base, dim}, "tokenizer" {vocab, unknown_id}.
+  LmConfig config;
+  Result<std::string> family = json.string("family");
+  if (!family) return family.status();
+  if (family.value() == "gau-lm") config.family = LmFamily::gau;
+  else if (family.value() == "roformer-v2") config.family = LmFamily::roformer_v2;
+  else return bad_model(json.what() + ": 'family' " + family.value() + " is not a language model (gau-lm, roformer-v2)");
+
+  Result<io::ModelConfig> arch = json.object("architecture");
+  if (!arch) return arch.status();
+  const auto read_int = [&](const char* key, int& out, std::int64_t min, std::int64_t max) -> Status {
+    Result<std::int64_t> value = arch.value().integer(key, min, max);
+    if (!value) return value.status();
+    out = static_cast<int>(value.value());
+    return Status::ok();
+  };
+  for (Status s : {read_int("vocab_size", config.vocab_size, 2, 1 << 20), read_int("hidden", config.hidden, 2, 1 << 16),
+                   read_int("layers", config.layers, 1, 1024), read_int("train_length", config.train_length, 2, 1 << 20)}) {
+    if (!s.is_ok()) return s;
+  }
+  Result<std::string> normaliser = arch.value().string("normaliser");
+  if (!normaliser) return normaliser.status();
+  if (normaliser.value() == "softmax") config.normaliser = kernels::AttentionNormaliser::softmax;
+  else if (normaliser.value() == "softmax_plus") config.normaliser = kernels::AttentionNormaliser::softmax_plus;
+  else if (normaliser.value() == "relu2") config.normaliser = kernels::AttentionNormaliser::relu2;
+  else return bad_model(arch.value().what() + ": 'normaliser' must be softmax, softmax_plus or relu2, not " + normaliser.value());
+
+  if (config.family == LmFamily::gau) {
+    for (Status s : {read_int("expansion", config.expansion, 1, 1 << 18), read_int("key_size", config.key_size, 2, 1 << 12)}) {
+      if (!s.is_ok()) return s;
+    }
+    if (config.key_size % 2 != 0) return bad_model(arch.value().what() + ": 'key_size' must be even (RoPE pairs)");
+  } else {
+    for (Status s : {read_int("heads", config.heads, 1, 1 << 12), read_int("intermediate", config.intermediate, 1, 1 << 18)}) {
+      if (!s.is_ok()) return s;
+    }
+    if (config.hidden % config.heads != 0 || (config.hidden / config.heads) % 2 != 0) {
+      return bad_model(arch.value().what() + ": 'hidden' must be a multiple of 'heads' with an even head size");
+    }
+  }
+
+  config.rope_dim = config.head_size();
+  if (json.has("rope")) {
+    Result<io::ModelConfig> rope = json.object("rope");
+    if (!rope) return rope.status();
+    Result<std::int64_t> dim = rope.value().integer_or("dim", config.head_size(), 2, config.head_size());
+    if (!dim) return dim.status();
+    Result<double> base = rope.value().number_or("base", 10000.0);
+    if (!base) return base.status();
+    if (!(base.value() > 1.0)) return bad_model(rope.value().what() + ": 'base' must be > 1");
+    Result<std::string> layout = rope.value().string_or("layout", "interleaved");
+    if (!layout) return layout.status();
+    if (layout.value() != "interleaved") return bad_model(rope.value().what() + ": only the interleaved layout is supported");
+    config.rope_dim = static_cast<int>(dim.value());
+    config.rope_base = base.value();
+  }
+  if (config.rope_dim % 2 != 0 || config.head_size() % config.rope_dim != 0) {
+    return bad_model(json.what() + ": the RoPE dim must be even and divide the head size");
+  }
+  if (json.has("norm")) {
+    Result<io::ModelConfig> norm = json.object("norm");
+    if (!norm) return norm.status();
+    Result<double> eps = norm.value().number_or("eps", 1e-6);
+    if (!eps) return eps.status();
+    if (!(eps.value() >= 0.0)) return bad_model(norm.value().what() + ": 'eps' must be >= 0");
+    config.rms_eps = static_cast<float>(eps.value());
+  }
+
+  Result<io::ModelConfig> tokenizer = json.object("tokenizer");
+  if (!tokenizer) return tokenizer.status();
+  Result<std::vector<std::string>> vocab = tokenizer.value().string_list("vocab");
+  if (!vocab) return vocab.status();
+  if (static_cast<int>(vocab.value().size()) != config.vocab_size) {
+    return bad_model(tokenizer.value().what() + ": 'vocab' holds " + std::to_string(vocab.value().size()) +
+                     " characters but 'vocab_size' is " + std::to_string(config.vocab_size));
+  }
+  Result<std::int64_t> unknown = tokenizer.value().integer_or("unknown_id", 0, 0, 0);
+  if (!unknown) return unknown.status();
+  config.vocab = std::move(vocab).value();
+  return config;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tokenizer
+
+Tokenizer::Tokenizer(std::vector<std::string> vocab) : vocab_(std::move(vocab)) {
+  for (int id = 1; id < size(); ++id) {
+    std::size_t i = 0;
+    const std::string& piece = vocab_[id];
+    if (piece.empty()) continue;
+    const std::uint32_t code = next_code_point(piece, i);
+    ids_.emplace(code, id);
+  }
+}
+
+std::vector<int> Tokenizer::encode(std::string_view utf8) const {
+  std::vector<int> ids;
+  ids.reserve(utf8.size());
+  std::size_t i = 0;
+  while (i < utf8.size()) {
+    const auto it = ids_.find(next_code_point(utf8, i));
+    ids.push_back(it == ids_.end() ? 0 : it->second);
+  }
+  return ids;
+}
+
+std::string Tokenizer::decode(std::span<const int> ids) const {
+  std::string text;
+  for (int id : ids) text += piece(id);
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Key/value cache
+
+void KvCache::configure(int layers, int key_width, int value_width, int window) {
+  if (static_cast<int>(slots_.size()) != layers || key_width != key_width_ || value_width != value_width_) {
+    slots_.clear();
+    slots_.resize(layers);
+  }
+  key_width_ = key_width;
+  value_width_ = value_width;
+  window_ = window;
+  clear();
+}
+
+void KvCache::clear() {
+  for (KvSlot& slot : slots_) {
+    slot.count = 0;
+    slot.first_position = 0;
+  }
+}
+
+Status KvCache::make_room(KvSlot& slot, int incoming) {
+  if (window_ > 0 && slot.count + incoming > slot.capacity) {
+    // Keys older than the window can never be seen again: keep the last window − 1.
+    const int keep = std::min(slot.count, window_ - 1);
+    const int drop = slot.count - keep;
+    if (drop > 0) {
+      std::memmove(slot.keys.data(), slot.keys.data() + static_cast<std::size_t>(drop) * key_width_,
+                   sizeof(float) * static_cast<std::size_t>(keep) * key_width_);
+      std::memmove(slot.values.data(), slot.values.data() + static_cast<std::size_t>(drop) * value_width_,
+                   sizeof(float) * static_cast<std::size_t>(keep) * value_width_);
+      slot.first_position += drop;
+      slot.count = keep;
+    }
+  }
+  const std::int64_t needed = static_cast<std::int64_t>(slot.count) + incoming;
+  if (needed <= slot.capacity) return Status::ok();
+  std::int64_t capacity = std::max<std::int64_t>(needed, window_ > 0 ? 2 * window_ : 2 * std::int64_t{slot.capacity});
+  capacity = std::max<std::int64_t>(capacity, 16);
+  Result<FloatBuffer> keys = FloatBuffer::allocate(static_cast<std::uint64_t>(capacity) * key_width_, "the key cache");
+  if (!keys) return keys.status();
+  Result<FloatBuffer> values = FloatBuffer::allocate(static_cast<std::uint64_t>(capacity) * value_width_, "the value cache");
+  if (!values) return values.status();
+  if (slot.count > 0) {
+    std::memcpy(keys.value().data(), slot.keys.data(), sizeof(float) * static_cast<std::size_t>(slot.count) * key_width_);
+    std::memcpy(values.value().data(), slot.values.data(), sizeof(float) * static_cast<std::size_t>(slot.count) * value_width_);
+  }
+  slot.keys = std::move(keys).value();
+  slot.values = std::move(values).value();
+  slot.capacity = static_cast<int>(capacity);
+  return Status::ok();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// LanguageModel
+
+LanguageModel::LanguageModel(LmConfig config, TensorMap weights)
+    : config_(std::move(config)), tokenizer_(config_.vocab), weights_(std::move(weights)) {}
+
+std::vector<std::pair<std::string, Shape>> LanguageModel::expected_tensors(const LmConfig& c) {
+  std::vector<std::pair<std::string, Shape>> names;
+  names.push_back({"embeddings.weight", {c.vocab_size, c.hidden}});
+  for (int l = 0; l < c.layers; ++l) {
+    const std::string i = std::to_string(l);
+    if (c.family == LmFamily::gau) {
+      names.push_back({"layers." + i + ".i_dense.weight", {2 * c.expansion + c.key_size, c.hidden}});
+      names.push_back({"layers." + i + ".q_scale", {c.key_size}});
+      names.push_back({"layers." + i + ".k_scale", {c.key_size}});
+      names.push_back({"layers." + i + ".o_dense.weight", {c.hidden, c.expansion}});
+    } else {
+      for (const char* p : {"q", "k", "v", "o"}) {
+        names.push_back({"attentions." + i + "." + p + "_dense.weight", {c.hidden, c.hidden}});
+      }
+      names.push_back({"feed_forwards." + i + ".i_dense.weight", {c.intermediate, c.hidden}});
+      names.push_back({"feed_forwards." + i + ".o_dense.weight", {c.hidden, c.intermediate}});
+    }
+  }
+  names.push_back({"output.weight", {c.vocab_size, c.hidden}});
+  return names;
+}
+
+std::uint64_t LanguageModel::parameter_count() const {
+  std::uint64_t total = 0;
+  for (const auto& [name, tensor] : weights_) total += tensor.size();
+  return total;
+}
+
+Result<std::unique_ptr<LanguageModel>> LanguageModel::load(std::string_view config_json,
+                                                           std::span<const std::uint8_t> safetensors) {
+  Result<io::ModelConfig> json = io::ModelConfig::parse(config_json);
+  if (!json) return json.status();
+  Result<LmConfig> config = parse_lm_config(json.value());
+  if (!config) return config.status();
+  Result<io::SafetensorsFile> file = io::SafetensorsFile::parse(safetensors);
+  if (!file) return file.status();
+  TensorMap weights;
+  for (const auto& [name, shape] : expected_tensors(config.value())) {
+    const io::TensorInfo* info = file.value().find(name);
+    if (info == nullptr) return bad_model("model.safetensors has no tensor '" + name + "' (" + config.value().family_name() + " needs it)");
+    if (info->shape != shape) {
+      return bad_model("model.safetensors: tensor '" + name + "' has shape " + shape_to_string(info->shape) +
+                       ", config.json implies " + shape_to_string(shape));
+    }
+    Result<Tensor> tensor = file.value().read_f32(*info);
+    if (!tensor) return tensor.status();
+    weights.emplace(name, std::move(tensor).value());
+  }
+  return create(std::move(config).value(), std::move(weights));
+}
+
+Result<std::unique_ptr<LanguageModel>> LanguageModel::create(LmConfig config, TensorMap weights) {
+  // Every size is bounded by parse_lm_config, but their products can still exceed the heap.
+  std::uint64_t floats = 0;
+  for (const auto& [name, shape] : expected_tensors(config)) {
+    const auto it = weights.find(name);
+    if (it == weights.end()) return bad_model("the weights have no tensor '" + name + "'");
+    if (it->second.shape() != shape) {
+      return bad_model("tensor '" + name + "' has shape " + shape_to_string(it->second.shape()) + ", expected " +
+                       shape_to_string(shape));
+    }
+    floats += it->second.size();
+  }
+  // The packed copy doubles the parameters; refuse before allocating it.
+  if (floats * 2 * sizeof(float) > max_allocation_bytes()) {
+    return Result<std::unique_ptr<LanguageModel>>(ErrorCode::kTooLarge,
+        "the model has " + std::to_string(floats) + " parameters, more than " + format_bytes(max_allocation_bytes()) + " can hold packed");
+  }
+  std::unique_ptr<LanguageModel> model = config.family == LmFamily::gau ? make_gau_lm(std::move(config), std::move(weights))
+                                                                        : make_roformer_v2(std::move(config), std::move(weights));
+  const LmConfig& c = model->config_;
+  Result<Linear> output = Linear::create(model->weight("output.weight").data(), c.vocab_size, c.hidden, "output.weight");
+  if (!output) return output.status();
+  model->output_ = std::move(output).value();
+  Result<kernels::RopeTable> rope = kernels::RopeTable::create(c.rope_dim, std::max(2 * c.train_length, 256), c.rope_base);
+  if (!rope) return rope.status();
+  model->rope_ = std::make_unique<kernels::RopeTable>(std::move(rope).value());
+  if (Status s = model->build_layers(); !s.is_ok()) return s;
+  model->next_logits_.assign(c.vocab_size, 0.0f);
+  return model;
+}
+
+Status LanguageModel::check_tokens(std::span<const int> tokens) const {
+  if (tokens.empty()) return bad_argument("the text is empty: at least one token is needed");
+  if (tokens.size() > static_cast<std::size_t>(kMaxTokens)) {
+    return Status(ErrorCode::kTooLarge, "the text has " + std::to_string(tokens.size()) + " tokens; at most " +
+                                            std::to_string(kMaxTokens) + " are accepted per call");
+  }
+  for (int token : tokens) {
+    if (token < 0 || token >= config_.vocab_size) {
+      return bad_argument("token id " + std::to_string(token) + " is outside the vocabulary [0, " +
+                          std::to_string(config_.vocab_size) + ")");
+    }
+  }
+  return Status::ok();
+}
+
+Status LanguageModel::embed(std::span<const int> tokens, float* x) const {
+  const float* table = weight("embeddings.weight").data();
+  const std::size_t d = config_.hidden;
+  for (std::size_t r = 0; r < tokens.size(); ++r) std::memcpy(x + r * d, table + tokens[r] * d, sizeof(float) * d);
+  rms_norm_rows(x, static_cast<int>(tokens.size()));
+  return Status::ok();
+}
+
+void LanguageModel::rms_norm_rows(float* x, int rows) const {
+  const int d = config_.hidden;
+  for (int r = 0; r < rows; ++r) {
+    float* row = x + static_cast<std::size_t>(r) * d;
+    double sum = 0;
+    for (int i = 0; i < d; ++i) sum += static_cast<double>(row[i]) * row[i];
+    const float mean = static_cast<float>(sum / d);
+    const float factor = config_.norm_gain / std::sqrt(mean + config_.rms_eps);
+    for (int i = 0; i < d; ++i) row[i] *= factor;
+  }
+}
+
+Status LanguageModel::apply_rope(float* x, int rows, int row_stride, int first_position) {
+  const std::int64_t end = static_cast<std::int64_t>(first_position) + rows;
+  if (end > rope_->max_positions()) {
+    const std::int64_t grown = std::max<std::int64_t>(end, 2 * std::int64_t{rope_->max_positions()});
+    if (grown > kMaxTokens * 2LL) return Status(ErrorCode::kTooLarge, "position " + std::to_string(end) + " is beyond the engine's limit");
+    if (Status s = rope_->extend(static_cast<int>(grown)); !s.is_ok()) return s;
+  }
+  const int blocks = config_.attention_heads() * config_.head_size() / config_.rope_dim;
+  return kernels::rope_apply(*rope_, x, rows, row_stride, blocks, first_position);
+}
+
+Result<AttentionSetup> LanguageModel::attention_setup(const AttentionOverride& attention) const {
+  AttentionSetup setup;
+  kernels::AttentionConfig& c = setup.config;
+  c.normaliser = config_.normaliser;
+  c.scale = 1.0f / std::sqrt(static_cast<float>(config_.head_size()));
+  c.train_len = static_cast<float>(config_.train_length);
+  c.min_len = 16.0f;
+  c.mask = kernels::AttentionMask::causal;
+  if (attention.mode == AttentionOverride::Mode::local) {
+    if (attention.window < 1) return bad_argument("a local window must hold at least 1 key, not " + std::to_string(attention.window));
+    c.mask = kernels::AttentionMask::causal_window;
+    c.window = attention.window;
+  }
+  if (attention.logn && attention.mode != AttentionOverride::Mode::as_trained) {
+    if (config_.normaliser == kernels::AttentionNormaliser::softmax) {
+      // max(1, log l / log L) on the scores: the kernel's softmax_plus with the clamp at 1.
+      c.normaliser = kernels::AttentionNormaliser::softmax_plus;
+      c.min_len = 1.0f;
+      c.log_at_least_one = true;
+    } else if (config_.normaliser == kernels::AttentionNormaliser::relu2) {
+      setup.relu2_logn_log_train = std::log(static_cast<float>(config_.train_length));
+    }
+  }
+  return setup;
+}
+
+Status LanguageModel::attention_with_capture(const AttentionSetup& setup, const kernels::AttentionShape& shape,
+                                             const float* q, const float* k, const float* v, float* out, int layer,
+                                             const Capture& capture) {
+  const bool captured = capture.layer == layer;
+  kernels::AttentionOutputs extra;
+  if (captured) extra.entropy = capture.entropy;
+  if (Status s = kernels::attention(setup.config, shape, q, k, v, out, attention_workspace_, extra); !s.is_ok()) return s;
+  // relu(c·a)² = c²·relu(a)²: the log-n factor of relu² scales each query's weights (entropy unchanged).
+  const auto logn_square = [&](int query) {
+    const kernels::QueryVisibility vis = kernels::attention_query_visibility(setup.config, shape, query);
+    const float visible = static_cast<float>(vis.end_key - vis.first_key);
+    const float factor = std::max(1.0f, std::log(std::max(visible, 1.0f)) / setup.relu2_logn_log_train);
+    return factor * factor;
+  };
+  const int value_floats = shape.num_heads * (shape.value_dim ? shape.value_dim : shape.head_dim);
+  const int out_stride = shape.out_stride ? shape.out_stride : value_floats;
+  if (setup.relu2_logn_log_train > 0) {
+    for (int i = 0; i < shape.num_queries; ++i) {
+      const float f = logn_square(i);
+      if (f == 1.0f) continue;
+      float* row = out + static_cast<std::size_t>(i) * out_stride;
+      for (int j = 0; j < value_floats; ++j) row[j] *= f;
+    }
+  }
+  if (captured && capture.weights != nullptr) {
+    if (Status s = kernels::attention_weights(setup.config, shape, q, k, capture.weights_head, capture.query_begin,
+                                              capture.query_end, capture.weights);
+        !s.is_ok()) {
+      return s;
+    }
+    if (setup.relu2_logn_log_train > 0) {
+      for (int i = capture.query_begin; i < capture.query_end; ++i) {
+        const float f = logn_square(i);
+        float* row = capture.weights + static_cast<std::size_t>(i - capture.query_begin) * shape.num_keys;
+        for (int j = 0; j < shape.num_keys; ++j) row[j] *= f;
+      }
+    }
+  }
+  return Status::ok();
+}
+
+Status LanguageModel::forward(std::span<const int> tokens, const AttentionOverride& attention, float* logits,
+                              const Capture& capture) {
+  if (Status s = check_tokens(tokens); !s.is_ok()) return s;
+  Result<AttentionSetup> setup = attention_setup(attention);
+  if (!setup) return setup.status();
+  const int rows = static_cast<int>(tokens.size());
+  if (Status s = ensure_capacity(hidden_, static_cast<std::uint64_t>(rows) * config_.hidden, "the activations"); !s.is_ok()) return s;
+  if (Status s = embed(tokens, hidden_.data()); !s.is_ok()) return s;
+  scratch_cache_.configure(1, key_width(), value_width(), 0);
+  const int layer_end = logits == nullptr && capture.layer >= 0 ? capture.layer + 1 : config_.layers;
+  if (Status s = run_layers(hidden_.data(), rows, 0, layer_end, setup.value(), scratch_cache_, true, capture); !s.is_ok()) return s;
+  if (logits != nullptr) output_.apply(hidden_.data(), rows, logits);
+  return Status::ok();
+}
+
+Result<std::vector<float>> LanguageModel::negative_log_likelihood(std::span<const int> tokens,
+                                                                  const AttentionOverride& attention) {
+  if (tokens.size() < 2) return Result<std::vector<float>>(ErrorCode::kBadArgument, "evaluation needs at least two tokens");
+  const std::size_t inputs = tokens.size() - 1;
+  const std::size_t vocab = config_.vocab_size;
+  Result<FloatBuffer> logits = FloatBuffer::allocate(static_cast<std::uint64_t>(inputs) * vocab, "the logits");
+  if (!logits) return logits.status();
+  if (Status s = forward(tokens.first(inputs), attention, logits.value().data()); !s.is_ok()) return s;
+  std::vector<float> nll(inputs);
+  for (std::size_t i = 0; i < inputs; ++i) {
+    const float* row = logits.value().data() + i * vocab;
+    const float top = *std::max_element(row, row + vocab);
+    double sum = 0;
+    for (std::size_t j = 0; j < vocab; ++j) sum += std::exp(static_cast<double>(row[j]) - top);
+    nll[i] = static_cast<float>(std::log(sum) + top - row[tokens[i + 1]]);
+  }
+  return nll;
+}
+
+Result<std::vector<float>> LanguageModel::attention_entropy(std::span<const int> tokens,
+                                                            const AttentionOverride& attention, int layer) {
+  if (layer < 0 || layer >= config_.layers) {
+    return Result<std::vector<float>>(ErrorCode::kBadArgument, "layer " + std::to_string(layer) + " is outside [0, " +
+                                                                   std::to_string(config_.layers) + ")");
+  }
+  if (Status s = check_tokens(tokens); !s.is_ok()) return s;
+  std::vector<float> entropy(tokens.size() * config_.attention_heads());
+  Capture capture;
+  capture.layer = layer;
+  capture.entropy = entropy.data();
+  if (Status s = forward(tokens, attention, nullptr, capture); !s.is_ok()) return s;
+  return entropy;
+}
+
+Result<std::vector<float>> LanguageModel::attention_weights(std::span<const int> tokens,
+                                                            const AttentionOverride& attention, int layer, int head,
+                                                            int query_begin, int query_end) {
+  const int n = static_cast<int>(tokens.size());
+  if (layer < 0 || layer >= config_.layers || head < 0 || head >= config_.attention_heads()) {
+    return Result<std::vector<float>>(ErrorCode::kBadArgument, "layer " + std::to_string(layer) + " / head " +
+                                                                   std::to_string(head) + " does not exist");
+  }
+  if (query_begin < 0 || query_end > n || query_begin >= query_end) {
+    return Result<std::vector<float>>(ErrorCode::kBadArgument, "the query range [" + std::to_string(query_begin) + ", " +
+                                                                   std::to_string(query_end) + ") is not inside [0, " +
+                                                                   std::to_string(n) + ")");
+  }
+  const std::uint64_t count = static_cast<std::uint64_t>(query_end - query_begin) * n;
+  if (count > (1ull << 26)) {
+    return Result<std::vector<float>>(ErrorCode::kTooLarge, "the weights would hold " + std::to_string(count) +
+                                                                " floats; ask for fewer queries at a time");
+  }
+  std::vector<float> weights(count);
+  Capture capture;
+  capture.layer = layer;
+  capture.weights = weights.data();
+  capture.weights_head = head;
+  capture.query_begin = query_begin;
+  capture.query_end = query_end;
+  if (Status s = forward(tokens, attention, nullptr, capture); !s.is_ok()) return s;
+  return weights;
+}
+
+Status LanguageModel::begin(std::span<const int> prompt, const AttentionOverride& attention) {
+  if (Status s = check_tokens(prompt); !s.is_ok()) return s;
+  Result<AttentionSetup> setup = attention_setup(attention);
+  if (!setup) return setup.status();
+  decode_setup_ = setup.value();
+  const int window = attention.mode == AttentionOverride::Mode::local ? attention.window : 0;
+  decode_cache_.configure(config_.layers, key_width(), value_width(), window);
+  position_ = 0;
+  const int rows = static_cast<int>(prompt.size());
+  if (Status s = ensure_capacity(hidden_, static_cast<std::uint64_t>(rows) * config_.hidden, "the activations"); !s.is_ok()) return s;
+  if (Status s = embed(prompt, hidden_.data()); !s.is_ok()) return s;
+  if (Status s = run_layers(hidden_.data(), rows, 0, config_.layers, decode_setup_, decode_cache_, false, {}); !s.is_ok()) {
+    decode_cache_.clear();
+    return s;
+  }
+  output_.apply(hidden_.data() + static_cast<std::size_t>(rows - 1) * config_.hidden, 1, next_logits_.data());
+  position_ = rows;
+  return Status::ok();
+}
+
+Status LanguageModel::advance(int token) {
+  if (position_ == 0) return bad_argument("advance() needs begin() with a prompt first");
+  const int one[1] = {token};
+  if (Status s = check_tokens(one); !s.is_ok()) return s;
+  if (Status s = embed(one, hidden_.data()); !s.is_ok()) return s;
+  if (Status s = run_layers(hidden_.data(), 1, position_, config_.layers, decode_setup_, decode_cache_, false, {}); !s.is_ok()) return s;
+  output_.apply(hidden_.data(), 1, next_logits_.data());
+  ++position_;
+  return Status::ok();
+}
+
+}  // namespace gyre::models

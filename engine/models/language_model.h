@@ -1,0 +1,208 @@
+// The causal character language models Gyre ships (models/train/models.py is the reference):
+//   GAU-LM       x = RMSNorm(E[ids]); per layer x = RMSNorm(x + GAU(x));                 logits = x·W_outᵀ
+//   RoFormerV2   x = RMSNorm(E[ids]); per layer x = RMSNorm(x + MHA(x)), RMSNorm(x + FFN(x)); same head
+// This file holds what both families share: config, tokenizer, weights, the key/value cache, the
+// attention override of the length-extrapolation lab, evaluation, and incremental decoding.
+// gau_lm.cpp and roformer_v2.cpp hold the layers.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "io/config.h"
+#include "kernels/attention.h"
+#include "kernels/rope.h"
+#include "models/linear.h"
+
+namespace gyre::models {
+
+enum class LmFamily : std::uint8_t { gau, roformer_v2 };
+
+struct LmConfig {
+  LmFamily family = LmFamily::gau;
+  int vocab_size = 0;
+  int hidden = 0;
+  int layers = 0;
+  kernels::AttentionNormaliser normaliser = kernels::AttentionNormaliser::softmax;
+  int train_length = 128;  // L: the length softmax_plus and log-n are calibrated to
+  // GAU: e (U and V width) and s (the shared Q/K width, one head).
+  int expansion = 0;
+  int key_size = 0;
+  // RoFormerV2: heads of hidden/heads, FFN width.
+  int heads = 1;
+  int intermediate = 0;
+  // RoPE rotates blocks of rope_dim features with θ_i = base^(−2i/rope_dim). Equal to the head size in
+  // a trained model; a model widened with a duplicated θ table keeps the original head size here.
+  int rope_dim = 0;
+  double rope_base = 10000.0;
+  // RMSNorm y = gain · x / sqrt(mean(x²) + eps): gain 1 when trained, 1/√k after widening by k.
+  float rms_eps = 1e-6f;
+  float norm_gain = 1.0f;
+  std::vector<std::string> vocab;  // one UTF-8 character per id; id 0 is the unknown symbol
+
+  int head_size() const { return family == LmFamily::gau ? key_size : hidden / heads; }
+  int attention_heads() const { return family == LmFamily::gau ? 1 : heads; }
+  std::string family_name() const { return family == LmFamily::gau ? "gau-lm" : "roformer-v2"; }
+  std::string normaliser_name() const;
+};
+
+// Parses config.json (family, sizes, normaliser, vocabulary); BAD_MODEL naming the key on error.
+Result<LmConfig> parse_lm_config(const io::ModelConfig& json);
+
+using TensorMap = std::map<std::string, Tensor>;
+
+// Characters to ids and back. Unknown characters map to id 0.
+class Tokenizer {
+ public:
+  Tokenizer() = default;
+  explicit Tokenizer(std::vector<std::string> vocab);
+  std::vector<int> encode(std::string_view utf8) const;
+  const std::string& piece(int id) const { return vocab_[id < 0 || id >= size() ? 0 : id]; }
+  std::string decode(std::span<const int> ids) const;
+  int size() const { return static_cast<int>(vocab_.size()); }
+
+ private:
+  std::vector<std::string> vocab_;
+  std::map<std::uint32_t, int> ids_;
+};
+
+// The attention a call runs with (ALGORITHMS.md 2.3 and 7):
+//   as_trained  causal over every previous token, the trained normaliser (window and logn ignored)
+//   full        the same, optionally with the post-hoc log-n factor
+//   local       sliding window of `window` keys (the current one included), optionally with log-n
+// logn multiplies the scores of a query that sees l keys by max(1, log l / log L); softmax_plus already
+// contains it, so it changes nothing there. (For relu² the factor c gives c² on the weights.)
+struct AttentionOverride {
+  enum class Mode : std::uint8_t { as_trained, full, local };
+  Mode mode = Mode::as_trained;
+  int window = 0;
+  bool logn = false;
+};
+
+// One layer's keys and values for decoding, or (stateless) for a single pass. With a window only the
+// last window − 1 entries are kept before new tokens are appended, so memory stays O(window).
+struct KvSlot {
+  FloatBuffer keys, values;
+  int count = 0;           // rows held
+  int capacity = 0;        // rows allocated
+  int first_position = 0;  // absolute position of row 0
+};
+
+class KvCache {
+ public:
+  void configure(int layers, int key_width, int value_width, int window);
+  // Makes room for `incoming` rows after the last one, evicting rows outside the window.
+  Status make_room(KvSlot& slot, int incoming);
+  KvSlot& slot(int layer) { return slots_[layer]; }
+  void clear();
+  int key_width() const { return key_width_; }
+  int value_width() const { return value_width_; }
+  int window() const { return window_; }
+
+ private:
+  std::vector<KvSlot> slots_;
+  int key_width_ = 0, value_width_ = 0, window_ = 0;
+};
+
+// What a pass records beside the logits, for one layer.
+struct Capture {
+  int layer = -1;                 // -1: nothing
+  float* entropy = nullptr;       // [rows × heads] attention entropy (nats)
+  int weights_head = 0;           // attention weights of this head ...
+  int query_begin = 0, query_end = 0;
+  float* weights = nullptr;       // ... [query_end − query_begin] × keys
+};
+
+// Per-call attention settings derived from the override (shared by both families).
+struct AttentionSetup {
+  kernels::AttentionConfig config;
+  float relu2_logn_log_train = 0;  // > 0: relu² with log-n, rows get max(1, log l / log L)²
+};
+
+class LanguageModel {
+ public:
+  virtual ~LanguageModel() = default;
+
+  // config.json text and model.safetensors bytes; BAD_MODEL names a missing or misshapen tensor,
+  // TOO_LARGE when the parameters cannot be held.
+  static Result<std::unique_ptr<LanguageModel>> load(std::string_view config_json,
+                                                     std::span<const std::uint8_t> safetensors);
+  // From a parsed config and f32 weights (the widening path uses this too).
+  static Result<std::unique_ptr<LanguageModel>> create(LmConfig config, TensorMap weights);
+  // The tensors a config needs, with their shapes.
+  static std::vector<std::pair<std::string, Shape>> expected_tensors(const LmConfig& config);
+
+  const LmConfig& config() const { return config_; }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
+  const TensorMap& weights() const { return weights_; }
+  std::uint64_t parameter_count() const;
+
+  // One causal pass over `tokens`: logits [n × vocab] (logits may be null when only a capture is wanted).
+  Status forward(std::span<const int> tokens, const AttentionOverride& attention, float* logits,
+                 const Capture& capture = {});
+  // −log p(tokens[i + 1] | tokens[0..i]) for i = 0 … n − 2, in nats.
+  Result<std::vector<float>> negative_log_likelihood(std::span<const int> tokens,
+                                                     const AttentionOverride& attention);
+  // Attention entropy per position of one layer: [n × heads].
+  Result<std::vector<float>> attention_entropy(std::span<const int> tokens, const AttentionOverride& attention,
+                                               int layer);
+  // Attention weights of one layer and head for queries [query_begin, query_end): rows × n.
+  Result<std::vector<float>> attention_weights(std::span<const int> tokens, const AttentionOverride& attention,
+                                               int layer, int head, int query_begin, int query_end);
+
+  // Incremental decoding: begin() resets the cache and runs the prompt (at least one token); advance()
+  // appends one token. Both leave the next-token logits in next_logits(). The override decides the
+  // cache: local keeps a window of keys (O(window) memory however long the generation runs).
+  Status begin(std::span<const int> prompt, const AttentionOverride& attention);
+  Status advance(int token);
+  std::span<const float> next_logits() const { return {next_logits_.data(), next_logits_.size()}; }
+  int position() const { return position_; }
+
+ protected:
+  LanguageModel(LmConfig config, TensorMap weights);
+  // Packs the layer weights (called once by create()).
+  virtual Status build_layers() = 0;
+  virtual int key_width() const = 0;    // per-token cached key floats (all heads)
+  virtual int value_width() const = 0;  // per-token cached value floats (all heads)
+  // Runs layers [0, layer_end) on x [rows × hidden] (in place) for tokens at positions
+  // first_position …; `stateless` uses slot 0 of the cache as scratch for every layer.
+  virtual Status run_layers(float* x, int rows, int first_position, int layer_end, const AttentionSetup& setup,
+                            KvCache& cache, bool stateless, const Capture& capture) = 0;
+
+  const Tensor& weight(const std::string& name) const { return weights_.at(name); }
+  // RMSNorm of rows in place (gain and eps from the config).
+  void rms_norm_rows(float* x, int rows) const;
+  // Rotates rows of `heads_in_row` heads (head_size floats each) at positions first_position + r.
+  Status apply_rope(float* x, int rows, int row_stride, int first_position);
+  // Entropy/weights capture and relu² log-n post-scaling for one layer's attention, given its Q and K.
+  Status attention_with_capture(const AttentionSetup& setup, const kernels::AttentionShape& shape, const float* q,
+                                const float* k, const float* v, float* out, int layer, const Capture& capture);
+
+  LmConfig config_;
+  Tokenizer tokenizer_;
+  TensorMap weights_;
+  kernels::AttentionWorkspace attention_workspace_;
+
+ private:
+  Status embed(std::span<const int> tokens, float* x) const;
+  Result<AttentionSetup> attention_setup(const AttentionOverride& attention) const;
+  Status check_tokens(std::span<const int> tokens) const;
+
+  Linear output_;
+  std::unique_ptr<kernels::RopeTable> rope_;
+  KvCache scratch_cache_;  // stateless passes
+  KvCache decode_cache_;
+  AttentionSetup decode_setup_;
+  FloatBuffer hidden_;  // [rows × hidden] activations of the current call
+  std::vector<float> next_logits_;
+  int position_ = 0;
+};
+
+}  // namespace gyre::models
