@@ -56,30 +56,39 @@ def main(argv=None):
     p.add_argument("--samples", type=int, default=64)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    images, labels = data.load_digits()
-    classifier, accuracy = train_classifier(images, labels)
     model_dir = os.path.join(data.ROOT, "models", args.name)
     config = json.load(open(os.path.join(model_dir, "config.json")))
     tensors, _ = safetensors_io.load_file(os.path.join(model_dir, "model.safetensors"))
-    model = export.unet_from_tensors(config, tensors)
+    evaluate_samples(model_dir, draw_samples(export.unet_from_tensors(config, tensors), args.samples))
+
+
+@torch.no_grad()
+def draw_samples(model, count=64):
+    """The card's samples: the same starting noise (seed 7) through three samplers."""
+    start = torch.randn((count, 1, 28, 28), generator=torch.Generator().manual_seed(7))
+    return {"ancestral, 1000 steps, sigma = beta": ddpm_ancestral(model, start.clone(),
+                                                                   generator=torch.Generator().manual_seed(8)),
+            "strided DDIM, 50 steps, eta 0": ddim_strided(model, start.clone(), stride=20),
+            "strided DDIM, 10 steps, eta 0": ddim_strided(model, start.clone(), stride=100)}
+
+
+@torch.no_grad()
+def evaluate_samples(model_dir, samples):
+    """Label the samples with a classifier trained on real digits; write sample-quality.json."""
+    images, labels = data.load_digits()
+    classifier, accuracy = train_classifier(images, labels)
     result = {"classifier_test_accuracy": accuracy, "confidence_threshold": CONFIDENT, "samplers": {}}
-    with torch.no_grad():
-        start = torch.randn((args.samples, 1, 28, 28), generator=torch.Generator().manual_seed(7))
-        samples = {"ancestral, 1000 steps, sigma = beta": ddpm_ancestral(model, start.clone(),
-                                                                          generator=torch.Generator().manual_seed(8)),
-                   "strided DDIM, 50 steps, eta 0": ddim_strided(model, start.clone(), stride=20),
-                   "strided DDIM, 10 steps, eta 0": ddim_strided(model, start.clone(), stride=100)}
-        for sampler, x in samples.items():
-            probs = torch.softmax(classifier(x), 1)
-            confident = probs.max(1).values >= CONFIDENT
-            result["samplers"][sampler] = {
-                "recognisable_fraction": confident.float().mean().item(),
-                "class_histogram_of_recognisable": np.bincount(probs.argmax(1)[confident].numpy(),
-                                                               minlength=10).tolist()}
-            print("%-40s recognisable %.0f %%" % (sampler, 100 * confident.float().mean().item()), flush=True)
+    for sampler, x in samples.items():
+        probs = torch.softmax(classifier(x.float()), 1)
+        confident = probs.max(1).values >= CONFIDENT
+        result["samplers"][sampler] = {
+            "recognisable_fraction": confident.float().mean().item(),
+            "class_histogram_of_recognisable": np.bincount(probs.argmax(1)[confident].numpy(), minlength=10).tolist()}
+        print("%-40s recognisable %.0f %%" % (sampler, 100 * confident.float().mean().item()), flush=True)
     print("classifier accuracy on held-out real digits: %.1f %%" % (100 * accuracy))
     with open(os.path.join(model_dir, "sample-quality.json"), "w") as f:
         json.dump(result, f, indent=1)
+    return result
 
 
 if __name__ == "__main__":

@@ -271,10 +271,10 @@ def golden_ddpm(name, model):
 
 
 def write_ddpm_figures(name, checkpoint, model, out_dir, samples=64):
+    """Training curve, sample grids of three samplers from the same noise, and their quality."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from models import ddpm_ancestral
 
     train = np.array(checkpoint["history"]["train"])
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
@@ -290,24 +290,25 @@ def write_ddpm_figures(name, checkpoint, model, out_dir, samples=64):
     fig.savefig(os.path.join(out_dir, "training-curve.png"))
     plt.close(fig)
 
-    model = model.float()
-    grids = {}
-    with torch.no_grad():
-        start = torch.randn((samples, 1, 28, 28), generator=torch.Generator().manual_seed(7))
-        grids["samples-ancestral-1000.png"] = ddpm_ancestral(model, start.clone(),
-                                                             generator=torch.Generator().manual_seed(8))
-        grids["samples-ddim-50.png"] = ddim_strided(model, start.clone(), stride=20)
+    import evaluate_ddpm
+
+    grids = evaluate_ddpm.draw_samples(model.float(), samples)
+    files = {"ancestral, 1000 steps, sigma = beta": "samples-ancestral-1000.png",
+             "strided DDIM, 50 steps, eta 0": "samples-ddim-50.png",
+             "strided DDIM, 10 steps, eta 0": "samples-ddim-10.png"}
+    from PIL import Image
+
     side = int(math.sqrt(samples))
-    for file, x in grids.items():
+    for sampler, x in grids.items():
+        file = files[sampler]
         tiles = ((x[:, 0].numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
         grid = np.full((side * 30 + 2, side * 30 + 2), 255, np.uint8)
         for i in range(side * side):
             r, c = divmod(i, side)
             grid[2 + r * 30:2 + r * 30 + 28, 2 + c * 30:2 + c * 30 + 28] = tiles[i]
-        from PIL import Image
         Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(
             os.path.join(out_dir, file))
-    return {k: v for k, v in grids.items()}
+    evaluate_ddpm.evaluate_samples(out_dir, grids)
 
 
 def export_ddpm(name, dtype="F32", figures=True):

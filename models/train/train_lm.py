@@ -8,7 +8,6 @@ same command resumes from the checkpoint (the schedule is defined by --steps, so
 """
 import argparse
 import calendar
-import json
 import math
 import os
 import signal
