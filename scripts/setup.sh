@@ -20,6 +20,8 @@ packages=(
   python3-torch
   libopenblas0-openmp
   python3-numpy
+  python3-matplotlib
+  python3-pil
   python3-onnx
   libonnx-testdata
 )
