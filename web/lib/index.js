@@ -109,6 +109,11 @@ export class Engine {
     this.wasmUrl = String(wasmUrl);
   }
 
+  /** Current size of the engine's wasm heap in bytes (it grows on demand, up to heapMaxBytes). */
+  get heapBytes() {
+    return this.#module.HEAPU8.byteLength;
+  }
+
   /** Calls a binding; turns its { ok: false } result, a trap or a stray exception into a GyreError. */
   #call(name, ...args) {
     let result;
@@ -224,21 +229,32 @@ export async function createEngine({ wasmUrl, simd = 'auto', signal, onProgress 
   checkWasmBytes(bytes, url, contentType);
   if (signal?.aborted) throw new AbortedError(`loading ${url} was cancelled`);
 
-  let abortReason;
+  // Compiling here (not in the glue) turns a corrupt module into a clean NotWasmError.
+  let compiled;
+  try {
+    compiled = await WebAssembly.compile(bytes);
+  } catch (error) {
+    throw new NotWasmError(`${url} is not a valid WebAssembly module for this runtime: ` +
+      `${error?.message ?? error}`, { cause: error, url });
+  }
   let module;
   try {
-    module = await factory({
-      wasmBinary: bytes,
-      onAbort: (what) => { abortReason = what; },
-      // The engine prints nothing in normal operation; keep anything it does say visible.
-      print: (text) => console.log(`[gyre] ${text}`),
-      printErr: (text) => console.warn(`[gyre] ${text}`),
-    });
+    let failInstantiation;
+    const instantiationFailed = new Promise((_, reject) => { failInstantiation = reject; });
+    module = await Promise.race([
+      factory({
+        instantiateWasm(imports, receiveInstance) {
+          WebAssembly.instantiate(compiled, imports)
+            .then((instance) => receiveInstance(instance, compiled), failInstantiation);
+          return {};
+        },
+        // The engine prints nothing in normal operation; keep anything it does say visible.
+        print: (text) => console.log(`[gyre] ${text}`),
+        printErr: (text) => console.warn(`[gyre] ${text}`),
+      }),
+      instantiationFailed,
+    ]);
   } catch (error) {
-    if (error instanceof WebAssembly.CompileError || abortReason instanceof WebAssembly.CompileError) {
-      throw new NotWasmError(`${url} is not a valid WebAssembly module for this runtime: ` +
-        `${error.message}`, { cause: error, url });
-    }
     if (error instanceof WebAssembly.LinkError) {
       throw new InternalError(`${url} does not match the JS glue web/lib/wasm/gyre-${flavour}.js ` +
         `(${error.message}); rebuild with \`npm run build\``, { cause: error, url });
