@@ -69,6 +69,7 @@ def lm_config(name, checkpoint, dtype):
         "norm": {"type": "rmsnorm", "eps": RMS_EPS, "gain": False, "offset": False, "placement": "post",
                  "formula": "x / sqrt(mean(x^2) + eps)"},
         "rope": {"base": ROPE_BASE, "layout": "interleaved", "positions": "0-based", "applied_to": ["q", "k"],
+                 "tables": "angle m * theta_i in float64, cos and sin then rounded to float32",
                  "dim": config["key_size"] if gau else config["hidden"] // config["heads"]},
         "attention": {
             "causal": True, "heads": 1 if gau else config["heads"],
