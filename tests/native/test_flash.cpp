@@ -175,11 +175,13 @@ TEST_CASE("FLASH: any length and chunk against the double reference; causal leak
             std::vector<float> out(N * E), out_scalar(N * E);
             REQUIRE(flash_mixed_chunk(sh, qq.data(), kq.data(), ql.data(), kl.data(), v.data(), out.data(), ws).is_ok());
             REQUIRE(flash_mixed_chunk_scalar(sh, qq.data(), kq.data(), ql.data(), kl.data(), v.data(), out_scalar.data()).is_ok());
-            double scale = 1e-3;
+            double scale = 0.1;  // a floor: one-token cases can cancel to tiny outputs
             for (double x : want) scale = std::max(scale, std::abs(x));
             int bad = 0;
             for (int i = 0; i < N * E; ++i)
-              if (std::abs(out[i] - want[i]) > 2e-5 * scale || std::abs(out_scalar[i] - want[i]) > 2e-5 * scale) ++bad;
+              if (std::abs(out[i] - want[i]) > 2e-5 * scale || std::abs(out_scalar[i] - want[i]) > 2e-5 * scale) {
+                if (bad++ < 2) MESSAGE("out " << out[i] << " scalar " << out_scalar[i] << " want " << want[i]);
+              }
             CHECK_MESSAGE(bad == 0, "S=" << S << " E=" << E << " N=" << N << " c=" << c << " causal=" << causal);
             if (causal && N > 2) {
               // changing the last token never changes an earlier output
