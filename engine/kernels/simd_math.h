@@ -25,8 +25,10 @@ namespace gyre::kernels {
 
 // exp(x) = 2^n · p(r), n = round(x / ln 2), r = x − n·ln 2 in [−ln2/2, ln2/2] (Cody–Waite split),
 // p a degree-5 minimax polynomial fitted for relative error (max 1.8e-7 over the whole range).
-// Limits: x > 88.376 gives +inf (true overflow starts at 88.72), x < −87.33 gives 0 (subnormal
-// results are flushed), NaN stays NaN.
+// x is clamped to [−88, 88.7228] so that n stays in [−127, 128], where 2^n built from bits is
+// exactly 0 at n = −127 and +inf at n = 128: no compare/select is needed for the limits.
+// Limits: x > 88.376 gives +inf (true overflow starts at 88.72); x < −87.68 gives 0 and
+// (−87.68, −87.34) gives subnormals; NaN stays NaN.
 namespace exp_constants {
 inline constexpr float kLog2e = 1.44269504088896341f;
 inline constexpr float kLn2Hi = 0.693145751953125f;  // few mantissa bits: n·kLn2Hi is exact
@@ -39,8 +41,8 @@ inline constexpr float kC2 = 0.49999144673347473f;
 inline constexpr float kC3 = 0.16667640209197998f;
 inline constexpr float kC4 = 0.041898392140865326f;
 inline constexpr float kC5 = 0.008290229365229607f;
-inline constexpr float kOverflow = 88.3762626647949f;  // 127.5·ln 2: n stays <= 127
-inline constexpr float kUnderflow = -87.3365447504f;   // ln(FLT_MIN): n stays >= -126
+inline constexpr float kClampHigh = 88.7228391117f;  // ln(FLT_MAX): n <= 128
+inline constexpr float kClampLow = -88.0f;           // n >= -127 (exponent field 0: the float 0)
 }  // namespace exp_constants
 
 inline float bits_to_float(uint32_t bits) {
@@ -56,9 +58,8 @@ inline uint32_t float_to_bits(float f) {
 
 inline float exp_scalar(float x) {
   using namespace exp_constants;
-  if (x != x) return x;
-  if (x > kOverflow) return bits_to_float(0x7f800000u);
-  if (x < kUnderflow) return 0.0f;
+  x = x < kClampLow ? kClampLow : x;  // NaN passes both clamps unchanged
+  x = x > kClampHigh ? kClampHigh : x;
   const float biased = x * kLog2e + kMagicBias;
   const float n = biased - kMagicBias;
   const float scale = bits_to_float(float_to_bits(biased) << 23);
@@ -109,8 +110,8 @@ inline float gelu_scalar(float x) {
 inline v128_t exp_f32x4(v128_t x) {
   using namespace exp_constants;
   // pmax/pmin are single instructions under V8 and keep a NaN in x (x is the first operand).
-  const v128_t xc = wasm_f32x4_pmin(wasm_f32x4_pmax(x, wasm_f32x4_splat(kUnderflow)),
-                                    wasm_f32x4_splat(kOverflow));
+  const v128_t xc = wasm_f32x4_pmin(wasm_f32x4_pmax(x, wasm_f32x4_splat(kClampLow)),
+                                    wasm_f32x4_splat(kClampHigh));
   const v128_t magic = wasm_f32x4_splat(kMagicBias);
   const v128_t biased = wasm_f32x4_add(wasm_f32x4_mul(xc, wasm_f32x4_splat(kLog2e)), magic);
   const v128_t n = wasm_f32x4_sub(biased, magic);
@@ -122,11 +123,7 @@ inline v128_t exp_f32x4(v128_t x) {
   p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(kC2));
   p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(kC1));
   p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
-  v128_t y = wasm_f32x4_mul(p, scale);
-  // Below the underflow limit: 0. Above the overflow limit: +inf.
-  y = wasm_v128_andnot(y, wasm_f32x4_lt(x, wasm_f32x4_splat(kUnderflow)));
-  return wasm_v128_bitselect(wasm_f32x4_splat(__builtin_inff()), y,
-                             wasm_f32x4_gt(x, wasm_f32x4_splat(kOverflow)));
+  return wasm_f32x4_mul(p, scale);
 }
 
 inline v128_t sigmoid_f32x4(v128_t x) {

@@ -1,0 +1,263 @@
+// `npm run bench:kernels`: Gyre's GEMM and vector kernels against tfjs-backend-wasm (XNNPACK) and
+// onnxruntime-web (MLAS), in one Node process, one thread each, interleaved rounds, medians.
+//   node --no-experimental-fetch bench/kernels.mjs [--rounds N] [--only gemm|vec] [--out FILE]
+// Ours: the wasm-simd module (web/lib/wasm/gyre-simd.*), weights packed once (gemm_pack_b).
+// tfjs: tf.matMul on resident tensors (the backend caches XNNPACK's packed B per B tensor).
+// onnxruntime-web: InferenceSession.run, B a constant initializer; its time includes the copy of
+// the input into and the output out of its heap, which its API cannot avoid.
+// Prints GFLOP/s (GEMM) or Melem/s (vector) per engine and the ratios ours/peer; writes JSON.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import os from 'node:os';
+import { buildModel, onnxNode } from './onnx_builder.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
+};
+const rounds = Number(option('rounds', 15));
+const only = option('only', 'all');
+const outFile = path.resolve(root, option('out', 'bench/results/kernels.json'));
+
+// ---------------------------------------------------------------------------------------------
+// Engines
+
+async function loadGyre() {
+  const dir = path.join(root, 'web/lib/wasm');
+  const jsFile = path.join(dir, 'gyre-simd.js');
+  if (!fs.existsSync(jsFile)) throw new Error(`${jsFile} is missing: run \`npm run build\` first`);
+  const factory = (await import(pathToFileURL(jsFile).href)).default;
+  return factory({ wasmBinary: fs.readFileSync(path.join(dir, 'gyre-simd.wasm')) });
+}
+
+async function loadTfjs() {
+  const tf = await import('@tensorflow/tfjs-core');
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  wasm.setWasmPaths(path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/'));
+  wasm.setThreadsCount(1);
+  await tf.setBackend('wasm');
+  await tf.ready();
+  return tf;
+}
+
+async function loadOrt() {
+  const ort = await import('onnxruntime-web');
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.simd = true;
+  ort.env.wasm.wasmPaths = path.join(root, 'node_modules/onnxruntime-web/dist/');
+  ort.env.logLevel = 'error';
+  return ort;
+}
+
+function check(message) {
+  if (message) throw new Error(`gyre kernel failed: ${message}`);
+}
+
+function randomArray(n, seed) {
+  // xorshift32: reproducible inputs in [-1, 1)
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; ++i) {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    out[i] = s / 2147483648 - 1;
+  }
+  return out;
+}
+
+// Allocates a Float32Array copy on the wasm heap; returns its address.
+function heapCopy(gyre, data) {
+  const address = gyre._malloc(data.length * 4);
+  if (!address) throw new Error(`wasm heap allocation of ${data.length * 4} bytes failed`);
+  gyre.HEAPF32.set(data, address / 4);
+  return address;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing: each engine's call is repeated until a sample lasts >= ~25 ms; engines alternate
+// inside every round (order reversed every other round) so drifts in machine load hit all alike.
+// onnxruntime-web's run() is async: it is awaited inside its own loop, the others run plainly.
+
+async function runBatch(engine, reps) {
+  const t0 = performance.now();
+  if (engine.async) {
+    for (let i = 0; i < reps; ++i) await engine.fn();
+  } else {
+    for (let i = 0; i < reps; ++i) engine.fn();
+  }
+  return performance.now() - t0;
+}
+
+async function measure(fns) {
+  const names = Object.keys(fns);
+  const engines = {};
+  for (const name of names) {
+    const first = fns[name]();
+    const engine = { fn: fns[name], async: first instanceof Promise, reps: 1 };
+    if (engine.async) await first;
+    for (let w = 0; w < 3; ++w) await runBatch(engine, 1);  // warm up: tier-up, caches, packing
+    for (;;) {
+      const elapsed = await runBatch(engine, engine.reps);
+      if (elapsed >= 25 || engine.reps >= 1 << 16) break;
+      engine.reps = Math.max(engine.reps * 2, Math.ceil((engine.reps * 30) / Math.max(elapsed, 0.05)));
+    }
+    engines[name] = engine;
+  }
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < rounds; ++r) {
+    for (const name of r % 2 === 0 ? names : [...names].reverse()) {
+      samples[name].push((await runBatch(engines[name], engines[name].reps)) / engines[name].reps);
+    }
+  }
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  return Object.fromEntries(names.map((n) => [n, { medianMs: median(samples[n]), bestMs: Math.min(...samples[n]) }]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+
+const gemmShapes = [
+  [1, 512, 512], [64, 512, 512], [128, 128, 128], [256, 256, 256], [512, 512, 512],
+  [128, 512, 2048], [1024, 1024, 1024],
+];
+
+async function gemmCase(gyre, tf, ort, [M, K, N]) {
+  const A = randomArray(M * K, 1 + M + K), B = randomArray(K * N, 7 + N);
+  // Ours: B packed once, A and C resident on the heap.
+  const a = heapCopy(gyre, A), b = heapCopy(gyre, B);
+  const packed = gyre._malloc(gyre.kernelGemmPackedSize(K, N) * 4);
+  const c = gyre._malloc(M * N * 4);
+  check(gyre.kernelGemmPackB(b, K, N, N, false, packed));
+  // Correctness guard: ours against tfjs on this very shape.
+  const ta = tf.tensor2d(A, [M, K]), tb = tf.tensor2d(B, [K, N]);
+  check(gyre.kernelGemmPacked(M, N, K, a, K, packed, c, N, 0, 0));
+  const want = tf.matMul(ta, tb).dataSync();
+  const got = gyre.HEAPF32.subarray(c / 4, c / 4 + M * N);
+  let maxError = 0;
+  for (let i = 0; i < M * N; ++i) maxError = Math.max(maxError, Math.abs(got[i] - want[i]));
+  if (!(maxError < 1e-3 * Math.sqrt(K))) throw new Error(`${M}x${K}x${N}: ours differs from tfjs by ${maxError}`);
+
+  const model = buildModel({
+    nodes: [onnxNode('MatMul', ['A', 'B'], ['C'])],
+    inputs: [['A', [M, K]]], outputs: [['C', [M, N]]], initializers: [['B', [K, N], B]],
+  });
+  const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const feeds = { A: new ort.Tensor('float32', A, [M, K]) };
+  const result = await measure({
+    gyre: () => gyre.kernelGemmPacked(M, N, K, a, K, packed, c, N, 0, 0),
+    tfjs: () => tf.matMul(ta, tb).dispose(),
+    ort: () => session.run(feeds),
+  });
+  ta.dispose(); tb.dispose();
+  await session.release();
+  for (const p of [a, b, packed, c]) gyre._free(p);
+  const flops = 2 * M * N * K;
+  return { name: `${M}x${K}x${N}`, kind: 'gemm', flops, ...withRates(result, (ms) => flops / ms / 1e6) };
+}
+
+function withRates(result, rate) {
+  const engines = {};
+  for (const [name, r] of Object.entries(result)) {
+    engines[name] = { medianMs: r.medianMs, bestMs: r.bestMs, median: rate(r.medianMs), best: rate(r.bestMs) };
+  }
+  return {
+    engines,
+    ratioTfjs: engines.gyre.median / engines.tfjs.median,
+    ratioOrt: engines.gyre.median / engines.ort.median,
+  };
+}
+
+async function vectorCase(gyre, tf, ort, op) {
+  const rows = 1024, cols = 1024, n = rows * cols;
+  const X = randomArray(n, 99).map((v) => v * 8);
+  const x = heapCopy(gyre, X), y = gyre._malloc(n * 4);
+  const tx = tf.tensor2d(X, [rows, cols]);
+  const ours = {
+    exp: () => gyre.kernelExp(x, y, n),
+    silu: () => gyre.kernelSilu(x, y, n),
+    softmax: () => gyre.kernelSoftmaxRows(x, y, rows, cols, cols),
+  }[op];
+  const tfjs = {
+    exp: () => tf.exp(tx).dispose(),
+    // tfjs-core has no SiLU/swish op: x · sigmoid(x), two kernels.
+    silu: () => tf.tidy(() => tf.mul(tx, tf.sigmoid(tx))).dispose(),
+    softmax: () => tf.softmax(tx).dispose(),
+  }[op];
+  const nodes = {
+    exp: [onnxNode('Exp', ['X'], ['Y'])],
+    // ONNX (opset 17) has no SiLU either: X · Sigmoid(X).
+    silu: [onnxNode('Sigmoid', ['X'], ['S']), onnxNode('Mul', ['X', 'S'], ['Y'])],
+    softmax: [onnxNode('Softmax', ['X'], ['Y'], { axis: -1 })],
+  }[op];
+  check(ours());
+  const want = (op === 'softmax' ? tf.softmax(tx) : op === 'exp' ? tf.exp(tx) : tf.mul(tx, tf.sigmoid(tx))).dataSync();
+  const got = gyre.HEAPF32.subarray(y / 4, y / 4 + n);
+  for (let i = 0; i < n; i += 997) {
+    if (!(Math.abs(got[i] - want[i]) <= 1e-5 * Math.abs(want[i]) + 1e-6)) {
+      throw new Error(`${op}: ours ${got[i]} vs tfjs ${want[i]} at ${i}`);
+    }
+  }
+  const session = await ort.InferenceSession.create(
+    buildModel({ nodes, inputs: [['X', [rows, cols]]], outputs: [['Y', [rows, cols]]] }),
+    { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const feeds = { X: new ort.Tensor('float32', X, [rows, cols]) };
+  const result = await measure({ gyre: ours, tfjs, ort: () => session.run(feeds) });
+  tx.dispose();
+  await session.release();
+  gyre._free(x); gyre._free(y);
+  return { name: `${op} [1024,1024]`, kind: 'vector', elements: n, ...withRates(result, (ms) => n / ms / 1e3) };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function format(results) {
+  const lines = [];
+  lines.push('| case | ours | tfjs-backend-wasm | onnxruntime-web | ours/tfjs | ours/ort |');
+  lines.push('|---|---|---|---|---|---|');
+  for (const r of results) {
+    const unit = r.kind === 'gemm' ? 'GFLOP/s' : 'Melem/s';
+    const cell = (e) => `${e.median.toFixed(1)} (${e.best.toFixed(1)})`;
+    lines.push(`| ${r.name} ${unit} | ${cell(r.engines.gyre)} | ${cell(r.engines.tfjs)} | ${cell(r.engines.ort)} | ` +
+      `${r.ratioTfjs.toFixed(2)}x | ${r.ratioOrt.toFixed(2)}x |`);
+  }
+  return lines.join('\n');
+}
+
+const [gyre, tf, ort] = [await loadGyre(), await loadTfjs(), await loadOrt()];
+const results = [];
+if (only === 'all' || only === 'gemm') {
+  for (const shape of gemmShapes) {
+    const r = await gemmCase(gyre, tf, ort, shape);
+    results.push(r);
+    console.log(`${r.name.padEnd(16)} GFLOP/s median: ours ${r.engines.gyre.median.toFixed(1)}, tfjs ${r.engines.tfjs.median.toFixed(1)}, ` +
+      `ort ${r.engines.ort.median.toFixed(1)}  ->  ${r.ratioTfjs.toFixed(2)}x tfjs, ${r.ratioOrt.toFixed(2)}x ort`);
+  }
+}
+if (only === 'all' || only === 'vec') {
+  for (const op of ['exp', 'silu', 'softmax']) {
+    const r = await vectorCase(gyre, tf, ort, op);
+    results.push(r);
+    console.log(`${r.name.padEnd(16)} Melem/s median: ours ${r.engines.gyre.median.toFixed(0)}, tfjs ${r.engines.tfjs.median.toFixed(0)}, ` +
+      `ort ${r.engines.ort.median.toFixed(0)}  ->  ${r.ratioTfjs.toFixed(2)}x tfjs, ${r.ratioOrt.toFixed(2)}x ort`);
+  }
+}
+console.log(`\nmedian (best) over ${rounds} interleaved rounds, one thread\n`);
+console.log(format(results));
+fs.mkdirSync(path.dirname(outFile), { recursive: true });
+fs.writeFileSync(outFile, JSON.stringify({
+  date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, rounds,
+  peers: {
+    tfjs: JSON.parse(fs.readFileSync(path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/package.json'))).version,
+    ort: JSON.parse(fs.readFileSync(path.join(root, 'node_modules/onnxruntime-web/package.json'))).version,
+  },
+  results,
+}, null, 2) + '\n');
+console.log(`\nwrote ${path.relative(root, outFile)}`);
