@@ -1,0 +1,379 @@
+#include "models/unet.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "io/safetensors.h"
+#include "kernels/vecmath.h"
+
+namespace gyre::models {
+namespace {
+
+constexpr float kGroupNormEps = 1e-6f;
+
+Status bad_model(std::string message) { return Status(ErrorCode::kBadModel, std::move(message)); }
+
+}  // namespace
+
+Result<UnetConfig> parse_unet_config(const io::ModelConfig& json) {
+  Result<std::string> family = json.string("family");
+  if (!family) return family.status();
+  if (family.value() != "ddpm-unet") return bad_model(json.what() + ": 'family' " + family.value() + " is not ddpm-unet");
+  Result<io::ModelConfig> arch = json.object("architecture");
+  if (!arch) return arch.status();
+  UnetConfig c;
+  struct Field { const char* key; int* out; std::int64_t min, max; };
+  for (const Field& f : {Field{"image_size", &c.image_size, 2, 1024}, Field{"image_channels", &c.image_channels, 1, 16},
+                         Field{"base_channels", &c.base_channels, 1, 4096}, Field{"blocks", &c.blocks, 1, 16},
+                         Field{"min_pixel", &c.min_pixel, 1, 1024}, Field{"time_dim", &c.time_dim, 1, 8192},
+                         Field{"groups", &c.groups, 1, 4096}, Field{"steps", &c.steps, 2, 100000}}) {
+    Result<std::int64_t> value = arch.value().integer(f.key, f.min, f.max);
+    if (!value) return value.status();
+    *f.out = static_cast<int>(value.value());
+  }
+  Result<std::vector<std::int64_t>> multipliers = arch.value().integer_list("multipliers", 1, 64);
+  if (!multipliers) return multipliers.status();
+  if (multipliers.value().empty() || multipliers.value().size() > 12) {
+    return bad_model(arch.value().what() + ": 'multipliers' must hold 1 to 12 levels");
+  }
+  c.multipliers.assign(multipliers.value().begin(), multipliers.value().end());
+  for (int m : c.multipliers) {
+    if ((m * c.base_channels) % c.groups != 0) {
+      return bad_model(arch.value().what() + ": 'groups' must divide every level's channel count");
+    }
+  }
+  if (c.base_channels % c.groups != 0) return bad_model(arch.value().what() + ": 'groups' must divide 'base_channels'");
+  return c;
+}
+
+Result<std::unique_ptr<UNet>> UNet::load(std::string_view config_json, std::span<const std::uint8_t> safetensors) {
+  Result<io::ModelConfig> json = io::ModelConfig::parse(config_json);
+  if (!json) return json.status();
+  Result<UnetConfig> config = parse_unet_config(json.value());
+  if (!config) return config.status();
+  Result<io::SafetensorsFile> file = io::SafetensorsFile::parse(safetensors);
+  if (!file) return file.status();
+  std::unique_ptr<UNet> net(new UNet());
+  net->config_ = std::move(config).value();
+  if (Status s = net->build(file.value()); !s.is_ok()) return s;
+  return net;
+}
+
+Status UNet::build(const io::SafetensorsFile& file) {
+  const UnetConfig& c = config_;
+  // Reads a tensor, checking its shape; keeps it alive in tensors_.
+  const auto read = [&](const std::string& name, const Shape& shape) -> Result<const float*> {
+    const io::TensorInfo* info = file.find(name);
+    if (info == nullptr) return bad_model("model.safetensors has no tensor '" + name + "' (the U-Net config needs it)");
+    if (info->shape != shape) {
+      return bad_model("model.safetensors: tensor '" + name + "' has shape " + shape_to_string(info->shape) +
+                       ", config.json implies " + shape_to_string(shape));
+    }
+    Result<Tensor> tensor = file.read_f32(*info);
+    if (!tensor) return tensor.status();
+    parameters_ += tensor.value().size();
+    tensors_.push_back(std::move(tensor).value());
+    return static_cast<const float*>(tensors_.back().data());
+  };
+  // A 3×3 convolution [out, in, 3, 3] repacked so that input column (ky·3 + kx)·in + c matches im2col.
+  const auto conv = [&](const std::string& name, int in, int out, Linear& layer) -> Status {
+    Result<const float*> w = read(name, {out, in, 3, 3});
+    if (!w) return w.status();
+    Result<FloatBuffer> reordered = FloatBuffer::allocate(static_cast<std::uint64_t>(out) * in * 9, name);
+    if (!reordered) return reordered.status();
+    float* r = reordered.value().data();
+    for (int o = 0; o < out; ++o)
+      for (int ch = 0; ch < in; ++ch)
+        for (int tap = 0; tap < 9; ++tap)
+          r[(static_cast<std::size_t>(o) * 9 + tap) * in + ch] = w.value()[(static_cast<std::size_t>(o) * in + ch) * 9 + tap];
+    Result<Linear> linear = Linear::create(r, out, 9 * in, name);
+    if (!linear) return linear.status();
+    layer = std::move(linear).value();
+    return Status::ok();
+  };
+  const auto block = [&](const std::string& prefix, int in, int out, Block& b) -> Status {
+    b.c_in = in;
+    b.c_out = out;
+    Result<const float*> time = read(prefix + "time_dense.weight", {in, c.time_dim});
+    if (!time) return time.status();
+    Result<Linear> time_dense = Linear::create(time.value(), in, c.time_dim, prefix + "time_dense.weight");
+    if (!time_dense) return time_dense.status();
+    b.time_dense = std::move(time_dense).value();
+    if (Status s = conv(prefix + "conv1.weight", in, out, b.conv1); !s.is_ok()) return s;
+    if (Status s = conv(prefix + "conv2.weight", out, out, b.conv2); !s.is_ok()) return s;
+    b.has_skip = in != out;
+    if (b.has_skip) {
+      Result<const float*> skip = read(prefix + "skip.weight", {out, in, 1, 1});
+      if (!skip) return skip.status();
+      Result<Linear> linear = Linear::create(skip.value(), out, in, prefix + "skip.weight");
+      if (!linear) return linear.status();
+      b.skip = std::move(linear).value();
+    }
+    Result<const float*> gamma = read(prefix + "norm.weight", {out});
+    if (!gamma) return gamma.status();
+    Result<const float*> beta = read(prefix + "norm.bias", {out});
+    if (!beta) return beta.status();
+    b.norm_gamma = gamma.value();
+    b.norm_beta = beta.value();
+    return Status::ok();
+  };
+
+  Result<const float*> table = read("time_table", {c.steps, c.time_dim});
+  if (!table) return table.status();
+  time_table_ = table.value();
+  if (Status s = conv("stem.weight", c.image_channels, c.base_channels, stem_); !s.is_ok()) return s;
+
+  // The channel plan of UNet.__init__: widths is the skip stack's channel counts.
+  int channels = c.base_channels, side = c.image_size;
+  std::vector<int> widths{channels};
+  for (int m : c.multipliers) {
+    for (int b = 0; b < c.blocks; ++b) {
+      down_.emplace_back();
+      if (Status s = block("down." + std::to_string(down_.size() - 1) + ".", channels, m * c.base_channels, down_.back()); !s.is_ok()) return s;
+      channels = m * c.base_channels;
+      widths.push_back(channels);
+    }
+    const bool pooled = side > c.min_pixel;
+    if (pooled && side % 2 != 0) return bad_model("config.json: a pooled level has odd side " + std::to_string(side));
+    pool_after_.push_back(pooled);
+    if (pooled) {
+      side /= 2;
+      widths.push_back(channels);
+    }
+  }
+  if (Status s = block("middle.", channels, channels, middle_); !s.is_ok()) return s;
+  widths.pop_back();
+  for (int level = static_cast<int>(c.multipliers.size()) - 1; level >= 0; --level) {
+    if (pool_after_[level]) widths.pop_back();
+    for (int b = 0; b < c.blocks; ++b) {
+      const int target = widths.back();
+      widths.pop_back();
+      up_.emplace_back();
+      if (Status s = block("up." + std::to_string(up_.size() - 1) + ".", channels, target, up_.back()); !s.is_ok()) return s;
+      channels = target;
+    }
+  }
+  Result<const float*> gamma = read("head_norm.weight", {channels});
+  if (!gamma) return gamma.status();
+  Result<const float*> beta = read("head_norm.bias", {channels});
+  if (!beta) return beta.status();
+  head_gamma_ = gamma.value();
+  head_beta_ = beta.value();
+  return conv("head.weight", channels, c.image_channels, head_);
+}
+
+void UNet::conv3x3(const Linear& weights, const float* x, int batch, int side, int c_in, float* y, Activation activation) {
+  // im2col rows: one per output pixel, 9 taps × c_in channels, zero outside the image (padding 1).
+  float* columns = columns_.data();
+  const std::size_t row_floats = 9 * static_cast<std::size_t>(c_in);
+  for (int b = 0; b < batch; ++b) {
+    const float* image = x + static_cast<std::size_t>(b) * side * side * c_in;
+    for (int i = 0; i < side; ++i) {
+      for (int j = 0; j < side; ++j) {
+        float* row = columns + ((static_cast<std::size_t>(b) * side + i) * side + j) * row_floats;
+        for (int ky = 0; ky < 3; ++ky) {
+          const int si = i + ky - 1;
+          for (int kx = 0; kx < 3; ++kx) {
+            const int sj = j + kx - 1;
+            float* tap = row + (ky * 3 + kx) * c_in;
+            if (si < 0 || si >= side || sj < 0 || sj >= side) {
+              std::memset(tap, 0, sizeof(float) * c_in);
+            } else {
+              std::memcpy(tap, image + (static_cast<std::size_t>(si) * side + sj) * c_in, sizeof(float) * c_in);
+            }
+          }
+        }
+      }
+    }
+  }
+  weights.apply(columns, batch * side * side, y, activation);
+}
+
+Status UNet::run_block(const Block& block, const float* x, int batch, int side, const float* t_emb, float* out) {
+  const int pixels = side * side;
+  const std::size_t rows = static_cast<std::size_t>(batch) * pixels;
+  float* time_added = time_added_.data();
+  block.time_dense.apply(t_emb, batch, time_added);
+  float* h1 = block_h1_.data();
+  for (int b = 0; b < batch; ++b) {
+    const float* t = time_added + static_cast<std::size_t>(b) * block.c_in;
+    for (int p = 0; p < pixels; ++p) {
+      const std::size_t at = (static_cast<std::size_t>(b) * pixels + p) * block.c_in;
+      for (int ch = 0; ch < block.c_in; ++ch) h1[at + ch] = x[at + ch] + t[ch];
+    }
+  }
+  conv3x3(block.conv1, h1, batch, side, block.c_in, block_h2_.data(), Activation::silu);
+  conv3x3(block.conv2, block_h2_.data(), batch, side, block.c_out, block_h3_.data(), Activation::silu);
+  const std::size_t count = rows * block.c_out;
+  if (block.has_skip) {
+    block.skip.apply(x, static_cast<int>(rows), out);
+    (void)kernels::vec_add(out, block_h3_.data(), out, static_cast<int>(count));
+  } else {
+    (void)kernels::vec_add(x, block_h3_.data(), out, static_cast<int>(count));
+  }
+  for (int b = 0; b < batch; ++b) {
+    float* image = out + static_cast<std::size_t>(b) * pixels * block.c_out;
+    if (Status s = kernels::group_norm(image, image, block.c_out, pixels, config_.groups, block.norm_gamma, block.norm_beta,
+                                       kGroupNormEps, kernels::GroupNormLayout::channels_last);
+        !s.is_ok()) {
+      return s;
+    }
+  }
+  return Status::ok();
+}
+
+Status UNet::predict_noise(const float* x, int batch, const int* k, float* eps) {
+  if (batch < 0) return Status(ErrorCode::kBadArgument, "the batch must not be negative");
+  for (int b = 0; b < batch; ++b) {
+    if (k[b] < 0 || k[b] >= config_.steps) {
+      return Status(ErrorCode::kBadArgument, "time index " + std::to_string(k[b]) + " is outside [0, " +
+                                                 std::to_string(config_.steps) + ")");
+    }
+  }
+  for (int start = 0; start < batch; start += kMaxChunk) {
+    const int chunk = std::min(kMaxChunk, batch - start);
+    const std::size_t offset = static_cast<std::size_t>(start) * image_floats();
+    if (Status s = run_chunk(x + offset, chunk, k + start, eps + offset); !s.is_ok()) return s;
+  }
+  return Status::ok();
+}
+
+Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
+  const UnetConfig& c = config_;
+  const std::uint64_t B = static_cast<std::uint64_t>(batch);
+  const int s0 = c.image_size, ci = c.image_channels;
+
+  // Workspace sizes from the plan: the largest activation and im2col matrix over all levels.
+  std::uint64_t max_activation = static_cast<std::uint64_t>(s0) * s0 * std::max(c.base_channels, ci);
+  std::uint64_t max_columns = static_cast<std::uint64_t>(s0) * s0 * 9 * std::max(c.base_channels, ci);
+  std::vector<std::uint64_t> stack_sizes{static_cast<std::uint64_t>(s0) * s0 * c.base_channels};
+  {
+    int side = s0;
+    std::size_t index = 0;
+    for (std::size_t level = 0; level < c.multipliers.size(); ++level) {
+      for (int b = 0; b < c.blocks; ++b, ++index) {
+        const std::uint64_t pixels = static_cast<std::uint64_t>(side) * side;
+        max_activation = std::max(max_activation, pixels * std::max(down_[index].c_in, down_[index].c_out));
+        max_columns = std::max(max_columns, pixels * 9 * std::max(down_[index].c_in, down_[index].c_out));
+        stack_sizes.push_back(pixels * down_[index].c_out);
+      }
+      if (pool_after_[level]) {
+        side /= 2;
+        stack_sizes.push_back(static_cast<std::uint64_t>(side) * side * down_[index - 1].c_out);
+      }
+    }
+  }
+  if (stack_.size() < stack_sizes.size()) stack_.resize(stack_sizes.size());
+  for (std::size_t i = 0; i < stack_sizes.size(); ++i) {
+    if (Status s = ensure_capacity(stack_[i], B * stack_sizes[i], "the U-Net skip stack"); !s.is_ok()) return s;
+  }
+  for (auto [buffer, floats] : {std::pair{&input_, B * s0 * s0 * ci}, std::pair{&current_, B * max_activation},
+                                std::pair{&upsampled_, B * max_activation}, std::pair{&block_h1_, B * max_activation},
+                                std::pair{&block_h2_, B * max_activation}, std::pair{&block_h3_, B * max_activation},
+                                std::pair{&columns_, B * max_columns}, std::pair{&time_embedding_, B * c.time_dim},
+                                std::pair{&time_added_, B * max_activation}}) {
+    if (Status s = ensure_capacity(*buffer, floats, "the U-Net workspace"); !s.is_ok()) return s;
+  }
+
+  // NCHW → NHWC, and the time embedding rows.
+  const int pixels0 = s0 * s0;
+  for (int b = 0; b < batch; ++b)
+    for (int ch = 0; ch < ci; ++ch)
+      for (int p = 0; p < pixels0; ++p)
+        input_.data()[(static_cast<std::size_t>(b) * pixels0 + p) * ci + ch] = x[(static_cast<std::size_t>(b) * ci + ch) * pixels0 + p];
+  for (int b = 0; b < batch; ++b) {
+    std::memcpy(time_embedding_.data() + static_cast<std::size_t>(b) * c.time_dim,
+                time_table_ + static_cast<std::size_t>(k[b]) * c.time_dim, sizeof(float) * c.time_dim);
+  }
+  const float* t = time_embedding_.data();
+
+  // The skip stack holds (buffer index, channels); the down path fills it in order.
+  std::vector<std::pair<int, int>> stack;
+  conv3x3(stem_, input_.data(), batch, s0, ci, stack_[0].data(), Activation::none);
+  stack.push_back({0, c.base_channels});
+  const float* current = stack_[0].data();
+  int side = s0, channels = c.base_channels, next = 1;
+  std::size_t index = 0;
+  for (std::size_t level = 0; level < c.multipliers.size(); ++level) {
+    for (int b = 0; b < c.blocks; ++b, ++index) {
+      if (Status s = run_block(down_[index], current, batch, side, t, stack_[next].data()); !s.is_ok()) return s;
+      channels = down_[index].c_out;
+      current = stack_[next].data();
+      stack.push_back({next++, channels});
+    }
+    if (pool_after_[level]) {
+      const int half = side / 2;
+      float* pooled = stack_[next].data();
+      for (int b = 0; b < batch; ++b)
+        for (int i = 0; i < half; ++i)
+          for (int j = 0; j < half; ++j) {
+            const float* src = current + ((static_cast<std::size_t>(b) * side + 2 * i) * side + 2 * j) * channels;
+            const std::size_t row = static_cast<std::size_t>(side) * channels;
+            float* dst = pooled + ((static_cast<std::size_t>(b) * half + i) * half + j) * channels;
+            for (int ch = 0; ch < channels; ++ch) {
+              dst[ch] = (src[ch] + src[channels + ch] + src[row + ch] + src[row + channels + ch]) * 0.25f;
+            }
+          }
+      side = half;
+      current = pooled;
+      stack.push_back({next++, channels});
+    }
+  }
+  // Ping-pong between two buffers on the way up.
+  float* buffers[2] = {current_.data(), upsampled_.data()};
+  int out = 0;
+  if (Status s = run_block(middle_, current, batch, side, t, buffers[out]); !s.is_ok()) return s;
+  current = buffers[out];
+  stack.pop_back();  // the deepest level's last block output is not used (Keras-DDPM)
+  const auto add_skip = [&](float* target, std::size_t floats) {
+    const auto [buffer, skip_channels] = stack.back();
+    stack.pop_back();
+    (void)skip_channels;
+    (void)kernels::vec_add(target, stack_[buffer].data(), target, static_cast<int>(floats));
+  };
+  index = 0;
+  for (int level = static_cast<int>(c.multipliers.size()) - 1; level >= 0; --level) {
+    if (pool_after_[level]) {
+      const int twice = side * 2;
+      out ^= 1;
+      float* up = buffers[out];
+      for (int b = 0; b < batch; ++b)
+        for (int i = 0; i < twice; ++i)
+          for (int j = 0; j < twice; ++j) {
+            std::memcpy(up + ((static_cast<std::size_t>(b) * twice + i) * twice + j) * channels,
+                        current + ((static_cast<std::size_t>(b) * side + i / 2) * side + j / 2) * channels,
+                        sizeof(float) * channels);
+          }
+      side = twice;
+      add_skip(up, B * side * side * channels);
+      current = up;
+    }
+    for (int b = 0; b < c.blocks; ++b, ++index) {
+      out ^= 1;
+      if (Status s = run_block(up_[index], current, batch, side, t, buffers[out]); !s.is_ok()) return s;
+      channels = up_[index].c_out;
+      current = buffers[out];
+      add_skip(buffers[out], B * side * side * channels);
+    }
+  }
+  // Head: GroupNorm then conv 3×3 to the image channels, back to NCHW.
+  out ^= 1;
+  float* normed = buffers[out];
+  for (int b = 0; b < batch; ++b) {
+    const std::size_t at = static_cast<std::size_t>(b) * side * side * channels;
+    if (Status s = kernels::group_norm(current + at, normed + at, channels, side * side, c.groups, head_gamma_, head_beta_,
+                                       kGroupNormEps, kernels::GroupNormLayout::channels_last);
+        !s.is_ok()) {
+      return s;
+    }
+  }
+  float* result = block_h1_.data();
+  conv3x3(head_, normed, batch, side, channels, result, Activation::none);
+  for (int b = 0; b < batch; ++b)
+    for (int ch = 0; ch < ci; ++ch)
+      for (int p = 0; p < pixels0; ++p)
+        eps[(static_cast<std::size_t>(b) * ci + ch) * pixels0 + p] = result[(static_cast<std::size_t>(b) * pixels0 + p) * ci + ch];
+  return Status::ok();
+}
+
+}  // namespace gyre::models

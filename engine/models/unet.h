@@ -1,0 +1,88 @@
+// The ε-prediction U-Net of ddpm-digits (ALGORITHMS.md 6.4 scaled down; models/train/models.py UNet):
+// stem conv 3×3, per level `blocks` residual blocks then 2×2 average pooling while the side exceeds
+// min_pixel, a middle block, nearest 2× upsampling and additive skips (a LIFO stack as in Keras-DDPM),
+// GroupNorm + conv 3×3 head. Residual block:
+//   h = x + time_dense(t_emb); h = silu(conv1(h)); h = silu(conv2(h)); out = GroupNorm(h + skip(x))
+// Activations are NHWC inside the engine so that every convolution is one GEMM over im2col rows
+// (M = batch·H·W, K = 9·C_in, N = C_out) with the SiLU fused in its epilogue. The public layout is NCHW,
+// like PyTorch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+#include "models/linear.h"
+
+namespace gyre::models {
+
+struct UnetConfig {
+  int image_size = 28;
+  int image_channels = 1;
+  int base_channels = 32;
+  std::vector<int> multipliers{1, 2, 2};
+  int blocks = 1;
+  int min_pixel = 7;
+  int time_dim = 64;
+  int groups = 8;
+  int steps = 1000;  // T: the time table has one row per network index k in [0, T)
+};
+
+Result<UnetConfig> parse_unet_config(const io::ModelConfig& json);
+
+class UNet {
+ public:
+  // config.json text (family "ddpm-unet") and model.safetensors bytes. BAD_MODEL names a missing or
+  // misshapen tensor; TOO_LARGE when the sizes cannot be held.
+  static Result<std::unique_ptr<UNet>> load(std::string_view config_json, std::span<const std::uint8_t> safetensors);
+
+  const UnetConfig& config() const { return config_; }
+  int image_floats() const { return config_.image_channels * config_.image_size * config_.image_size; }
+  std::uint64_t parameter_count() const { return parameters_; }
+
+  // ε̂(x, k) for `batch` images x [batch, C, H, W] with network time index k[b] in [0, T) each;
+  // eps has the same layout. Large batches run in chunks of kMaxChunk images (bounded workspace).
+  Status predict_noise(const float* x, int batch, const int* k, float* eps);
+
+  static constexpr int kMaxChunk = 16;
+
+ private:
+  struct Block {
+    int c_in = 0, c_out = 0;
+    Linear time_dense;  // time_dim → c_in
+    Linear conv1, conv2;  // 3×3 as [9·c_in → c_out] over im2col rows
+    Linear skip;          // 1×1 when c_in != c_out
+    bool has_skip = false;
+    const float* norm_gamma = nullptr;
+    const float* norm_beta = nullptr;
+  };
+
+  UNet() = default;
+  Status build(const io::SafetensorsFile& file);
+  Status run_chunk(const float* x, int batch, const int* k, float* eps);
+  // out = block(x) for a batch at side×side; x is not modified.
+  Status run_block(const Block& block, const float* x, int batch, int side, const float* t_emb, float* out);
+  void conv3x3(const Linear& weights, const float* x, int batch, int side, int c_in, float* y, Activation activation);
+
+  UnetConfig config_;
+  std::uint64_t parameters_ = 0;
+  std::vector<Tensor> tensors_;  // keeps GroupNorm parameters and the time table alive
+  const float* time_table_ = nullptr;
+  Linear stem_, head_;
+  const float* head_gamma_ = nullptr;
+  const float* head_beta_ = nullptr;
+  std::vector<Block> down_, up_;
+  Block middle_;
+  std::vector<bool> pool_after_;
+  // Workspace, grown to the largest chunk seen (at most kMaxChunk images).
+  std::vector<FloatBuffer> stack_;  // one buffer per skip-stack entry
+  FloatBuffer input_, current_, upsampled_, block_h1_, block_h2_, block_h3_, columns_, time_embedding_, time_added_;
+};
+
+}  // namespace gyre::models
