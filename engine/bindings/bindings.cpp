@@ -36,7 +36,9 @@ val failure(const Status& status) {
   return result;
 }
 
-val failure(ErrorCode code, std::string message) { return failure(Status(code, std::move(message))); }
+val failure(ErrorCode code, std::string message) {
+  return failure(Status(code, std::move(message)));
+}
 
 // A JS-owned copy, so the wasm heap can be freed and may grow without invalidating the result.
 val float32_array_copy(const float* data, std::size_t count) {
@@ -95,10 +97,11 @@ constexpr std::int64_t kMaxRopeTableFloats = 1 << 26;
 // The table of the last call, grown on demand: interactive pages call with the same settings.
 std::optional<kernels::RopeTable> cached_rope_table;
 
-// Rotates rows of `head_dim` floats (a Float32Array) at positions first_position, first_position + 1,
+// Rotates rows of `head_dim` floats (a Float32Array) at positions first_position, first_position +
+// 1,
 // ... and returns the rotated copy.
 val rope_rotate(val input, int head_dim, int first_position, double base, bool half_split) {
-  if (!input.instanceof(val::global("Float32Array"))) {
+  if (!input.instanceof (val::global("Float32Array"))) {
     return failure(ErrorCode::kBadArgument, "rope: x must be a Float32Array");
   }
   const double length = input["length"].as<double>();
@@ -108,16 +111,16 @@ val rope_rotate(val input, int head_dim, int first_position, double base, bool h
                                                 std::to_string(head_dim));
   }
   if (length == 0 || static_cast<std::int64_t>(length) % head_dim != 0) {
-    return failure(ErrorCode::kBadArgument, "rope: x has " + std::to_string(static_cast<std::int64_t>(length)) +
-                                                " values, not a non-zero multiple of headDim " +
-                                                std::to_string(head_dim));
+    return failure(ErrorCode::kBadArgument,
+                   "rope: x has " + std::to_string(static_cast<std::int64_t>(length)) +
+                       " values, not a non-zero multiple of headDim " + std::to_string(head_dim));
   }
   const std::int64_t rows = static_cast<std::int64_t>(length) / head_dim;
   if (first_position < 0 || rows + first_position > kMaxRopePositions) {
-    return failure(ErrorCode::kBadArgument,
-                   "rope: positions " + std::to_string(first_position) + " to " +
-                       std::to_string(first_position + rows - 1) + " must lie in [0, " +
-                       std::to_string(kMaxRopePositions) + ")");
+    return failure(ErrorCode::kBadArgument, "rope: positions " + std::to_string(first_position) +
+                                                " to " + std::to_string(first_position + rows - 1) +
+                                                " must lie in [0, " +
+                                                std::to_string(kMaxRopePositions) + ")");
   }
   const int positions_needed = static_cast<int>(first_position + rows);
   if (static_cast<std::int64_t>(positions_needed) * head_dim > kMaxRopeTableFloats) {

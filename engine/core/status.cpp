@@ -6,15 +6,24 @@ namespace gyre {
 
 std::string_view error_code_name(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOk: return "OK";
-    case ErrorCode::kBadModel: return "BAD_MODEL";
-    case ErrorCode::kUnsupportedDtype: return "UNSUPPORTED_DTYPE";
-    case ErrorCode::kTooLarge: return "TOO_LARGE";
-    case ErrorCode::kOutOfMemory: return "OUT_OF_MEMORY";
-    case ErrorCode::kNotWasm: return "NOT_WASM";
-    case ErrorCode::kNotFound: return "NOT_FOUND";
-    case ErrorCode::kBadArgument: return "BAD_ARGUMENT";
-    case ErrorCode::kAborted: return "ABORTED";
+    case ErrorCode::kOk:
+      return "OK";
+    case ErrorCode::kBadModel:
+      return "BAD_MODEL";
+    case ErrorCode::kUnsupportedDtype:
+      return "UNSUPPORTED_DTYPE";
+    case ErrorCode::kTooLarge:
+      return "TOO_LARGE";
+    case ErrorCode::kOutOfMemory:
+      return "OUT_OF_MEMORY";
+    case ErrorCode::kNotWasm:
+      return "NOT_WASM";
+    case ErrorCode::kNotFound:
+      return "NOT_FOUND";
+    case ErrorCode::kBadArgument:
+      return "BAD_ARGUMENT";
+    case ErrorCode::kAborted:
+      return "ABORTED";
   }
   return "UNKNOWN";
 }

@@ -36,7 +36,9 @@ std::uint64_t max_allocation_bytes() {
 #endif
 }
 
-void FloatBuffer::Free::operator()(float* pointer) const { std::free(pointer); }
+void FloatBuffer::Free::operator()(float* pointer) const {
+  std::free(pointer);
+}
 
 Result<FloatBuffer> FloatBuffer::allocate(std::uint64_t count, std::string_view what) {
   FloatBuffer buffer;
@@ -50,11 +52,13 @@ Result<FloatBuffer> FloatBuffer::allocate(std::uint64_t count, std::string_view 
                                    " the engine can address");
   }
   // aligned_alloc wants a multiple of the alignment.
-  const std::uint64_t rounded = (bytes + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
+  const std::uint64_t rounded =
+      (bytes + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
   void* memory = std::aligned_alloc(kBufferAlignment, static_cast<std::size_t>(rounded));
   if (memory == nullptr) {
-    return Result<FloatBuffer>(ErrorCode::kOutOfMemory, "could not allocate " + format_bytes(bytes) +
-                                                            " for " + std::string(what));
+    return Result<FloatBuffer>(
+        ErrorCode::kOutOfMemory,
+        "could not allocate " + format_bytes(bytes) + " for " + std::string(what));
   }
   buffer.data_.reset(static_cast<float*>(memory));
   buffer.size_ = static_cast<std::size_t>(count);
@@ -64,8 +68,8 @@ Result<FloatBuffer> FloatBuffer::allocate(std::uint64_t count, std::string_view 
 Result<Tensor> Tensor::zeros(Shape shape, std::string_view what) {
   const std::optional<std::uint64_t> count = checked_element_count(shape);
   if (!count) {
-    return Result<Tensor>(ErrorCode::kBadArgument, std::string(what) + " has an invalid shape " +
-                                                       shape_to_string(shape));
+    return Result<Tensor>(ErrorCode::kBadArgument,
+                          std::string(what) + " has an invalid shape " + shape_to_string(shape));
   }
   Result<FloatBuffer> buffer = FloatBuffer::allocate(*count, what);
   if (!buffer) return buffer.status();
@@ -77,8 +81,8 @@ Result<Tensor> Tensor::zeros(Shape shape, std::string_view what) {
 }
 
 Result<Workspace> Workspace::create(std::uint64_t bytes) {
-  Result<FloatBuffer> buffer = FloatBuffer::allocate((bytes + sizeof(float) - 1) / sizeof(float),
-                                                     "the workspace");
+  Result<FloatBuffer> buffer =
+      FloatBuffer::allocate((bytes + sizeof(float) - 1) / sizeof(float), "the workspace");
   if (!buffer) return buffer.status();
   Workspace workspace;
   workspace.buffer_ = std::move(buffer).value();
@@ -93,9 +97,9 @@ Result<std::span<float>> Workspace::take(std::size_t count, std::string_view wha
   if (__builtin_mul_overflow(count, sizeof(float), &bytes) ||
       __builtin_add_overflow(start, bytes, &end) || end > capacity_bytes_) {
     return Result<std::span<float>>(
-        ErrorCode::kBadArgument, "workspace too small for " + std::string(what) + ": needs " +
-                                     std::to_string(count) + " floats at offset " +
-                                     std::to_string(start) + " of " + format_bytes(capacity_bytes_));
+        ErrorCode::kBadArgument,
+        "workspace too small for " + std::string(what) + ": needs " + std::to_string(count) +
+            " floats at offset " + std::to_string(start) + " of " + format_bytes(capacity_bytes_));
   }
   used_ = end;
   if (used_ > peak_) peak_ = used_;

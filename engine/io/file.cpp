@@ -9,7 +9,8 @@ namespace gyre::io {
 
 Result<std::vector<std::uint8_t>> read_file(const std::string& path) {
   using FileResult = Result<std::vector<std::uint8_t>>;
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                       &std::fclose);
   if (!file) return FileResult(ErrorCode::kNotFound, "cannot open '" + path + "'");
   if (std::fseek(file.get(), 0, SEEK_END) != 0) {
     return FileResult(ErrorCode::kBadArgument, "cannot seek in '" + path + "'");

@@ -19,12 +19,14 @@ struct DtypeSize {
 
 // Every dtype the format defines; only F32, F16 and BF16 convert to f32.
 constexpr DtypeSize kDtypes[] = {
-    {"F64", 8},  {"F32", 4},  {"F16", 2},  {"BF16", 2},    {"I64", 8},    {"U64", 8},
-    {"I32", 4},  {"U32", 4},  {"I16", 2},  {"U16", 2},     {"I8", 1},     {"U8", 1},
-    {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1},
+    {"F64", 8}, {"F32", 4}, {"F16", 2},  {"BF16", 2},    {"I64", 8},
+    {"U64", 8}, {"I32", 4}, {"U32", 4},  {"I16", 2},     {"U16", 2},
+    {"I8", 1},  {"U8", 1},  {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1},
 };
 
-Status bad_model(std::string message) { return Status(ErrorCode::kBadModel, std::move(message)); }
+Status bad_model(std::string message) {
+  return Status(ErrorCode::kBadModel, std::move(message));
+}
 
 std::string quote_name(std::string_view name) {
   std::string text = "'";
@@ -97,7 +99,8 @@ Status parse_tensor_entry(const std::string& name, const json& entry, std::uint6
   info.data_end = range[1];
   const std::string span_text =
       "data_offsets [" + std::to_string(range[0]) + ", " + std::to_string(range[1]) + "]";
-  if (info.data_begin > info.data_end) return bad_model(tensor + ": " + span_text + " run backwards");
+  if (info.data_begin > info.data_end)
+    return bad_model(tensor + ": " + span_text + " run backwards");
   if (info.data_end > data_size) {
     return bad_model(tensor + ": " + span_text + " end past the data section (" +
                      std::to_string(data_size) + " bytes): the file is truncated or lies");
@@ -122,7 +125,8 @@ Result<SafetensorsFile> SafetensorsFile::parse(std::span<const std::uint8_t> byt
                      " bytes; a safetensors file starts with an 8-byte header length");
   }
   std::uint64_t header_size = 0;
-  for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | bytes[static_cast<std::size_t>(i)];
+  for (int i = 7; i >= 0; --i)
+    header_size = (header_size << 8) | bytes[static_cast<std::size_t>(i)];
   const std::uint64_t available = bytes.size() - 8;
   if (header_size > available) {
     return bad_model("header length " + std::to_string(header_size) + " exceeds the " +
@@ -179,11 +183,10 @@ Result<SafetensorsFile> SafetensorsFile::parse(std::span<const std::uint8_t> byt
   }
 
   // The format requires the tensors to tile the data section exactly: no overlaps, no holes.
-  std::stable_sort(file.tensors_.begin(), file.tensors_.end(),
-                   [](const TensorInfo& a, const TensorInfo& b) {
-                     return a.data_begin != b.data_begin ? a.data_begin < b.data_begin
-                                                         : a.data_end < b.data_end;
-                   });
+  std::stable_sort(
+      file.tensors_.begin(), file.tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) {
+        return a.data_begin != b.data_begin ? a.data_begin < b.data_begin : a.data_end < b.data_end;
+      });
   std::uint64_t covered = 0;
   const TensorInfo* previous = nullptr;
   for (const TensorInfo& info : file.tensors_) {
@@ -224,9 +227,9 @@ Result<Tensor> SafetensorsFile::read_f32(std::string_view name) const {
 
 Result<Tensor> SafetensorsFile::read_f32(const TensorInfo& info) const {
   if (!info.convertible_to_f32()) {
-    return Result<Tensor>(ErrorCode::kUnsupportedDtype,
-                          "tensor " + quote_name(info.name) + " is " + info.dtype +
-                              "; the engine reads F32, F16 and BF16");
+    return Result<Tensor>(ErrorCode::kUnsupportedDtype, "tensor " + quote_name(info.name) + " is " +
+                                                            info.dtype +
+                                                            "; the engine reads F32, F16 and BF16");
   }
   Result<Tensor> tensor = Tensor::zeros(info.shape, "tensor " + quote_name(info.name));
   if (!tensor) return tensor;
@@ -241,10 +244,9 @@ Status SafetensorsFile::read_f32_into(const TensorInfo& info, std::span<float> o
                                                     "; the engine reads F32, F16 and BF16");
   }
   if (out.size() != info.element_count) {
-    return Status(ErrorCode::kBadArgument, "tensor " + quote_name(info.name) + " has " +
-                                               std::to_string(info.element_count) +
-                                               " elements but the destination holds " +
-                                               std::to_string(out.size()));
+    return Status(ErrorCode::kBadArgument,
+                  "tensor " + quote_name(info.name) + " has " + std::to_string(info.element_count) +
+                      " elements but the destination holds " + std::to_string(out.size()));
   }
   // `info` may come from another file: never trust its range against this one's data.
   std::uint64_t byte_count = 0;

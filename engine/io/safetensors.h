@@ -24,7 +24,7 @@ namespace gyre::io {
 
 struct TensorInfo {
   std::string name;
-  std::string dtype;            // as written in the file: "F32", "BF16", "I64", ...
+  std::string dtype;              // as written in the file: "F32", "BF16", "I64", ...
   std::uint32_t dtype_bytes = 0;  // bytes per element
   Shape shape;
   std::uint64_t element_count = 0;

@@ -20,19 +20,19 @@ namespace {
 
 // Two F32 tensors, one F16 and one BF16, with metadata; 8-byte aligned header like real writers.
 std::vector<std::uint8_t> valid_file() {
-  std::vector<std::uint8_t> data = raw_bytes(std::vector<float>{1.5f, -2.0f, 3.25f, 0.0f, 7.0f, 8.0f});
+  std::vector<std::uint8_t> data =
+      raw_bytes(std::vector<float>{1.5f, -2.0f, 3.25f, 0.0f, 7.0f, 8.0f});
   const std::vector<std::uint8_t> halfs = raw_bytes(std::vector<std::uint16_t>{0x3c00, 0xc000});
   const std::vector<std::uint8_t> bf16s = raw_bytes(std::vector<std::uint16_t>{0x3f80, 0xc049});
   const std::vector<std::uint8_t> bias = raw_bytes(std::vector<float>{0.5f});
   data.insert(data.end(), halfs.begin(), halfs.end());
   data.insert(data.end(), bf16s.begin(), bf16s.end());
   data.insert(data.end(), bias.begin(), bias.end());
-  std::string header =
-      R"({"__metadata__":{"format":"pt","note":"test"},)"
-      R"("weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
-      R"("half":{"dtype":"F16","shape":[2],"data_offsets":[24,28]},)"
-      R"("brain":{"dtype":"BF16","shape":[2],"data_offsets":[28,32]},)"
-      R"("bias":{"dtype":"F32","shape":[],"data_offsets":[32,36]}})";
+  std::string header = R"({"__metadata__":{"format":"pt","note":"test"},)"
+                       R"("weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
+                       R"("half":{"dtype":"F16","shape":[2],"data_offsets":[24,28]},)"
+                       R"("brain":{"dtype":"BF16","shape":[2],"data_offsets":[28,32]},)"
+                       R"("bias":{"dtype":"F32","shape":[],"data_offsets":[32,36]}})";
   while (header.size() % 8 != 0) header += ' ';
   return safetensors_bytes(header, data);
 }
@@ -48,7 +48,8 @@ void check_valid_file_loads() {
 }
 
 // Parses `bytes`, expects `code`, and a message containing `fragment`.
-void check_rejected(const std::vector<std::uint8_t>& bytes, ErrorCode code, const std::string& fragment) {
+void check_rejected(const std::vector<std::uint8_t>& bytes, ErrorCode code,
+                    const std::string& fragment) {
   auto file = SafetensorsFile::parse(bytes);
   REQUIRE_FALSE(file.is_ok());
   CHECK(file.status().code() == code);
@@ -57,7 +58,9 @@ void check_rejected(const std::vector<std::uint8_t>& bytes, ErrorCode code, cons
   check_valid_file_loads();
 }
 
-std::vector<std::uint8_t> zeros(std::size_t n) { return std::vector<std::uint8_t>(n, 0); }
+std::vector<std::uint8_t> zeros(std::size_t n) {
+  return std::vector<std::uint8_t>(n, 0);
+}
 
 }  // namespace
 
@@ -108,8 +111,9 @@ TEST_CASE("safetensors: every float16 bit pattern converts exactly") {
       }
       continue;
     }
-    const float expected = exponent == 0 ? sign * std::ldexp(static_cast<float>(mantissa), -24)
-                                         : sign * std::ldexp(1.0f + mantissa / 1024.0f, exponent - 15);
+    const float expected = exponent == 0
+                               ? sign * std::ldexp(static_cast<float>(mantissa), -24)
+                               : sign * std::ldexp(1.0f + mantissa / 1024.0f, exponent - 15);
     if (converted != expected || std::signbit(converted) != std::signbit(expected)) {
       FAIL("f16 0x" << std::hex << bits << " gave " << converted << ", expected " << expected);
     }
@@ -220,20 +224,27 @@ TEST_CASE("safetensors: tensors that lie give BAD_MODEL naming the tensor") {
                    ErrorCode::kBadModel, "'wq': \"shape\"");
     check_rejected(file_with(R"({"dtype":"F32","shape":[1.5],"data_offsets":[0,4]})", 4),
                    ErrorCode::kBadModel, "'wq': \"shape\"");
-    check_rejected(file_with(R"({"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,4]})", 4),
-                   ErrorCode::kBadModel, "'wq': \"shape\"");
+    check_rejected(
+        file_with(R"({"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,4]})", 4),
+        ErrorCode::kBadModel, "'wq': \"shape\"");
   }
   SUBCASE("a shape whose byte count overflows 64 bits") {
-    check_rejected(file_with(R"({"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]})", 4),
-                   ErrorCode::kBadModel, "'wq': shape [4294967296, 4294967296] overflows");
-    check_rejected(file_with(R"({"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,4]})", 4),
-                   ErrorCode::kBadModel, "overflows");
+    check_rejected(
+        file_with(R"({"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]})", 4),
+        ErrorCode::kBadModel, "'wq': shape [4294967296, 4294967296] overflows");
+    check_rejected(
+        file_with(R"({"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,4]})", 4),
+        ErrorCode::kBadModel, "overflows");
   }
   SUBCASE("offsets past the end") {
     check_rejected(file_with(R"({"dtype":"F32","shape":[2],"data_offsets":[0,8]})", 4),
-                   ErrorCode::kBadModel, "'wq': data_offsets [0, 8] end past the data section (4 bytes)");
-    check_rejected(file_with(R"({"dtype":"F32","shape":[1],"data_offsets":[18446744073709551612,18446744073709551615]})", 4),
-                   ErrorCode::kBadModel, "'wq'");
+                   ErrorCode::kBadModel,
+                   "'wq': data_offsets [0, 8] end past the data section (4 bytes)");
+    check_rejected(
+        file_with(
+            R"({"dtype":"F32","shape":[1],"data_offsets":[18446744073709551612,18446744073709551615]})",
+            4),
+        ErrorCode::kBadModel, "'wq'");
   }
   SUBCASE("offsets that run backwards or are malformed") {
     check_rejected(file_with(R"({"dtype":"F32","shape":[1],"data_offsets":[4,0]})", 4),
@@ -245,7 +256,8 @@ TEST_CASE("safetensors: tensors that lie give BAD_MODEL naming the tensor") {
   }
   SUBCASE("shape and byte count disagreeing") {
     check_rejected(file_with(R"({"dtype":"F32","shape":[2,3],"data_offsets":[0,20]})", 20),
-                   ErrorCode::kBadModel, "'wq': shape [2, 3] of F32 needs 24 bytes but data_offsets [0, 20] hold 20");
+                   ErrorCode::kBadModel,
+                   "'wq': shape [2, 3] of F32 needs 24 bytes but data_offsets [0, 20] hold 20");
     check_rejected(file_with(R"({"dtype":"BF16","shape":[3],"data_offsets":[0,12]})", 12),
                    ErrorCode::kBadModel, "needs 6 bytes");
   }

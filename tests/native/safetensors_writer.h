@@ -12,7 +12,8 @@ namespace gyre::test {
 inline std::vector<std::uint8_t> safetensors_bytes(const std::string& header,
                                                    const std::vector<std::uint8_t>& data,
                                                    std::uint64_t header_length_field) {
-  // One allocation, filled with memcpy (vector::insert trips a GCC 12 -Warray-bounds false positive).
+  // One allocation, filled with memcpy (vector::insert trips a GCC 12 -Warray-bounds false
+  // positive).
   std::vector<std::uint8_t> bytes(8 + header.size() + data.size());
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<std::uint8_t>(header_length_field >> (8 * i));
   if (!header.empty()) std::memcpy(bytes.data() + 8, header.data(), header.size());

@@ -16,7 +16,8 @@ TEST_CASE("tensor: zeros has the shape, the size and zeroed, aligned data") {
   for (float value : tensor->values()) CHECK(value == 0.0f);
 }
 
-TEST_CASE("tensor: sizes beyond what the engine addresses are TOO_LARGE, checked before allocating") {
+TEST_CASE(
+    "tensor: sizes beyond what the engine addresses are TOO_LARGE, checked before allocating") {
   auto huge = gyre::Tensor::zeros({1 << 30, 1 << 30, 4}, "logits");  // 2^64 bytes
   REQUIRE_FALSE(huge.is_ok());
   CHECK(huge.status().code() == ErrorCode::kTooLarge);
