@@ -14,6 +14,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
+import evaluate  # noqa: E402
 import export  # noqa: E402
 import safetensors_io  # noqa: E402
 import train_ddpm  # noqa: E402
@@ -141,9 +142,15 @@ def lm_card(name):
                      % history["valid"][-1][1])
     lines += ["", "### Length extrapolation (trained at %d)" % arch["train_length"], ""]
     if gau:
-        lines += [extrapolation_section(GAU_NAMES), "",
-                  "![per-position loss](length-extrapolation.png)" if os.path.exists(
-                      os.path.join(model_dir, "length-extrapolation.png")) else ""]
+        lines += [extrapolation_section(GAU_NAMES), ""]
+        results = [load_json(os.path.join(data.ROOT, "models", n, "length-extrapolation.json")) for n in GAU_NAMES]
+        results = [r for r in results if r]
+        if results:
+            combined = os.path.join(data.ROOT, "models", GAU_NAMES[0], "length-extrapolation-all.png")
+            evaluate.plot(results, combined)
+            lines += ["Per-position loss at n = 4096 (bins of 64 positions; dotted line: the training length) for "
+                      "the three normalisers:", "",
+                      "![per-position loss, all variants](%s)" % os.path.relpath(combined, model_dir), ""]
     else:
         lines += ["Evaluated only for the GAU-LMs (see `models/gau-lm-softmax-plus/README.md`)."]
     lines += ["", "## Sample", "",
