@@ -12,7 +12,8 @@ The same first `--tokens` characters are used at every length, so the columns ar
 
   /usr/bin/python3 models/train/evaluate.py [names...]
 
-Writes models/<name>/length-extrapolation.{json,png} and prints the table.
+Writes models/<name>/length-extrapolation.json, the figure of every evaluated variant
+models/gau-lm-softmax-plus/length-extrapolation-all.png, and prints the table.
 """
 import argparse
 import json
@@ -141,8 +142,11 @@ def main(argv=None):
         os.makedirs(out_dir, exist_ok=True)
         with open(os.path.join(out_dir, "length-extrapolation.json"), "w") as f:
             json.dump(result, f, indent=1)
-        plot([result], os.path.join(out_dir, "length-extrapolation.png"))
         results.append(result)
+    every = [json.load(open(path)) for path in (os.path.join(data.ROOT, "models", n, "length-extrapolation.json")
+                                                for n in DEFAULT_NAMES) if os.path.exists(path)]
+    if every:
+        plot(every, os.path.join(data.ROOT, "models", DEFAULT_NAMES[0], "length-extrapolation-all.png"))
     print()
     print(markdown_table(results, lengths))
 
