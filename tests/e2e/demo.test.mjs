@@ -30,6 +30,8 @@ test('the demo page starts the SIMD engine and shows its features', async () => 
   assert.equal(await page.textContent('#feature-flavour'), 'gyre-simd.wasm');
   // The dev server's COOP/COEP headers make the page cross-origin isolated.
   assert.equal(await page.textContent('#feature-isolated'), 'yes');
+  assert.equal(await page.textContent("#features-json"),
+    `engine.features = { "simd": true, "threads": false, "version": "${await page.textContent("#feature-version")}" }`);
   assert.equal(await page.isVisible('#error'), false);
   await page.screenshot({ path: fileURLToPath(new URL('demo.png', OUTPUT_DIR)), fullPage: true });
   assert.deepEqual(page.problems, []);

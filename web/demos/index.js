@@ -75,6 +75,9 @@ async function main() {
   showFeature('feature-flavour', `gyre-${features.flavour}.wasm`);
   showFeature('feature-isolated', globalThis.crossOriginIsolated === true);
   showFeature('feature-load-time', `${loadMs.toFixed(0)} ms`);
+  const { simd: hasSimd, threads, version } = features;
+  $('features-json').textContent =
+    `engine.features = ${JSON.stringify({ simd: hasSimd, threads, version }, null, 1).replace(/\n\s*/g, ' ')}`;
   $('footer-version').textContent = `v${features.version}`;
 
   const q = seededVector(HEAD_DIM, 7);
