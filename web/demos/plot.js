@@ -183,7 +183,7 @@ export function legend(element, series) {
     item.className = 'legend-item';
     const swatch = document.createElement('i');
     swatch.style.background = s.color;
-    if (s.dashed) swatch.className = 'dashed';
+    if (s.dashed) { swatch.className = 'dashed'; swatch.style.borderColor = s.color; swatch.style.background = 'none'; }
     item.append(swatch, document.createTextNode(s.label));
     return item;
   }));

@@ -10,6 +10,7 @@ import {
   NotWasmError, OutOfMemoryError, TooLargeError, UnsupportedError, errorFromCode,
 } from './errors.js';
 import { fetchBytes, firstBytesHex, looksLikeHtml } from './fetch-bytes.js';
+import { Kernels } from './kernels.js';
 
 export * from './errors.js';
 export { fetchBytes } from './fetch-bytes.js';
@@ -92,6 +93,7 @@ function toBytes(source, what) {
 export class Engine {
   #module;
   #heapMaxBytes;
+  #kernels;
 
   /** @internal */
   constructor(module, flavour, wasmUrl) {
@@ -107,6 +109,12 @@ export class Engine {
       heapMaxBytes: info.heapMaxBytes,
     });
     this.wasmUrl = String(wasmUrl);
+  }
+
+  /** The raw kernels (GEMM, attention, FLASH, vector math) on Float32Arrays, and their timing: kernels.js. */
+  get kernels() {
+    this.#kernels ??= new Kernels(this.#module);
+    return this.#kernels;
   }
 
   /** Current size of the engine's wasm heap in bytes (it grows on demand, up to heapMaxBytes). */
@@ -206,9 +214,16 @@ export class Engine {
  * - `wasmUrl`: where the .wasm is: a string (may contain `{flavour}`), a URL, `{ simd, scalar }` or
  *   `(flavour) => url`. Default: `new URL('./wasm/gyre-<flavour>.wasm', import.meta.url)`.
  * - `signal` cancels; `onProgress({ loaded, total })` reports the download.
+ * - `worker`: true runs the engine in a module Web Worker (browsers): the page never freezes, and
+ *   every method of the engine and its models returns a promise; `engine.terminate()` stops it.
  * Rejects with NotFoundError (404, missing file) or NotWasmError (e.g. an HTML page), naming the URL.
  */
-export async function createEngine({ wasmUrl, simd = 'auto', signal, onProgress } = {}) {
+export async function createEngine({ wasmUrl, simd = 'auto', signal, onProgress, worker = false } = {}) {
+  if (worker) {
+    // The same API from a Web Worker (every method then returns a promise): see worker-client.js.
+    const { createWorkerEngine } = await import('./worker-client.js');
+    return createWorkerEngine({ wasmUrl, simd, signal, onProgress });
+  }
   if (typeof WebAssembly !== 'object') {
     throw new UnsupportedError('this JavaScript runtime has no WebAssembly support');
   }

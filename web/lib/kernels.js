@@ -1,0 +1,273 @@
+// engine.kernels: the engine's raw kernels on JS arrays (GEMM, fused attention with its entropy and
+// weights, FLASH mixed-chunk attention, vector math) and a timing harness for them. The demo site's
+// entropy, GAU and benchmark pages use these; models use them through the engine, not from JS.
+//
+//   const { out, entropy } = engine.kernels.attention(q, k, v, { queries: n, keys: n, headDim: 64,
+//     mask: 'causal', normaliser: 'softmax_plus', entropy: true });
+//   const result = engine.kernels.benchmark({ kernel: 'gemm', m: 256, n: 256, k: 256 });
+//
+// Inputs are Float32Arrays of row-major matrices; every call copies them into the wasm heap, runs the
+// kernel and copies the result out. Bad arguments reject with BadArgumentError before any work.
+import { BadArgumentError, OutOfMemoryError, UnsupportedError, errorFromCode } from './errors.js';
+
+const MASKS = { bidirectional: 0, causal: 1, 'causal-window': 2, band: 3 };
+const NORMALISERS = { softmax: 0, softmax_plus: 1, relu2: 2 };
+const ACTIVATIONS = { none: 0, relu: 1, silu: 2, gelu: 3 };
+const BENCHMARKS = ['gemm', 'attention', 'flash', 'exp', 'softmax'];
+
+function check(condition, message) {
+  if (!condition) throw new BadArgumentError(message);
+}
+
+function positiveInt(value, name) {
+  check(Number.isInteger(value) && value > 0 && value <= 1 << 24, `${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function lookup(table, value, name) {
+  check(Object.hasOwn(table, value), `${name} must be one of ${Object.keys(table).join(', ')}; got ${value}`);
+  return table[value];
+}
+
+function floats(array, length, name) {
+  check(array instanceof Float32Array, `${name} must be a Float32Array`);
+  check(array.length >= length, `${name} holds ${array.length} floats, needs ${length}`);
+  return array;
+}
+
+export class Kernels {
+  #module;
+
+  /** @internal engine.kernels creates this. */
+  constructor(module) {
+    this.#module = module;
+  }
+
+  /** Runs fn with heap buffers of the given float counts (inputs copied in), freeing them after. */
+  #withBuffers(specs, fn) {
+    const module = this.#module;
+    const addresses = [];
+    try {
+      for (const spec of specs) {
+        const count = typeof spec === 'number' ? spec : spec.length;
+        const address = module._malloc(Math.max(4, count * 4));
+        if (!address) {
+          throw new OutOfMemoryError(`could not allocate ${count * 4} bytes in the wasm heap for a kernel call`);
+        }
+        addresses.push(address);
+      }
+      specs.forEach((spec, i) => {
+        if (typeof spec !== 'number') module.HEAPF32.set(spec, addresses[i] / 4);
+      });
+      return fn(addresses);
+    } finally {
+      for (const address of addresses) module._free(address);
+    }
+  }
+
+  #read(address, count) {
+    return this.#module.HEAPF32.slice(address / 4, address / 4 + count);
+  }
+
+  #run(name, ...args) {
+    if (typeof this.#module[name] !== 'function') {
+      throw new UnsupportedError(`this build of the engine has no ${name}; rebuild it with \`npm run build\``);
+    }
+    const report = this.#module[name](...args);
+    if (report) {
+      const colon = report.indexOf(':');
+      throw errorFromCode(report.slice(0, colon), `${name}: ${report.slice(colon + 1).trim()}`);
+    }
+  }
+
+  #attentionArgs(options, withValues) {
+    const queries = positiveInt(options.queries, 'queries');
+    const keys = positiveInt(options.keys ?? queries, 'keys');
+    const heads = positiveInt(options.heads ?? 1, 'heads');
+    const headDim = positiveInt(options.headDim, 'headDim');
+    const valueDim = withValues ? positiveInt(options.valueDim ?? headDim, 'valueDim') : 0;
+    const mask = lookup(MASKS, options.mask ?? 'causal', 'mask');
+    const normaliser = lookup(NORMALISERS, options.normaliser ?? 'softmax', 'normaliser');
+    const window = options.window ?? 0;
+    check(Number.isInteger(window) && window >= 0, `window must be a non-negative integer, got ${window}`);
+    const scale = options.scale ?? 0;
+    check(Number.isFinite(scale), `scale must be a finite number (0: 1/sqrt(headDim)), got ${scale}`);
+    return { queries, keys, heads, headDim, valueDim, mask, normaliser, window, scale };
+  }
+
+  /**
+   * Fused attention of `heads` heads: out = normalise(scale · q kᵀ) v. Options: queries, keys,
+   * heads, headDim, valueDim, mask ('causal' | 'bidirectional' | 'causal-window' | 'band'), window,
+   * normaliser ('softmax' | 'softmax_plus' (log-n scale, log base 512) | 'relu2'), scale (0 for
+   * 1/√headDim), entropy (true: also the entropy in nats of every query's weights, [queries × heads]).
+   */
+  attention(q, k, v, options = {}) {
+    const a = this.#attentionArgs(options, true);
+    floats(q, a.queries * a.heads * a.headDim, 'q');
+    floats(k, a.keys * a.heads * a.headDim, 'k');
+    floats(v, a.keys * a.heads * a.valueDim, 'v');
+    const outCount = a.queries * a.heads * a.valueDim;
+    const entropyCount = options.entropy ? a.queries * a.heads : 0;
+    return this.#withBuffers([q, k, v, outCount, Math.max(1, entropyCount)], ([pq, pk, pv, po, pe]) => {
+      this.#run('kernelAttention', a.queries, a.keys, a.heads, a.headDim, a.valueDim, a.mask, a.window,
+        a.normaliser, a.scale, pq, pk, pv, po, entropyCount ? pe : 0);
+      return {
+        out: this.#read(po, outCount),
+        ...(entropyCount ? { entropy: this.#read(pe, entropyCount) } : {}),
+      };
+    });
+  }
+
+  /** The attention weights of one head for queries [queryBegin, queryEnd): rows × keys floats. */
+  attentionWeights(q, k, options = {}) {
+    const a = this.#attentionArgs(options, false);
+    const head = options.head ?? 0;
+    const queryBegin = options.queryBegin ?? 0;
+    const queryEnd = options.queryEnd ?? a.queries;
+    check(Number.isInteger(head) && head >= 0 && head < a.heads, `head must be in [0, ${a.heads})`);
+    check(Number.isInteger(queryBegin) && Number.isInteger(queryEnd) && queryBegin >= 0 &&
+      queryBegin < queryEnd && queryEnd <= a.queries, `need 0 <= queryBegin < queryEnd <= ${a.queries}`);
+    floats(q, a.queries * a.heads * a.headDim, 'q');
+    floats(k, a.keys * a.heads * a.headDim, 'k');
+    const count = (queryEnd - queryBegin) * a.keys;
+    return this.#withBuffers([q, k, count], ([pq, pk, pw]) => {
+      this.#run('kernelAttentionWeights', a.queries, a.keys, a.heads, a.headDim, a.mask, a.window,
+        a.normaliser, a.scale, pq, pk, head, queryBegin, queryEnd, pw);
+      return this.#read(pw, count);
+    });
+  }
+
+  /**
+   * C = activation(A·B + bias), A [m × k]; B [k × n], or [n × k] with transposeB (a PyTorch
+   * Linear weight); bias [n] or none; activation 'none' | 'relu' | 'silu' | 'gelu'.
+   */
+  gemm(a, b, { m, n, k, transposeB = false, bias = null, activation = 'none' } = {}) {
+    positiveInt(m, 'm'); positiveInt(n, 'n'); positiveInt(k, 'k');
+    floats(a, m * k, 'a');
+    floats(b, n * k, 'b');
+    if (bias !== null) floats(bias, n, 'bias');
+    const act = lookup(ACTIVATIONS, activation, 'activation');
+    const inputs = bias === null ? [a, b, m * n] : [a, b, m * n, bias];
+    return this.#withBuffers(inputs, ([pa, pb, pc, pbias = 0]) => {
+      if (transposeB) this.#run('kernelGemmNt', m, n, k, pa, k, pb, k, pc, n, pbias, act);
+      else this.#run('kernelGemm', m, n, k, pa, k, pb, n, pc, n, pbias, act);
+      return this.#read(pc, m * n);
+    });
+  }
+
+  /**
+   * FLASH mixed-chunk attention (quadratic relu² inside chunks, linear across): qQuad, kQuad, qLin,
+   * kLin [length × qkDim], v [length × valueDim]; options length, chunk, qkDim, valueDim, causal.
+   */
+  flash(qQuad, kQuad, qLin, kLin, v, { length, chunk = 256, qkDim, valueDim, causal = true } = {}) {
+    positiveInt(length, 'length'); positiveInt(chunk, 'chunk'); positiveInt(qkDim, 'qkDim');
+    positiveInt(valueDim, 'valueDim');
+    for (const [array, name] of [[qQuad, 'qQuad'], [kQuad, 'kQuad'], [qLin, 'qLin'], [kLin, 'kLin']]) {
+      floats(array, length * qkDim, name);
+    }
+    floats(v, length * valueDim, 'v');
+    return this.#withBuffers([qQuad, kQuad, qLin, kLin, v, length * valueDim], ([a, b, c, d, e, o]) => {
+      this.#run('kernelFlashMixedChunk', length, chunk, qkDim, valueDim, causal, a, b, c, d, e, o);
+      return this.#read(o, length * valueDim);
+    });
+  }
+
+  /**
+   * Times one kernel on resident random inputs in this thread: warm-up, then runs until `minMs` has
+   * passed (at least `minRuns` runs). Returns { kernel, params, runs, medianMs, fastestMs, work, unit,
+   * rate }: `rate` is work per second in `unit` (GFLOP/s; Gelem/s for the element-wise kernels).
+   * kernel: 'gemm' { m, n, k }, 'attention' { n, headDim, mask, window, normaliser },
+   * 'flash' { n, chunk, qkDim, valueDim }, 'exp' { n }, 'softmax' { rows, cols }.
+   * FLOPs are the useful work: causal attention counts 2·(visible pairs)·(2·headDim).
+   */
+  benchmark({ kernel, minMs = 300, minRuns = 5, ...params } = {}) {
+    check(BENCHMARKS.includes(kernel), `kernel must be one of ${BENCHMARKS.join(', ')}; got ${kernel}`);
+    check(Number.isFinite(minMs) && minMs >= 0 && minMs <= 60_000, 'minMs must be in [0, 60000]');
+    const { specs, work, unit, run } = this.#benchmarkSetup(kernel, params);
+    const random = new Float32Array(Math.max(...specs));
+    let state = 12345;
+    for (let i = 0; i < random.length; i++) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      random[i] = (state / 2 ** 32 - 0.5) * 2;
+    }
+    return this.#withBuffers(specs.map((count) => random.subarray(0, count)), (addresses) => {
+      run(addresses);  // warm-up (also grows any workspace)
+      const times = [];
+      const started = performance.now();
+      while (times.length < minRuns || performance.now() - started < minMs) {
+        const t0 = performance.now();
+        run(addresses);
+        times.push(performance.now() - t0);
+        if (times.length >= 10_000) break;
+      }
+      times.sort((x, y) => x - y);
+      const medianMs = times[times.length >> 1];
+      return { kernel, params, runs: times.length, medianMs, fastestMs: times[0], work, unit, rate: work / medianMs / 1e6 };
+    });
+  }
+
+  #benchmarkSetup(kernel, params) {
+    switch (kernel) {
+      case 'gemm': {
+        const m = positiveInt(params.m ?? 256, 'm');
+        const n = positiveInt(params.n ?? m, 'n');
+        const k = positiveInt(params.k ?? m, 'k');
+        return {
+          specs: [m * k, k * n, m * n],
+          work: 2 * m * n * k,
+          unit: 'GFLOP/s',
+          run: ([a, b, c]) => this.#run('kernelGemm', m, n, k, a, k, b, n, c, n, 0, 0),
+        };
+      }
+      case 'attention': {
+        const n = positiveInt(params.n ?? 1024, 'n');
+        const d = positiveInt(params.headDim ?? 64, 'headDim');
+        const mask = lookup(MASKS, params.mask ?? 'causal', 'mask');
+        const normaliser = lookup(NORMALISERS, params.normaliser ?? 'softmax', 'normaliser');
+        const window = params.window ?? 0;
+        let pairs = n * n;
+        if (mask === MASKS.causal) pairs = (n * (n + 1)) / 2;
+        if (mask === MASKS['causal-window']) {
+          const w = Math.min(window, n);
+          pairs = (w * (w + 1)) / 2 + (n - w) * w;
+        }
+        return {
+          specs: [n * d, n * d, n * d, n * d],
+          work: pairs * 4 * d,
+          unit: 'GFLOP/s',
+          run: ([q, k, v, o]) => this.#run('kernelAttention', n, n, 1, d, d, mask, window, normaliser, 0, q, k, v, o, 0),
+        };
+      }
+      case 'flash': {
+        const n = positiveInt(params.n ?? 1024, 'n');
+        const c = positiveInt(params.chunk ?? 256, 'chunk');
+        const s = positiveInt(params.qkDim ?? 128, 'qkDim');
+        const e = positiveInt(params.valueDim ?? 256, 'valueDim');
+        const chunks = Math.ceil(n / c);
+        // causal: quadratic within chunks, plus per chunk Klᵀ V (s·e·c) and Ql · state (s·e per row).
+        const quad = chunks * ((c * (c + 1)) / 2) * 2 * (s + e);
+        const linear = n * 2 * s * e * 2;
+        return {
+          specs: [n * s, n * s, n * s, n * s, n * e, n * e],
+          work: quad + linear,
+          unit: 'GFLOP/s',
+          run: ([a, b, qc, d, v, o]) => this.#run('kernelFlashMixedChunk', n, c, s, e, true, a, b, qc, d, v, o),
+        };
+      }
+      case 'exp': {
+        const n = positiveInt(params.n ?? 1 << 20, 'n');
+        return { specs: [n, n], work: n, unit: 'Gelem/s', run: ([x, y]) => this.#run('kernelExp', x, y, n) };
+      }
+      default: {  // softmax
+        const rows = positiveInt(params.rows ?? 1024, 'rows');
+        const cols = positiveInt(params.cols ?? 1024, 'cols');
+        return {
+          specs: [rows * cols, rows * cols],
+          work: rows * cols,
+          unit: 'Gelem/s',
+          run: ([x, y]) => this.#run('kernelSoftmaxRows', x, y, rows, cols, cols),
+        };
+      }
+    }
+  }
+}
