@@ -141,13 +141,15 @@ TEST_CASE("gemm: N and K across the cache blocks (K-block accumulation, activati
   }
 }
 
-TEST_CASE("gemm: M = 1 (the GEMV path) on every panel count and edge") {
+TEST_CASE("gemm: M = 1 (the GEMV paths) on every panel count and edge") {
   std::mt19937 rng(5);
-  for (int N : {1, 7, 8, 9, 24, 31, 32, 33, 40, 63, 64, 65})
-    for (int K : {1, 2, 3, 64, 65})
+  for (int N : {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 63, 64, 65})
+    for (int K : {1, 2, 3, 7, 8, 9, 17, 64, 65})
       for (Activation act : kActivations) {
         check_shape(rng, Path::packed, 1, N, K, true, act);
         check_shape(rng, Path::packed_scalar, 1, N, K, false, act);
+        check_shape(rng, Path::unpacked, 1, N, K, K % 2 == 0, act);
+        check_shape(rng, Path::transposed, 1, N, K, K % 2 == 1, act);
       }
 }
 
