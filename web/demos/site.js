@@ -90,9 +90,10 @@ export function showError(error, box = $('error')) {
   box.replaceChildren();
   if (isMissingApi(error)) {
     box.classList.add('needs');
-    box.append(element('strong', {}, 'Needs the model runtime. '),
-      'This build of the engine does not have what this part of the page uses yet: ',
-      element('code', {}, error.message), '. Rebuild with ', element('code', {}, 'npm run build'), ' once it lands.');
+    box.append(element('strong', {}, 'Not in this build of the engine yet. '),
+      'This part of the page needs an engine function that the WebAssembly module or the JS API ' +
+      'served here does not have: ', element('code', {}, error.message), '. Rebuild with ',
+      element('code', {}, 'npm run build'), '.');
   } else {
     box.classList.remove('needs');
     box.textContent = describeError(error);
@@ -223,4 +224,42 @@ export function onResize(draw) {
     clearTimeout(timer);
     timer = setTimeout(draw, 120);
   });
+}
+
+/** Means of values[n − 1] over log-spaced bins of n (binsPerOctave per doubling): [[n, mean], …]. */
+export function logBinned(values, binsPerOctave = 4) {
+  const points = [];
+  let lo = 1;
+  while (lo <= values.length) {
+    const hi = Math.min(values.length + 1, Math.max(lo + 1, Math.round(lo * 2 ** (1 / binsPerOctave))));
+    let sum = 0;
+    for (let n = lo; n < hi; n++) sum += values[n - 1];
+    points.push([Math.sqrt(lo * (hi - 1)), sum / (hi - lo)]);
+    lo = hi;
+  }
+  return points;
+}
+
+// Held-out text the models never saw in training (the last 5 % of each novel), shipped with them.
+const HELDOUT_CANDIDATES = ['heldout.txt', 'heldout/austen.txt', 'austen-heldout.txt', 'data/austen_valid.txt'];
+let heldout = null;
+
+/** The held-out text, fetched once (NotFound when the models have not shipped it). */
+export async function loadHeldoutText() {
+  heldout ??= (async () => {
+    for (const candidate of HELDOUT_CANDIDATES) {
+      const response = await fetch(new URL(candidate, MODELS_URL)).catch(() => null);
+      if (response?.ok) return response.text();
+    }
+    const error = new Error(`no held-out text found under ${MODELS_URL.pathname} (tried ${HELDOUT_CANDIDATES.join(', ')})`);
+    error.name = 'NotFoundError';
+    error.code = 'NOT_FOUND';
+    throw error;
+  })();
+  try {
+    return await heldout;
+  } catch (error) {
+    heldout = null;
+    throw error;
+  }
 }
