@@ -96,19 +96,19 @@ async function trainedHeads(engine) {
   if (loaded?.name !== name) {
     loaded = null;
     loaded = { name, model: await loadModel(engine, name, $('trained-progress')) };
-    fillLayers(loaded.model.info?.layers ?? loaded.model.layers, layer);
+    fillLayers(loaded.model.info.layers, layer);
   }
   const lm = loaded.model;
-  const trainLength = lm.info?.trainLength ?? lm.trainLength ?? 128;
+  const { trainLength } = lm.info;
   const text = (await loadHeldoutText()).slice(0, length);
   const variants = name === 'gau-lm-softmax-plus'
-    ? [['as trained (softmax_plus)', { mode: 'as-trained' }, COLORS.softmaxPlus]]
-    : [['full attention', { mode: 'full' }, COLORS.full], [`full + log-n (max(1, log_${trainLength} n))`, { mode: 'full', logn: true }, COLORS.window]];
+    ? [['as trained (softmax_plus)', { attention: 'as-trained' }, COLORS.softmaxPlus]]
+    : [['full attention', { attention: 'full' }, COLORS.full],
+      [`full + log-n, max(1, log_${trainLength} n)`, { attention: 'full', logn: true }, COLORS.window]];
   const series = [];
   for (const [label, attention, color] of variants) {
-    const entropy = await lm.entropy(text, { layer, attention });
+    const { entropy, heads } = await lm.attentionEntropy(text, { layer, ...attention });
     // Heads averaged per position (entropy is [positions × heads]).
-    const heads = Math.max(1, Math.round(entropy.length / [...text].length));
     const perPosition = new Float32Array(entropy.length / heads);
     for (let i = 0; i < perPosition.length; i++) {
       let sum = 0;

@@ -226,12 +226,15 @@ export function onResize(draw) {
   });
 }
 
-/** Means of values[n − 1] over log-spaced bins of n (binsPerOctave per doubling): [[n, mean], …]. */
-export function logBinned(values, binsPerOctave = 4) {
+/**
+ * Means of values[n − 1] over log-spaced bins of n (binsPerOctave per doubling, at least minWidth
+ * values each, so that the first positions are not single noisy points): [[n, mean], …].
+ */
+export function logBinned(values, binsPerOctave = 4, minWidth = 1) {
   const points = [];
   let lo = 1;
   while (lo <= values.length) {
-    const hi = Math.min(values.length + 1, Math.max(lo + 1, Math.round(lo * 2 ** (1 / binsPerOctave))));
+    const hi = Math.min(values.length + 1, Math.max(lo + minWidth, Math.round(lo * 2 ** (1 / binsPerOctave))));
     let sum = 0;
     for (let n = lo; n < hi; n++) sum += values[n - 1];
     points.push([Math.sqrt(lo * (hi - 1)), sum / (hi - lo)]);

@@ -1,0 +1,73 @@
+// Write page: streamed generation from a shipped language model (lm.generate, an async iterator
+// served from the engine's worker), with sampling controls and live tokens per second.
+import { $, loadModel, renderShell, runAction, startEngine } from './site.js';
+
+let loaded = null;  // { name, model }
+let controller = null;
+
+async function generate(engine) {
+  const name = $('write-model').value;
+  if (loaded?.name !== name) {
+    loaded = null;
+    loaded = { name, model: await loadModel(engine, name, $('write-progress')) };
+  }
+  if ($('write-random-seed').checked) $('write-seed').value = Math.floor(Math.random() * 1e9);
+  const prompt = $('write-prompt').value;
+  const options = {
+    maxTokens: Number($('write-max').value),
+    temperature: Number($('write-temperature').value),
+    topK: Number($('write-topk').value),
+    topP: Number($('write-topp').value),
+    repetitionPenalty: Number($('write-penalty').value),
+    seed: Number($('write-seed').value),
+  };
+  const output = $('write-output');
+  const generated = output.querySelector('.generated');
+  output.querySelector('.prompt').textContent = prompt;
+  generated.textContent = '';
+  $('write-seed-used').textContent = options.seed;
+  controller = new AbortController();
+  $('write-stop').disabled = false;
+  const started = performance.now();
+  let first = 0;
+  let count = 0;
+  let text = '';
+  let lastPaint = 0;
+  const paint = () => {
+    generated.textContent = text;
+    $('write-count').textContent = count;
+    const seconds = (performance.now() - first) / 1000;
+    if (count > 1 && seconds > 0) $('write-speed').textContent = ((count - 1) / seconds).toFixed(0);
+  };
+  try {
+    for await (const piece of await loaded.model.generate(prompt, { ...options, signal: controller.signal })) {
+      if (count === 0) {
+        first = performance.now();
+        $('write-first').textContent = `${(first - started).toFixed(0)} ms`;
+      }
+      count++;
+      text += piece;
+      if (performance.now() - lastPaint > 30) { paint(); lastPaint = performance.now(); }
+    }
+  } catch (error) {
+    if (error.code !== 'ABORTED') throw error;
+  } finally {
+    paint();
+    $('write-stop').disabled = true;
+    document.body.dataset.generated = String(count);
+  }
+}
+
+renderShell('write.html');
+$('write-temperature').addEventListener('input', () => { $('write-temperature-value').textContent = $('write-temperature').value; });
+$('write-stop').addEventListener('click', () => controller?.abort());
+$('write-model').addEventListener('change', () => { loaded = null; });
+try {
+  const engine = await startEngine();
+  const run = () => runAction($('write-run'), () => generate(engine));
+  $('write-run').addEventListener('click', run);
+  $('write-prompt').addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) run();
+  });
+  if (new URLSearchParams(location.search).has('autorun')) await run();
+} catch { /* startEngine showed the error */ }
