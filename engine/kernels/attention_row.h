@@ -9,7 +9,7 @@
 
 namespace gyre::kernels::detail {
 
-inline constexpr int kKeyBlock = 64;  // keys per online-softmax step (row and tile kernels)
+inline constexpr int kKeyBlock = 128;  // keys per online-softmax step (row and tile kernels)
 
 // The running statistics of one query: with s the scaled logits seen so far,
 //   softmax: max = max s, sum = Σ e^(s − max), moment = Σ e^(s − max)·(s − max)

@@ -350,3 +350,22 @@ TEST_CASE("attention: bad arguments are BAD_ARGUMENT and write nothing") {
   // still usable afterwards
   CHECK(code(c, s) == ErrorCode::kOk);
 }
+
+TEST_CASE("attention: GAU-sized heads (s = 256, e = 512) and many heads") {
+  std::mt19937 rng(48);
+  for (const Layout& lay : {Layout{1, 256, 512, 0}, Layout{12, 8, 8, 3}}) {
+    for (int n : {1, 6, 129}) {
+      for (auto mask : {AttentionMask::causal, AttentionMask::causal_window, AttentionMask::bidirectional}) {
+        for (auto norm : {AttentionNormaliser::softmax_plus, AttentionNormaliser::relu2}) {
+          AttentionConfig c;
+          c.mask = mask;
+          c.window = 50;
+          c.normaliser = norm;
+          const Buffers b = make_problem(rng, n, n, lay, 0.4f);
+          const std::string what = describe(c, n, n, lay);
+          CHECK_MESSAGE(check_against_naive(c, b, 2e-5, what) == 0, what);
+        }
+      }
+    }
+  }
+}
