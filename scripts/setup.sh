@@ -24,6 +24,7 @@ packages=(
   python3-pil
   python3-onnx
   libonnx-testdata
+  libsimde-dev
 )
 
 missing=()
