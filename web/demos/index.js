@@ -1,5 +1,6 @@
 // The demo site's first page: the engine's features and a live RoPE example computed in wasm.
 import { createEngine } from '../lib/index.js';
+import { PAGES, renderShell } from './site.js';
 
 const HEAD_DIM = 16;
 const POSITIONS = 64;
@@ -60,7 +61,22 @@ function drawHeatmap(canvas, scores, marked) {
   }
 }
 
+function renderPageCards() {
+  $('pages').replaceChildren(...PAGES.map((page) => {
+    const link = document.createElement('a');
+    link.href = page.file;
+    const title = document.createElement('strong');
+    title.textContent = page.title;
+    const blurb = document.createElement('span');
+    blurb.textContent = page.blurb;
+    link.append(title, blurb);
+    return link;
+  }));
+}
+
 async function main() {
+  renderShell('index.html');
+  renderPageCards();
   const params = new URLSearchParams(location.search);
   const simdParam = params.get('simd');
   const simd = simdParam === 'false' ? false : simdParam === 'true' ? true : 'auto';

@@ -153,7 +153,8 @@ export function lineChart(canvas, series, options = {}) {
   c.clip();
   for (const s of series) {
     c.strokeStyle = s.color;
-    c.lineWidth = s.width ?? 2;
+    c.lineWidth = s.width || 2;
+    c.globalAlpha = s.width === 0 ? 0 : 1;  // width 0: dots only
     c.setLineDash(s.dashed ? [6, 4] : []);
     c.beginPath();
     let drawing = false;
@@ -165,6 +166,7 @@ export function lineChart(canvas, series, options = {}) {
       drawing = true;
     }
     c.stroke();
+    c.globalAlpha = 1;
     if (s.dots) {
       c.fillStyle = s.color;
       for (const [x, y] of s.points) {
