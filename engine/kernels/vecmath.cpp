@@ -66,7 +66,7 @@ float row_max(const float* x, int n) {
   return m;
 }
 
-// y = exp(x − shift), returns Σ y.
+// y = exp(x − shift), returns Σ y. shift is the row max, so every argument is <= 0.
 template <bool kSimd>
 float exp_shifted_store_sum(const float* x, float* y, int n, float shift) {
   float sum = 0.0f;
@@ -76,8 +76,8 @@ float exp_shifted_store_sum(const float* x, float* y, int n, float shift) {
     const v128_t s = wasm_f32x4_splat(shift);
     v128_t sum0 = wasm_f32x4_splat(0.0f), sum1 = sum0;
     for (; i + 8 <= n; i += 8) {
-      const v128_t e0 = exp_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i), s));
-      const v128_t e1 = exp_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i + 4), s));
+      const v128_t e0 = exp_nonpositive_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i), s));
+      const v128_t e1 = exp_nonpositive_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i + 4), s));
       wasm_v128_store(y + i, e0);
       wasm_v128_store(y + i + 4, e1);
       sum0 = wasm_f32x4_add(sum0, e0);
@@ -87,7 +87,7 @@ float exp_shifted_store_sum(const float* x, float* y, int n, float shift) {
   }
 #endif
   for (; i < n; ++i) {
-    y[i] = exp_scalar(x[i] - shift);
+    y[i] = exp_nonpositive_scalar(x[i] - shift);
     sum += y[i];
   }
   return sum;

@@ -286,3 +286,25 @@ TEST_CASE("vecmath: bad arguments give BAD_ARGUMENT and write nothing") {
   CHECK(k::group_norm(x, y, 8, 1, 0, nullptr, nullptr, 1e-5f).code() == ErrorCode::kBadArgument);
   for (float v : y) CHECK(v == 0.0f);
 }
+
+TEST_CASE("simd_math: exp_nonpositive matches exp on x <= 0, including -inf and NaN") {
+  std::vector<float> x;
+  for (float v = -100.0f; v <= 0.0f; v += 0.0173f) x.push_back(v);
+  x.push_back(-kInf);
+  x.push_back(0.0f);
+  x.push_back(std::nanf(""));
+  while (x.size() % 4) x.push_back(-1.0f);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const float want = k::exp_scalar(x[i]);
+    const float got = k::exp_nonpositive_scalar(x[i]);
+    CHECK((got == want || (std::isnan(got) && std::isnan(want))));
+  }
+#if GYRE_SIMD128
+  for (std::size_t i = 0; i < x.size(); i += 4) {
+    float a[4], b[4];
+    wasm_v128_store(a, k::exp_f32x4(wasm_v128_load(x.data() + i)));
+    wasm_v128_store(b, k::exp_nonpositive_f32x4(wasm_v128_load(x.data() + i)));
+    for (int l = 0; l < 4; ++l) CHECK((a[l] == b[l] || (std::isnan(a[l]) && std::isnan(b[l]))));
+  }
+#endif
+}
