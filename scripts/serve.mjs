@@ -2,7 +2,7 @@
 // The development server: serves the repository (the demo site lives in web/demos/) with the
 // headers Gyre needs: COOP/COEP (cross-origin isolation, which wasm threads require), the
 // application/wasm type (for streaming compilation), and no caching of stale builds.
-//   node scripts/serve.mjs [--port 8080] [--host localhost]    (or PORT=..., HOST=...)
+//   node scripts/serve.mjs [--port 8080] [--host localhost] [--root dir]   (or PORT=..., HOST=...)
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -122,8 +122,9 @@ function option(name, fallback) {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const port = Number(option('port', process.env.PORT ?? 8080));
   const host = option('host', process.env.HOST ?? 'localhost');
+  const root = resolve(option('root', REPO_ROOT));  // e.g. dist/site, the output of npm run build:site
   try {
-    const { url } = await startServer({ port, host });
+    const { url } = await startServer({ root, port, host });
     console.log(`Gyre demo site: ${url}${DEMO_PATH}`);
     console.log('(serving the repository with COOP/COEP headers; Ctrl+C to stop)');
   } catch (error) {

@@ -15,9 +15,12 @@ const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
-/** Starts the server and the browser; returns { url, context, newPage(), close() }. */
-export async function openBrowser() {
-  const server = await startServer({ port: 0, host: '127.0.0.1' });
+/**
+ * Starts the server (on `root`, default the repository) and the browser; returns
+ * { url, context, newPage(), close() }.
+ */
+export async function openBrowser({ root } = {}) {
+  const server = await startServer({ root, port: 0, host: '127.0.0.1' });
   const profile = await mkdtemp(join(tmpdir(), 'gyre-chromium-'));
   let context;
   try {

@@ -98,7 +98,9 @@ $('bench-stop').addEventListener('click', () => { stopRequested = true; $('bench
 try {
   const engine = await startEngine();
   $('bench-run').addEventListener('click', () => runAction($('bench-run'), () => run(engine)));
-  if (new URLSearchParams(location.search).has('autorun')) await runAction($('bench-run'), () => run(engine));
+  const params = new URLSearchParams(location.search);
+  if (params.has('budget')) $('bench-budget').value = params.get('budget');
+  if (params.has('autorun')) await runAction($('bench-run'), () => run(engine));
 } catch (error) {
   if (document.body.dataset.state !== 'error') showError(error);
   console.debug(describeError(error));

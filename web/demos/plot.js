@@ -67,9 +67,17 @@ export function lineChart(canvas, series, options = {}) {
     }
   }
   if (xs.length === 0) {
+    // Empty state: the message, word-wrapped and centred.
     c.font = FONT;
     c.fillStyle = MUTED;
-    c.fillText(options.empty ?? 'no data yet', pad.left, height / 2);
+    c.textAlign = 'center';
+    const lines = [''];
+    for (const word of (options.empty ?? 'no data yet').split(' ')) {
+      const candidate = lines.at(-1) ? `${lines.at(-1)} ${word}` : word;
+      if (c.measureText(candidate).width > width - 40 && lines.at(-1)) lines.push(word);
+      else lines[lines.length - 1] = candidate;
+    }
+    lines.forEach((line, i) => c.fillText(line, width / 2, height / 2 + (i - (lines.length - 1) / 2) * 17));
     return;
   }
   let [xMin, xMax] = options.xRange ?? [Math.min(...xs), Math.max(...xs)];

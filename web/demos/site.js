@@ -3,7 +3,7 @@
 //
 // Pages mark their progress on <body> for people and tests alike:
 //   data-state  loading → ready (engine up) | error;   data-run  running → done | error
-import { createEngine } from '../lib/index.js';
+import { createEngine, fetchBytes } from '../lib/index.js';
 
 /** Every page of the site, in navigation order. */
 export const PAGES = [
@@ -243,22 +243,14 @@ export function logBinned(values, binsPerOctave = 4, minWidth = 1) {
   return points;
 }
 
-// Held-out text the models never saw in training (the last 5 % of each novel), shipped with them.
-const HELDOUT_CANDIDATES = ['heldout.txt', 'heldout/austen.txt', 'austen-heldout.txt', 'data/austen_valid.txt'];
+// Held-out text the models never saw in training (the last 5 % of each novel; see data/README.md).
+const HELDOUT_URL = new URL('./data/heldout-austen.txt', import.meta.url);
 let heldout = null;
 
-/** The held-out text, fetched once (NotFound when the models have not shipped it). */
+/** The held-out text, fetched once. */
 export async function loadHeldoutText() {
-  heldout ??= (async () => {
-    for (const candidate of HELDOUT_CANDIDATES) {
-      const response = await fetch(new URL(candidate, MODELS_URL)).catch(() => null);
-      if (response?.ok) return response.text();
-    }
-    const error = new Error(`no held-out text found under ${MODELS_URL.pathname} (tried ${HELDOUT_CANDIDATES.join(', ')})`);
-    error.name = 'NotFoundError';
-    error.code = 'NOT_FOUND';
-    throw error;
-  })();
+  heldout ??= fetchBytes(HELDOUT_URL, { what: 'the held-out text' })
+    .then(({ bytes }) => new TextDecoder().decode(bytes));
   try {
     return await heldout;
   } catch (error) {

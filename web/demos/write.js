@@ -69,5 +69,7 @@ try {
   $('write-prompt').addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) run();
   });
-  if (new URLSearchParams(location.search).has('autorun')) await run();
+  const params = new URLSearchParams(location.search);
+  if (params.has('max')) $('write-max').value = params.get('max');
+  if (params.has('autorun')) await run();
 } catch { /* startEngine showed the error */ }

@@ -1,0 +1,283 @@
+// The demo site's end-to-end checks, shared by site.test.mjs (the dev server on the repository) and
+// site-static.test.mjs (the static folder of npm run build:site): every page is opened in headless
+// Chromium, its main action is driven to completion, what it renders is checked, and a screenshot
+// of it is saved as test-output/<prefix>-<page>.png.
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { OUTPUT_DIR, openBrowser } from './browser.mjs';
+
+const PAGES = ['write', 'lab', 'rope', 'entropy', 'gau', 'diffusion', 'widen', 'bench'];
+const RUN_TIMEOUT = 240_000;
+
+/** Registers the site's tests; `root` is the served folder (default: the repository). */
+export function siteSuite(prefix, { root } = {}) {
+  let browser;
+
+  before(async () => {
+    await mkdir(OUTPUT_DIR, { recursive: true });
+    browser = await openBrowser({ root: typeof root === 'function' ? await root() : root });
+  });
+  after(async () => { await browser?.close(); });
+
+  async function open(page, query = '', { width = 1100 } = {}) {
+    const tab = await browser.newPage();
+    await tab.setViewportSize({ width, height: 900 });
+    await tab.goto(`${browser.url}/web/demos/${page}.html${query}`);
+    await tab.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 60_000 });
+    assert.equal(await tab.getAttribute('body', 'data-state'), 'ready', await tab.textContent('#error'));
+    return tab;
+  }
+
+  async function finished(tab) {
+    await tab.waitForSelector('body[data-run="done"], body[data-run="error"]', { timeout: RUN_TIMEOUT });
+    assert.equal(await tab.getAttribute('body', 'data-run'), 'done', await tab.textContent('#error'));
+    assert.equal(await tab.isVisible('#error'), false);
+  }
+
+  async function rerun(tab, button) {
+    await tab.evaluate(() => { delete document.body.dataset.run; });
+    await tab.click(button);
+    await finished(tab);
+  }
+
+  async function screenshot(tab, name) {
+    await tab.screenshot({ path: fileURLToPath(new URL(`${prefix}-${name}.png`, OUTPUT_DIR)), fullPage: true });
+  }
+
+  const number = async (tab, selector) => Number(await tab.getAttribute(selector, 'data-value') ?? await tab.textContent(selector));
+
+  // A canvas with drawn content: not a single colour.
+  const painted = (tab, selector) => tab.$eval(selector, (canvas) => {
+    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    const colours = new Set();
+    for (let i = 0; i < data.length && colours.size < 8; i += 4 * 97) colours.add(`${data[i]},${data[i + 1]},${data[i + 2]},${data[i + 3]}`);
+    return canvas.width > 0 && colours.size > 2;
+  });
+
+  describe(`${prefix}: the demo site`, () => {
+    test('the home page links every demo page, and every link opens', async () => {
+      const tab = await browser.newPage();
+      await tab.goto(`${browser.url}/web/demos/`);
+      await tab.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+      const cards = await tab.$$eval('#pages a', (links) => links.map((link) => link.getAttribute('href')));
+      assert.deepEqual(cards, PAGES.map((page) => `${page}.html`));
+      const nav = await tab.$$eval('header.site nav ul a', (links) => links.map((link) => link.getAttribute('href')));
+      assert.deepEqual(nav, cards);
+      for (const href of cards) {
+        const response = await tab.request.get(`${browser.url}/web/demos/${href}`);
+        assert.equal(response.status(), 200, href);
+      }
+      assert.equal(await tab.textContent('#feature-simd'), 'yes');
+      await screenshot(tab, 'home');
+      assert.deepEqual(tab.problems, []);
+      await tab.close();
+    });
+
+    test('RoPE: Toeplitz scores, the decay bound of the spec, equal layouts after the permutation', async () => {
+      const tab = await open('rope');
+      await finished(tab);
+      assert.ok(Number(await tab.textContent('#rope-toeplitz')) < 1e-4);
+      assert.ok(Number(await tab.textContent('#rope-norm')) < 1e-4);
+      assert.ok(Number(await tab.textContent('#rope-layout-raw')) > 0.1, 'the layouts differ on the same q, k');
+      assert.ok(Number(await tab.textContent('#rope-layout-permuted')) < 1e-3, 'and agree after the permutation');
+      assert.ok(await painted(tab, '#rope-heatmap'));
+      assert.ok(await painted(tab, '#rope-decay'));
+      await tab.selectOption('#rope-dim', '128');
+      await finished(tab);
+      const rows = await tab.$$eval('#rope-decay-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].slice(1).map((td) => Number(td.textContent))));
+      assert.equal(rows.length, 2, 'for d′ = 128 the spec\'s reference row is shown');
+      rows[0].forEach((value, i) => assert.ok(Math.abs(value - rows[1][i]) <= 0.011, `${value} vs ${rows[1][i]}`));
+      await screenshot(tab, 'rope');
+      assert.deepEqual(tab.problems, []);
+      await tab.close();
+    });
+
+    test('Entropy: random heads match the reference simulation; a trained head is measured', async () => {
+      const tab = await open('entropy');
+      await finished(tab);
+      const table = await tab.$$eval('#random-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].slice(1).map((td) => Number(td.textContent))));
+      const [, standard, logn] = table;  // columns n = 16 … 4096, then the slope
+      // ALGORITHMS.md §2.5: 3.69 → 7.83 nats (1/√d) and 3.94 → 7.46 (log-n) between n = 64 and 4096.
+      assert.ok(Math.abs(standard[2] - 3.69) < 0.2 && Math.abs(standard[8] - 7.83) < 0.2, String(standard));
+      assert.ok(Math.abs(logn[2] - 3.94) < 0.2 && Math.abs(logn[8] - 7.46) < 0.2, String(logn));
+      assert.ok(logn[9] < standard[9] - 0.05, 'the log-n scale lowers the slope');
+      await tab.selectOption('#trained-model', 'gau-lm-softmax-plus');
+      await rerun(tab, '#trained-run');
+      assert.match(await tab.textContent('#trained-takeaway'), /nats at n ≈ 128, \d\.\d\d at n ≈ 2048/);
+      assert.ok(await painted(tab, '#trained-chart'));
+      await screenshot(tab, 'entropy');
+      assert.deepEqual(tab.problems, []);
+      await tab.close();
+    });
+
+    test('GAU: the trained layer under each normaliser; FLOPs and memory curves', async () => {
+      const tab = await open('gau');
+      await finished(tab);
+      assert.equal(await tab.textContent('#gau-n'), '42');
+      assert.equal(await tab.textContent('#gau-sizes'), '160 / 320 / 64');
+      assert.match(await tab.textContent('#gau-rowsum'), /^1\.000/, 'softmax_plus rows sum to 1');
+      for (const id of ['#gau-a', '#gau-u', '#gau-v', '#gau-z', '#gau-o', '#cost-flops', '#cost-memory']) {
+        assert.ok(await painted(tab, id), id);
+      }
+      await tab.evaluate(() => { delete document.body.dataset.run; });
+      await tab.check('input[name="gau-normaliser"][value="relu2"]');
+      await finished(tab);
+      assert.equal(await tab.getAttribute('body', 'data-normaliser'), 'relu2');
+      assert.ok(parseFloat(await tab.textContent('#gau-zeros')) > 0, 'relu² zeroes negative scores');
+      assert.doesNotMatch(await tab.textContent('#gau-rowsum'), /^1\.000/);
+      assert.match(await tab.textContent('#cost-takeaway'), /FLASH needs fewer FLOPs than quadratic GAU from n ≈ \d+/);
+      await screenshot(tab, 'gau');
+      assert.deepEqual(tab.problems, []);
+      await tab.close();
+    });
+
+    test('Write: streams the requested number of characters, the same for the same seed', async () => {
+      const tab = await open('write', '?autorun&max=120');
+      await finished(tab);
+      assert.equal(await tab.getAttribute('body', 'data-generated'), '120');
+      const first = await tab.textContent('#write-output .generated');
+      assert.equal([...first].length, 120);
+      assert.ok(Number(await tab.textContent('#write-speed')) > 0);
+      assert.match(await tab.textContent('#write-first'), /^\d+ ms$/);
+      await rerun(tab, '#write-run');
+      assert.equal(await tab.textContent('#write-output .generated'), first, 'seed 1 again gives the same text');
+      await tab.fill('#write-seed', '2');
+      await rerun(tab, '#write-run');
+      assert.notEqual(await tab.textContent('#write-output .generated'), first);
+      await screenshot(tab, 'write');
+      assert.deepEqual(tab.problems, []);
+      await tab.close();
+    });
+
+    test('Length lab: the curves exist, and at 16× the training length the window stays below full attention', async () => {
+      const tab = await open('lab', '?autorun&model=gau-lm-softmax-plus&length=2048');
+      await finished(tab);
+      const chart = await tab.$eval('#lab-loss', (canvas) => ({ ...canvas.dataset }));
+      const full = Number(chart.at16xFull);
+      const window = Number(chart.at16xWindow);
+      assert.ok(Number.isFinite(full) && Number.isFinite(window), JSON.stringify(chart));
+      assert.ok(window < full, `at 16× L: window ${window} bits/char, full ${full}`);
+      const modes = await tab.$$eval('#lab-table tbody tr', (trs) => trs.map((tr) => tr.dataset.mode));
+      assert.deepEqual(modes, ['full', 'window']);
+      assert.match(await tab.textContent('#lab-takeaway'), /the window stays \d\.\d\d bits\/char below/);
+      for (const id of ['#lab-loss', '#lab-entropy', '#lab-heat-full', '#lab-heat-window']) assert.ok(await painted(tab, id), id);
+      await screenshot(tab, 'lab');
+      assert.deepEqual(tab.problems, []);
+      await tab.close();
+    });
+
+    test('Diffusion: samples digits step by step and can replay them', async () => {
+      const tab = await open('diffusion', '?autorun&count=4&steps=10&seed=3');
+      await finished(tab);
+      assert.equal(await tab.getAttribute('body', 'data-steps'), '10');
+      assert.equal(await tab.textContent('#ddpm-step'), '10 / 10');
+      assert.match(await tab.textContent('#ddpm-per-step'), /ms for 4 images/);
+      assert.ok(await painted(tab, '#ddpm-x'));
+      assert.ok(await painted(tab, '#ddpm-x0'));
+      assert.equal(await tab.isDisabled('#ddpm-replay'), false);
+      await tab.fill('#ddpm-replay', '0');
+      assert.equal(await tab.textContent('#ddpm-step'), '1 / 10');
+      await screenshot(tab, 'diffusion');
+      assert.deepEqual(tab.problems, []);
+      await tab.close();
+    });
+
+    test('Widening: exact with the duplicated θ table, approximate with standard RoPE; the pitfalls break the toy', async () => {
+      const tab = await open('widen', '?autorun');
+      await finished(tab);
+      const exact = await number(tab, '#widen-delta');
+      assert.ok(exact < 1e-3, `max |Δ logits| ${exact}`);
+      assert.equal(await tab.textContent('#widen-hidden'), '160 → 320');
+      assert.equal(await tab.textContent('#widen-text-original'), await tab.textContent('#widen-text-wide'));
+      await tab.check('input[name="widen-rope"][value="standard"]');
+      await rerun(tab, '#widen-run');
+      assert.ok(await number(tab, '#widen-delta') > 1e-2, 'standard RoPE is only approximately lossless');
+
+      assert.equal(await tab.textContent('#toy-verdict'), 'exact');
+      assert.ok(await number(tab, '#toy-delta') < 1e-10);
+      for (const pitfall of ['#toy-typo', '#toy-eps', '#toy-tile']) {
+        await tab.check(pitfall);
+        assert.equal(await tab.textContent('#toy-verdict'), 'broken', pitfall);
+        await tab.uncheck(pitfall);
+      }
+      await tab.check('input[name="toy-heads"][value="1"]');
+      await tab.check('#toy-tile');
+      assert.equal(await tab.textContent('#toy-verdict'), 'exact', 'with one head tiling is a mere permutation');
+      await screenshot(tab, 'widen');
+      assert.deepEqual(tab.problems, []);
+      await tab.close();
+    });
+
+    test('Benchmark: every kernel of the quick suite is timed in both builds', async () => {
+      const tab = await open('bench', '?autorun&budget=100');
+      await finished(tab);
+      const rows = await tab.$$eval('#bench-table tbody tr', (trs) => trs.map((tr) => ({ kernel: tr.dataset.kernel, rate: Number(tr.dataset.rate), cells: [...tr.cells].map((td) => td.textContent) })));
+      assert.equal(rows.length, 8);
+      assert.deepEqual([...new Set(rows.map((row) => row.kernel))], ['gemm', 'attention', 'flash', 'exp', 'softmax']);
+      for (const row of rows) {
+        assert.ok(row.rate > 0 && Number.isFinite(row.rate), JSON.stringify(row));
+        assert.match(row.cells[3], /^\d+\.\d\d G(FLOP|elem)\/s$/);
+      }
+      assert.match(await tab.textContent('#bench-summary'), /^Best GEMM: \d+\.\d GFLOP\/s/);
+      await screenshot(tab, 'bench');
+      assert.deepEqual(tab.problems, []);
+      await tab.close();
+    });
+
+    test('errors are readable messages on the page, and the page stays usable', async () => {
+      const broken = await browser.newPage();
+      await broken.goto(`${browser.url}/web/demos/rope.html?wasm=/nowhere/gyre-{flavour}.wasm`);
+      await broken.waitForSelector('body[data-state="error"]', { timeout: 60_000 });
+      assert.match(await broken.textContent('#error'), /NotFoundError \[NOT_FOUND\]: .*\/nowhere\/gyre-simd\.wasm.*404/);
+      await broken.close();
+
+      const tab = await open('lab');
+      await tab.$eval('#lab-model', (select) => select.append(new Option('missing', 'gau-lm-missing', true, true)));
+      await tab.click('#lab-run');
+      await tab.waitForSelector('body[data-run="error"]', { timeout: 60_000 });
+      assert.match(await tab.textContent('#error'), /NOT_FOUND.*gau-lm-missing\/config\.json.*404/);
+      await tab.selectOption('#lab-model', 'gau-lm-softmax-plus');
+      await tab.selectOption('#lab-length', '1024');
+      await rerun(tab, '#lab-run');
+      assert.equal(await tab.isVisible('#error'), false);
+      await tab.close();
+    });
+
+    test('phone width and keyboard: no sideways scrolling, the menu and the main action work from the keyboard', async () => {
+      for (const page of ['index', ...PAGES]) {
+        const tab = await browser.newPage();
+        await tab.setViewportSize({ width: 390, height: 800 });
+        await tab.goto(`${browser.url}/web/demos/${page}.html`);
+        await tab.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+        const overflow = await tab.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 1, `${page} scrolls sideways by ${overflow}px at 390px`);
+        if (page === 'lab') await screenshot(tab, 'lab-phone');
+        await tab.close();
+      }
+      const tab = await open('rope', '', { width: 390 });
+      await finished(tab);
+      assert.equal(await tab.isVisible('#site-links'), false, 'the menu is folded at phone width');
+      await tab.focus('.nav-toggle');
+      await tab.keyboard.press('Enter');
+      assert.equal(await tab.isVisible('#site-links'), true);
+      await tab.keyboard.press('Tab');
+      assert.equal(await tab.evaluate(() => document.activeElement.getAttribute('href')), 'write.html');
+      await tab.evaluate(() => { delete document.body.dataset.run; });
+      await tab.focus('#rope-run');
+      await tab.keyboard.press('Enter');
+      await finished(tab);
+      await tab.close();
+    });
+
+    test('?worker=false runs the engine in the page with the same results', async () => {
+      const tab = await open('rope', '?worker=false');
+      await finished(tab);
+      assert.match(await tab.textContent('#engine-status'), /in this page/);
+      assert.ok(Number(await tab.textContent('#rope-layout-permuted')) < 1e-3);
+      assert.deepEqual(tab.problems, []);
+      await tab.close();
+    });
+  });
+}
