@@ -1,9 +1,10 @@
-// Embind surface of the attention kernels (fused attention, its scalar reference, the attention weights,
-// FLASH mixed-chunk attention) for the attention benchmark (bench/attention.mjs) and demos that show the
-// kernels directly. Buffers are wasm heap addresses from Module._malloc, passed as numbers; every
-// function returns "" on success or "CODE: message" (the kernels validate; nothing is written on error).
-// Mask codes: 0 bidirectional, 1 causal, 2 causal_window, 3 band. Normaliser codes: 0 softmax,
-// 1 softmax_plus, 2 relu2. The fields of AttentionConfig not listed take their defaults.
+// Embind surface of the attention kernels (fused attention, its scalar reference, the attention
+// weights, FLASH mixed-chunk attention) for the attention benchmark (bench/attention.mjs) and demos
+// that show the kernels directly. Buffers are wasm heap addresses from Module._malloc, passed as
+// numbers; every function returns "" on success or "CODE: message" (the kernels validate; nothing
+// is written on error). Mask codes: 0 bidirectional, 1 causal, 2 causal_window, 3 band. Normaliser
+// codes: 0 softmax, 1 softmax_plus, 2 relu2. The fields of AttentionConfig not listed take their
+// defaults.
 #include <emscripten/bind.h>
 
 #include <cstdint>
@@ -19,9 +20,15 @@ namespace {
 namespace k = gyre::kernels;
 using Address = std::uintptr_t;
 
-const float* in(Address p) { return reinterpret_cast<const float*>(p); }
-float* out(Address p) { return reinterpret_cast<float*>(p); }
-std::string report(const Status& s) { return s.is_ok() ? std::string() : s.to_string(); }
+const float* in(Address p) {
+  return reinterpret_cast<const float*>(p);
+}
+float* out(Address p) {
+  return reinterpret_cast<float*>(p);
+}
+std::string report(const Status& s) {
+  return s.is_ok() ? std::string() : s.to_string();
+}
 
 // One workspace for the module (single-threaded): it grows to the largest problem and is reused.
 k::AttentionWorkspace& workspace() {
@@ -39,7 +46,8 @@ Status make_config(int mask, int window, int normaliser, float scale, k::Attenti
   return Status::ok();
 }
 
-k::AttentionShape make_shape(int num_queries, int num_keys, int num_heads, int head_dim, int value_dim) {
+k::AttentionShape make_shape(int num_queries, int num_keys, int num_heads, int head_dim,
+                             int value_dim) {
   k::AttentionShape shape;
   shape.num_queries = num_queries;
   shape.num_keys = num_keys;
@@ -50,45 +58,55 @@ k::AttentionShape make_shape(int num_queries, int num_keys, int num_heads, int h
 }
 
 // Dense rows; entropy (one float per query and head) may be 0 for none.
-std::string attention(int num_queries, int num_keys, int num_heads, int head_dim, int value_dim, int mask, int window,
-                      int normaliser, float scale, Address q, Address k_, Address v, Address o, Address entropy) {
+std::string attention(int num_queries, int num_keys, int num_heads, int head_dim, int value_dim,
+                      int mask, int window, int normaliser, float scale, Address q, Address k_,
+                      Address v, Address o, Address entropy) {
   k::AttentionConfig config;
   if (Status s = make_config(mask, window, normaliser, scale, config); !s.is_ok()) return report(s);
-  return report(k::attention(config, make_shape(num_queries, num_keys, num_heads, head_dim, value_dim), in(q), in(k_),
-                             in(v), out(o), workspace(), {out(entropy), 0}));
+  return report(k::attention(config,
+                             make_shape(num_queries, num_keys, num_heads, head_dim, value_dim),
+                             in(q), in(k_), in(v), out(o), workspace(), {out(entropy), 0}));
 }
 
-std::string attention_scalar(int num_queries, int num_keys, int num_heads, int head_dim, int value_dim, int mask,
-                             int window, int normaliser, float scale, Address q, Address k_, Address v, Address o) {
+std::string attention_scalar(int num_queries, int num_keys, int num_heads, int head_dim,
+                             int value_dim, int mask, int window, int normaliser, float scale,
+                             Address q, Address k_, Address v, Address o) {
   k::AttentionConfig config;
   if (Status s = make_config(mask, window, normaliser, scale, config); !s.is_ok()) return report(s);
-  return report(k::attention_scalar(config, make_shape(num_queries, num_keys, num_heads, head_dim, value_dim), in(q),
-                                    in(k_), in(v), out(o)));
+  return report(
+      k::attention_scalar(config, make_shape(num_queries, num_keys, num_heads, head_dim, value_dim),
+                          in(q), in(k_), in(v), out(o)));
 }
 
-// Weights of one head for queries [query_begin, query_end) into (query_end − query_begin) × num_keys floats.
-std::string attention_weights(int num_queries, int num_keys, int num_heads, int head_dim, int mask, int window,
-                              int normaliser, float scale, Address q, Address k_, int head, int query_begin,
-                              int query_end, Address weights) {
+// Weights of one head for queries [query_begin, query_end) into (query_end − query_begin) ×
+// num_keys floats.
+std::string attention_weights(int num_queries, int num_keys, int num_heads, int head_dim, int mask,
+                              int window, int normaliser, float scale, Address q, Address k_,
+                              int head, int query_begin, int query_end, Address weights) {
   k::AttentionConfig config;
   if (Status s = make_config(mask, window, normaliser, scale, config); !s.is_ok()) return report(s);
-  return report(k::attention_weights(config, make_shape(num_queries, num_keys, num_heads, head_dim, 0), in(q), in(k_),
-                                     head, query_begin, query_end, out(weights)));
+  return report(k::attention_weights(config,
+                                     make_shape(num_queries, num_keys, num_heads, head_dim, 0),
+                                     in(q), in(k_), head, query_begin, query_end, out(weights)));
 }
 
-std::string flash_mixed_chunk(int length, int chunk, int qk_dim, int value_dim, bool causal, Address q_quad,
-                              Address k_quad, Address q_lin, Address k_lin, Address v, Address o) {
+std::string flash_mixed_chunk(int length, int chunk, int qk_dim, int value_dim, bool causal,
+                              Address q_quad, Address k_quad, Address q_lin, Address k_lin,
+                              Address v, Address o) {
   k::FlashShape shape;
   shape.length = length;
   shape.chunk = chunk;
   shape.qk_dim = qk_dim;
   shape.value_dim = value_dim;
   shape.causal = causal;
-  return report(k::flash_mixed_chunk(shape, in(q_quad), in(k_quad), in(q_lin), in(k_lin), in(v), out(o), workspace()));
+  return report(k::flash_mixed_chunk(shape, in(q_quad), in(k_quad), in(q_lin), in(k_lin), in(v),
+                                     out(o), workspace()));
 }
 
 // Bytes the shared attention workspace holds now (it never shrinks).
-double attention_workspace_bytes() { return static_cast<double>(workspace().capacity_floats() * sizeof(float)); }
+double attention_workspace_bytes() {
+  return static_cast<double>(workspace().capacity_floats() * sizeof(float));
+}
 
 }  // namespace
 

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <utility>
 #include <string>
+#include <utility>
 
 #include "kernels/attention_row.h"
 #include "kernels/simd_math.h"
@@ -17,18 +17,30 @@ namespace {
 using detail::kKeyBlock;
 using detail::RowState;
 
-// A logit of a masked key: finite, so that 0·(s − max) stays 0 in the entropy sums, and far below any
-// real logit, so that exp(s − max) underflows to exactly 0.
+// A logit of a masked key: finite, so that 0·(s − max) stays 0 in the entropy sums, and far below
+// any real logit, so that exp(s − max) underflows to exactly 0.
 constexpr float kMaskedLogit = -1e30f;
 constexpr int kTileQueries = 4;
 constexpr int kPanelKeys = 8;
 
-int q_stride_of(const AttentionShape& s) { return s.q_stride ? s.q_stride : s.num_heads * s.head_dim; }
-int k_stride_of(const AttentionShape& s) { return s.k_stride ? s.k_stride : s.num_heads * s.head_dim; }
-int value_dim_of(const AttentionShape& s) { return s.value_dim ? s.value_dim : s.head_dim; }
-int v_stride_of(const AttentionShape& s) { return s.v_stride ? s.v_stride : s.num_heads * value_dim_of(s); }
-int out_stride_of(const AttentionShape& s) { return s.out_stride ? s.out_stride : s.num_heads * value_dim_of(s); }
-std::size_t round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m; }
+int q_stride_of(const AttentionShape& s) {
+  return s.q_stride ? s.q_stride : s.num_heads * s.head_dim;
+}
+int k_stride_of(const AttentionShape& s) {
+  return s.k_stride ? s.k_stride : s.num_heads * s.head_dim;
+}
+int value_dim_of(const AttentionShape& s) {
+  return s.value_dim ? s.value_dim : s.head_dim;
+}
+int v_stride_of(const AttentionShape& s) {
+  return s.v_stride ? s.v_stride : s.num_heads * value_dim_of(s);
+}
+int out_stride_of(const AttentionShape& s) {
+  return s.out_stride ? s.out_stride : s.num_heads * value_dim_of(s);
+}
+std::size_t round_up(std::size_t x, std::size_t m) {
+  return (x + m - 1) / m * m;
+}
 
 // One head's buffers, rows already offset to the head.
 struct HeadView {
@@ -41,8 +53,8 @@ struct HeadView {
   int head_dim, value_dim;
 };
 
-HeadView head_view(const AttentionShape& shape, const float* q, const float* k, const float* v, float* out,
-                   const AttentionOutputs& extra, int head) {
+HeadView head_view(const AttentionShape& shape, const float* q, const float* k, const float* v,
+                   float* out, const AttentionOutputs& extra, int head) {
   const int d = shape.head_dim, dv = value_dim_of(shape);
   return HeadView{q + static_cast<std::size_t>(head) * d,
                   k + static_cast<std::size_t>(head) * d,
@@ -62,17 +74,18 @@ void scale_query(const float* q, int d, float factor, float* q_scaled) {
   for (int t = 0; t < d; ++t) q_scaled[t] = q[t] * factor;
 }
 
-// One query through the row kernel (scalar or SIMD): used by the reference, for short query blocks and
-// by attention_weights' normalisation.
+// One query through the row kernel (scalar or SIMD): the scalar reference, and the SIMD path when a
+// call has fewer queries than a tile (decoding-sized calls).
 template <bool kSimd>
-void attend_query(const AttentionConfig& config, const AttentionShape& shape, const HeadView& h, int i,
-                  float* scratch) {
+void attend_query(const AttentionConfig& config, const AttentionShape& shape, const HeadView& h,
+                  int i, float* scratch) {
   const QueryVisibility vis = attention_query_visibility(config, shape, i);
   float* q_scaled = scratch;
   float* acc = q_scaled + round_up(h.head_dim, 4);
   float* scores = acc + round_up(h.value_dim, 4);
   const bool relu2 = config.normaliser == AttentionNormaliser::relu2;
-  scale_query(h.q + static_cast<std::size_t>(i) * h.q_stride, h.head_dim, vis.logit_factor, q_scaled);
+  scale_query(h.q + static_cast<std::size_t>(i) * h.q_stride, h.head_dim, vis.logit_factor,
+              q_scaled);
   RowState state;
   detail::row_begin(state, acc, h.value_dim);
   const int count = vis.end_key - vis.first_key;
@@ -80,23 +93,25 @@ void attend_query(const AttentionConfig& config, const AttentionShape& shape, co
     const float* k = h.k + static_cast<std::size_t>(vis.first_key) * h.k_stride;
     const float* v = h.v + static_cast<std::size_t>(vis.first_key) * h.v_stride;
     if constexpr (kSimd)
-      detail::row_segment(relu2, h.entropy != nullptr, q_scaled, h.head_dim, k, h.k_stride, v, h.v_stride,
-                          h.value_dim, count, state, scores);
+      detail::row_segment(relu2, h.entropy != nullptr, q_scaled, h.head_dim, k, h.k_stride, v,
+                          h.v_stride, h.value_dim, count, state, scores);
     else
-      detail::row_segment_scalar(relu2, h.entropy != nullptr, q_scaled, h.head_dim, k, h.k_stride, v, h.v_stride,
-                                 h.value_dim, count, state, scores);
+      detail::row_segment_scalar(relu2, h.entropy != nullptr, q_scaled, h.head_dim, k, h.k_stride,
+                                 v, h.v_stride, h.value_dim, count, state, scores);
   }
-  detail::row_finish(relu2, vis.divisor, state, h.value_dim, h.out + static_cast<std::size_t>(i) * h.out_stride,
-                     h.entropy ? h.entropy + static_cast<std::size_t>(i) * h.entropy_stride : nullptr);
+  detail::row_finish(
+      relu2, vis.divisor, state, h.value_dim, h.out + static_cast<std::size_t>(i) * h.out_stride,
+      h.entropy ? h.entropy + static_cast<std::size_t>(i) * h.entropy_stride : nullptr);
 }
 
 std::size_t row_scratch_floats(const AttentionShape& shape) {
   return round_up(shape.head_dim, 4) + round_up(value_dim_of(shape), 4) + kKeyBlock + 8;
 }
 
-// Online update of one row's statistics with a block of scaled logits (scalar; the SIMD row kernel has
-// its own vector version below). Masked entries hold kMaskedLogit (softmax) or anything <= 0 (relu2).
-// Overwrites the block with the weights and returns the factor the row's accumulator must be scaled by.
+// Online update of one row's statistics with a block of scaled logits (scalar; the SIMD row kernel
+// has its own vector version below). Masked entries hold kMaskedLogit (softmax) or anything <= 0
+// (relu2). Overwrites the block with the weights and returns the factor the row's accumulator must
+// be scaled by.
 float update_row_scalar(bool relu2, bool with_entropy, float* s, int count, RowState& st) {
   if (relu2) {
     float sum = 0, moment = 0;
@@ -137,7 +152,8 @@ float update_row_scalar(bool relu2, bool with_entropy, float* s, int count, RowS
 
 // 4 queries × one 8-key panel of K (d × 8, packed): s[r][0..8) = qs[r]·k.
 inline void qk_panel(const float* qs, int d, const float* panel, float* s, int s_stride) {
-  v128_t a00 = wasm_f32x4_splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+  v128_t a00 = wasm_f32x4_splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
+         a30 = a00, a31 = a00;
   const float* q0 = qs;
   const float* q1 = qs + d;
   const float* q2 = qs + 2 * d;
@@ -209,7 +225,8 @@ float update_row_simd(bool relu2, bool with_entropy, float* s, int width, RowSta
   return alpha;
 }
 
-// Packs one head's K into panels of 8 keys: panel p holds d rows of 8 floats, keys past the end are 0.
+// Packs one head's K into panels of 8 keys: panel p holds d rows of 8 floats, keys past the end are
+// 0.
 void pack_key_panels(const float* k, int k_stride, int num_keys, int d, float* panels) {
   const int num_panels = (num_keys + kPanelKeys - 1) / kPanelKeys;
   for (int p = 0; p < num_panels; ++p) {
@@ -228,8 +245,8 @@ void pack_key_panels(const float* k, int k_stride, int num_keys, int d, float* p
 
 // The tiled kernel for one head: 4 queries at a time against key blocks of kKeyBlock.
 template <bool kEntropy>
-void attend_head_tiled(const AttentionConfig& config, const AttentionShape& shape, const HeadView& h,
-                       float* workspace) {
+void attend_head_tiled(const AttentionConfig& config, const AttentionShape& shape,
+                       const HeadView& h, float* workspace) {
   const int d = h.head_dim, dv = h.value_dim;
   const bool relu2 = config.normaliser == AttentionNormaliser::relu2;
   float* panels = workspace;
@@ -237,7 +254,8 @@ void attend_head_tiled(const AttentionConfig& config, const AttentionShape& shap
   float* s = qs + kTileQueries * round_up(d, 4);
   float* o = s + kTileQueries * kKeyBlock;
   pack_key_panels(h.k, h.k_stride, shape.num_keys, d, panels);
-  const float* const p_rows[kTileQueries] = {s, s + kKeyBlock, s + 2 * kKeyBlock, s + 3 * kKeyBlock};
+  const float* const p_rows[kTileQueries] = {s, s + kKeyBlock, s + 2 * kKeyBlock,
+                                             s + 3 * kKeyBlock};
   float* const o_rows[kTileQueries] = {o, o + dv, o + 2 * dv, o + 3 * dv};
 
   for (int i0 = 0; i0 < shape.num_queries; i0 += kTileQueries) {
@@ -252,7 +270,8 @@ void attend_head_tiled(const AttentionConfig& config, const AttentionShape& shap
           first = std::min(first, vis[r].first_key);
           end = std::max(end, vis[r].end_key);
         }
-        scale_query(h.q + static_cast<std::size_t>(i0 + r) * h.q_stride, d, vis[r].logit_factor, qs + r * d);
+        scale_query(h.q + static_cast<std::size_t>(i0 + r) * h.q_stride, d, vis[r].logit_factor,
+                    qs + r * d);
       } else {
         vis[r] = QueryVisibility{};
         std::memset(qs + r * d, 0, sizeof(float) * d);
@@ -279,16 +298,19 @@ void attend_head_tiled(const AttentionConfig& config, const AttentionShape& shap
         for (int c = hi; c < width; ++c) row[c] = masked;
         alpha[r] = update_row_simd(relu2, kEntropy, row, width, st[r]);
       }
-      detail::accumulate4(p_rows, count, h.v + static_cast<std::size_t>(j0) * h.v_stride, h.v_stride, dv, alpha, o_rows);
+      detail::accumulate4(p_rows, count, h.v + static_cast<std::size_t>(j0) * h.v_stride,
+                          h.v_stride, dv, alpha, o_rows);
     }
     for (int r = 0; r < rows; ++r)
-      detail::row_finish(relu2, vis[r].divisor, st[r], dv, h.out + static_cast<std::size_t>(i0 + r) * h.out_stride,
-                         kEntropy ? h.entropy + static_cast<std::size_t>(i0 + r) * h.entropy_stride : nullptr);
+      detail::row_finish(
+          relu2, vis[r].divisor, st[r], dv, h.out + static_cast<std::size_t>(i0 + r) * h.out_stride,
+          kEntropy ? h.entropy + static_cast<std::size_t>(i0 + r) * h.entropy_stride : nullptr);
   }
 }
 
 // Dot products of q with 4 key rows at once, reduced to one vector [s0 s1 s2 s3].
-inline v128_t dot4(const float* q, const float* k0, const float* k1, const float* k2, const float* k3, int d) {
+inline v128_t dot4(const float* q, const float* k0, const float* k1, const float* k2,
+                   const float* k3, int d) {
   v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
   int t = 0;
   for (; t + 4 <= d; t += 4) {
@@ -298,9 +320,12 @@ inline v128_t dot4(const float* q, const float* k0, const float* k1, const float
     a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(x, wasm_v128_load(k2 + t)));
     a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(x, wasm_v128_load(k3 + t)));
   }
-  const v128_t t01 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
-  const v128_t t23 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
-  v128_t sums = wasm_f32x4_add(wasm_i32x4_shuffle(t01, t23, 0, 1, 4, 5), wasm_i32x4_shuffle(t01, t23, 2, 3, 6, 7));
+  const v128_t t01 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5),
+                                    wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
+  const v128_t t23 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5),
+                                    wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
+  v128_t sums = wasm_f32x4_add(wasm_i32x4_shuffle(t01, t23, 0, 1, 4, 5),
+                               wasm_i32x4_shuffle(t01, t23, 2, 3, 6, 7));
   if (t < d) {
     float tail[4] = {0, 0, 0, 0};
     for (; t < d; ++t) {
@@ -343,8 +368,8 @@ void accumulate4_scalar(const float* const p[4], int count, const float* v, int 
   }
 }
 
-void accumulate4(const float* const p[4], int count, const float* v, int v_stride, int dv, const float alpha[4],
-                 float* const o[4]) {
+void accumulate4(const float* const p[4], int count, const float* v, int v_stride, int dv,
+                 const float alpha[4], float* const o[4]) {
 #if GYRE_SIMD128
   const v128_t al0 = wasm_f32x4_splat(alpha[0]), al1 = wasm_f32x4_splat(alpha[1]);
   const v128_t al2 = wasm_f32x4_splat(alpha[2]), al3 = wasm_f32x4_splat(alpha[3]);
@@ -358,10 +383,14 @@ void accumulate4(const float* const p[4], int count, const float* v, int v_strid
   const float* p3 = p[3];
   int c0 = 0;
   for (; c0 + 8 <= dv; c0 += 8) {
-    v128_t a00 = wasm_f32x4_mul(wasm_v128_load(o0 + c0), al0), a01 = wasm_f32x4_mul(wasm_v128_load(o0 + c0 + 4), al0);
-    v128_t a10 = wasm_f32x4_mul(wasm_v128_load(o1 + c0), al1), a11 = wasm_f32x4_mul(wasm_v128_load(o1 + c0 + 4), al1);
-    v128_t a20 = wasm_f32x4_mul(wasm_v128_load(o2 + c0), al2), a21 = wasm_f32x4_mul(wasm_v128_load(o2 + c0 + 4), al2);
-    v128_t a30 = wasm_f32x4_mul(wasm_v128_load(o3 + c0), al3), a31 = wasm_f32x4_mul(wasm_v128_load(o3 + c0 + 4), al3);
+    v128_t a00 = wasm_f32x4_mul(wasm_v128_load(o0 + c0), al0),
+           a01 = wasm_f32x4_mul(wasm_v128_load(o0 + c0 + 4), al0);
+    v128_t a10 = wasm_f32x4_mul(wasm_v128_load(o1 + c0), al1),
+           a11 = wasm_f32x4_mul(wasm_v128_load(o1 + c0 + 4), al1);
+    v128_t a20 = wasm_f32x4_mul(wasm_v128_load(o2 + c0), al2),
+           a21 = wasm_f32x4_mul(wasm_v128_load(o2 + c0 + 4), al2);
+    v128_t a30 = wasm_f32x4_mul(wasm_v128_load(o3 + c0), al3),
+           a31 = wasm_f32x4_mul(wasm_v128_load(o3 + c0 + 4), al3);
     const float* vr = v + c0;
     for (int c = 0; c < count; ++c, vr += v_stride) {
       const v128_t b0 = wasm_v128_load(vr), b1 = wasm_v128_load(vr + 4);
@@ -388,8 +417,10 @@ void accumulate4(const float* const p[4], int count, const float* v, int v_strid
     wasm_v128_store(o3 + c0 + 4, a31);
   }
   for (; c0 + 4 <= dv; c0 += 4) {
-    v128_t a0 = wasm_f32x4_mul(wasm_v128_load(o0 + c0), al0), a1 = wasm_f32x4_mul(wasm_v128_load(o1 + c0), al1);
-    v128_t a2 = wasm_f32x4_mul(wasm_v128_load(o2 + c0), al2), a3 = wasm_f32x4_mul(wasm_v128_load(o3 + c0), al3);
+    v128_t a0 = wasm_f32x4_mul(wasm_v128_load(o0 + c0), al0),
+           a1 = wasm_f32x4_mul(wasm_v128_load(o1 + c0), al1);
+    v128_t a2 = wasm_f32x4_mul(wasm_v128_load(o2 + c0), al2),
+           a3 = wasm_f32x4_mul(wasm_v128_load(o3 + c0), al3);
     const float* vr = v + c0;
     for (int c = 0; c < count; ++c, vr += v_stride) {
       const v128_t b = wasm_v128_load(vr);
@@ -415,10 +446,9 @@ void accumulate4(const float* const p[4], int count, const float* v, int v_strid
 #endif
 }
 
-
-void row_segment_scalar(bool relu2, bool with_entropy, const float* q_scaled, int head_dim, const float* k,
-                        int k_stride, const float* v, int v_stride, int value_dim, int count, RowState& state,
-                        float* scores) {
+void row_segment_scalar(bool relu2, bool with_entropy, const float* q_scaled, int head_dim,
+                        const float* k, int k_stride, const float* v, int v_stride, int value_dim,
+                        int count, RowState& state, float* scores) {
   for (int j0 = 0; j0 < count; j0 += kKeyBlock) {
     const int n = std::min(kKeyBlock, count - j0);
     for (int j = 0; j < n; ++j) {
@@ -439,8 +469,9 @@ void row_segment_scalar(bool relu2, bool with_entropy, const float* q_scaled, in
   }
 }
 
-void row_segment(bool relu2, bool with_entropy, const float* q_scaled, int head_dim, const float* k, int k_stride,
-                 const float* v, int v_stride, int value_dim, int count, RowState& state, float* scores) {
+void row_segment(bool relu2, bool with_entropy, const float* q_scaled, int head_dim, const float* k,
+                 int k_stride, const float* v, int v_stride, int value_dim, int count,
+                 RowState& state, float* scores) {
 #if GYRE_SIMD128
   for (int j0 = 0; j0 < count; j0 += kKeyBlock) {
     const int n = std::min(kKeyBlock, count - j0);
@@ -449,12 +480,14 @@ void row_segment(bool relu2, bool with_entropy, const float* q_scaled, int head_
     int j = 0;
     for (; j + 4 <= n; j += 4) {
       const float* k0 = kb + static_cast<std::size_t>(j) * k_stride;
-      wasm_v128_store(scores + j, dot4(q_scaled, k0, k0 + k_stride, k0 + 2 * k_stride, k0 + 3 * k_stride, head_dim));
+      wasm_v128_store(scores + j, dot4(q_scaled, k0, k0 + k_stride, k0 + 2 * k_stride,
+                                       k0 + 3 * k_stride, head_dim));
     }
     if (j < n) {
       // The last 1–3 keys: repeat the last row for the missing lanes, then mask them.
       const float* rows[4];
-      for (int x = 0; x < 4; ++x) rows[x] = kb + static_cast<std::size_t>(std::min(j + x, n - 1)) * k_stride;
+      for (int x = 0; x < 4; ++x)
+        rows[x] = kb + static_cast<std::size_t>(std::min(j + x, n - 1)) * k_stride;
       wasm_v128_store(scores + j, dot4(q_scaled, rows[0], rows[1], rows[2], rows[3], head_dim));
       for (int x = n; x < width; ++x) scores[x] = relu2 ? 0.0f : kMaskedLogit;
     }
@@ -464,8 +497,10 @@ void row_segment(bool relu2, bool with_entropy, const float* q_scaled, int head_
     int c0 = 0;
     for (; c0 + 16 <= value_dim; c0 += 16) {
       float* a = state.acc + c0;
-      v128_t a0 = wasm_f32x4_mul(wasm_v128_load(a), va), a1 = wasm_f32x4_mul(wasm_v128_load(a + 4), va);
-      v128_t a2 = wasm_f32x4_mul(wasm_v128_load(a + 8), va), a3 = wasm_f32x4_mul(wasm_v128_load(a + 12), va);
+      v128_t a0 = wasm_f32x4_mul(wasm_v128_load(a), va),
+             a1 = wasm_f32x4_mul(wasm_v128_load(a + 4), va);
+      v128_t a2 = wasm_f32x4_mul(wasm_v128_load(a + 8), va),
+             a3 = wasm_f32x4_mul(wasm_v128_load(a + 12), va);
       const float* vr = vb + c0;
       for (int x = 0; x < n; ++x, vr += v_stride) {
         const v128_t p = wasm_v128_load32_splat(scores + x);
@@ -483,7 +518,8 @@ void row_segment(bool relu2, bool with_entropy, const float* q_scaled, int head_
       v128_t a0 = wasm_f32x4_mul(wasm_v128_load(state.acc + c0), va);
       const float* vr = vb + c0;
       for (int x = 0; x < n; ++x, vr += v_stride)
-        a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(scores + x), wasm_v128_load(vr)));
+        a0 = wasm_f32x4_add(a0,
+                            wasm_f32x4_mul(wasm_v128_load32_splat(scores + x), wasm_v128_load(vr)));
       wasm_v128_store(state.acc + c0, a0);
     }
     for (; c0 < value_dim; ++c0) {
@@ -493,31 +529,37 @@ void row_segment(bool relu2, bool with_entropy, const float* q_scaled, int head_
     }
   }
 #else
-  row_segment_scalar(relu2, with_entropy, q_scaled, head_dim, k, k_stride, v, v_stride, value_dim, count, state,
-                     scores);
+  row_segment_scalar(relu2, with_entropy, q_scaled, head_dim, k, k_stride, v, v_stride, value_dim,
+                     count, state, scores);
 #endif
 }
 
-void row_finish(bool relu2, float divisor, const RowState& state, int value_dim, float* out, float* entropy) {
+void row_finish(bool relu2, float divisor, const RowState& state, int value_dim, float* out,
+                float* entropy) {
   const float norm = relu2 ? divisor : state.sum;
   const float inv = state.sum > 0 && norm > 0 ? 1.0f / norm : 0.0f;
   for (int c = 0; c < value_dim; ++c) out[c] = state.acc[c] * inv;
   if (entropy) {
     // softmax: H = log Σe − Σ e·(s − max) / Σe;  relu2 (renormalised): H = log R − Σ r log r / R.
-    *entropy = state.sum > 0 ? std::max(0.0f, std::log(state.sum) - state.moment / state.sum) : 0.0f;
+    *entropy =
+        state.sum > 0 ? std::max(0.0f, std::log(state.sum) - state.moment / state.sum) : 0.0f;
   }
 }
 
 }  // namespace detail
 
-QueryVisibility attention_query_visibility(const AttentionConfig& config, const AttentionShape& shape, int query) {
+QueryVisibility attention_query_visibility(const AttentionConfig& config,
+                                           const AttentionShape& shape, int query) {
   const long long qp = static_cast<long long>(shape.query_position) + query;
   const long long kp = shape.key_position;
   const long long n = shape.num_keys;
   long long lo = 0, hi = n;  // key indices
   switch (config.mask) {
-    case AttentionMask::bidirectional: break;
-    case AttentionMask::causal: hi = qp - kp + 1; break;
+    case AttentionMask::bidirectional:
+      break;
+    case AttentionMask::causal:
+      hi = qp - kp + 1;
+      break;
     case AttentionMask::causal_window:
       hi = qp - kp + 1;
       lo = qp - config.window + 1 - kp;
@@ -533,22 +575,26 @@ QueryVisibility attention_query_visibility(const AttentionConfig& config, const 
   vis.first_key = static_cast<int>(lo);
   vis.end_key = static_cast<int>(hi);
   const double visible = static_cast<double>(hi - lo);
-  const double scale = config.scale != 0.0f ? config.scale : 1.0 / std::sqrt(static_cast<double>(shape.head_dim));
+  const double scale =
+      config.scale != 0.0f ? config.scale : 1.0 / std::sqrt(static_cast<double>(shape.head_dim));
   double factor = scale;
   if (config.normaliser == AttentionNormaliser::softmax_plus) {
     const double count = config.log_count_positions ? static_cast<double>(qp + 1) : visible;
-    double f = std::log(std::max(count, static_cast<double>(config.min_len))) / std::log(static_cast<double>(config.train_len));
+    double f = std::log(std::max(count, static_cast<double>(config.min_len))) /
+               std::log(static_cast<double>(config.train_len));
     if (config.log_at_least_one) f = std::max(f, 1.0);
     factor *= f;
   }
   vis.logit_factor = static_cast<float>(factor);
   vis.divisor = 1.0f;
   if (config.normaliser == AttentionNormaliser::relu2)
-    vis.divisor = config.relu2_fixed_len > 0 ? static_cast<float>(config.relu2_fixed_len) : static_cast<float>(visible);
+    vis.divisor = config.relu2_fixed_len > 0 ? static_cast<float>(config.relu2_fixed_len)
+                                             : static_cast<float>(visible);
   return vis;
 }
 
-AttentionWorkspace::AttentionWorkspace(AttentionWorkspace&& other) noexcept : data_(other.data_), size_(other.size_) {
+AttentionWorkspace::AttentionWorkspace(AttentionWorkspace&& other) noexcept
+    : data_(other.data_), size_(other.size_) {
   other.data_ = nullptr;
   other.size_ = 0;
 }
@@ -559,18 +605,22 @@ AttentionWorkspace& AttentionWorkspace::operator=(AttentionWorkspace&& other) no
   return *this;
 }
 
-AttentionWorkspace::~AttentionWorkspace() { std::free(data_); }
+AttentionWorkspace::~AttentionWorkspace() {
+  std::free(data_);
+}
 
 Status AttentionWorkspace::reserve(const AttentionShape& shape) {
   const std::size_t need = detail::attention_scratch_floats(shape);
   if (floats(need) == nullptr)
-    return Status(ErrorCode::kOutOfMemory, "attention: could not allocate a workspace of " + format_bytes(need * sizeof(float)));
+    return Status(ErrorCode::kOutOfMemory, "attention: could not allocate a workspace of " +
+                                               format_bytes(need * sizeof(float)));
   return Status::ok();
 }
 
 float* AttentionWorkspace::floats(std::size_t count) {
   if (count > size_) {
-    // malloc, not new: a failed allocation must become OUT_OF_MEMORY, not an abort (no exceptions in wasm).
+    // malloc, not new: a failed allocation must become OUT_OF_MEMORY, not an abort (no exceptions
+    // in wasm).
     float* grown = static_cast<float*>(std::malloc(count * sizeof(float)));
     if (grown == nullptr) return nullptr;
     std::free(data_);
@@ -580,10 +630,13 @@ float* AttentionWorkspace::floats(std::size_t count) {
   return data_;
 }
 
-Status attention_validate(const AttentionConfig& config, const AttentionShape& shape, const float* q, const float* k,
-                          const float* v, const float* out) {
-  auto bad = [](const std::string& message) { return Status(ErrorCode::kBadArgument, "attention: " + message); };
-  if (shape.num_queries < 0 || shape.num_keys < 0) return bad("num_queries and num_keys must be >= 0");
+Status attention_validate(const AttentionConfig& config, const AttentionShape& shape,
+                          const float* q, const float* k, const float* v, const float* out) {
+  auto bad = [](const std::string& message) {
+    return Status(ErrorCode::kBadArgument, "attention: " + message);
+  };
+  if (shape.num_queries < 0 || shape.num_keys < 0)
+    return bad("num_queries and num_keys must be >= 0");
   if (shape.num_heads < 1 || shape.head_dim < 1 || shape.value_dim < 0)
     return bad("num_heads and head_dim must be >= 1 and value_dim >= 0");
   const long long heads = shape.num_heads;
@@ -593,16 +646,20 @@ Status attention_validate(const AttentionConfig& config, const AttentionShape& s
   if (shape.q_stride < 0 || shape.k_stride < 0 || shape.v_stride < 0 || shape.out_stride < 0)
     return bad("strides must be >= 0 (0 means dense rows)");
   if (q_stride_of(shape) < heads * shape.head_dim || k_stride_of(shape) < heads * shape.head_dim)
-    return bad("q_stride and k_stride must be >= num_heads*head_dim = " + std::to_string(heads * shape.head_dim));
+    return bad("q_stride and k_stride must be >= num_heads*head_dim = " +
+               std::to_string(heads * shape.head_dim));
   if (v_stride_of(shape) < heads * dv || out_stride_of(shape) < heads * dv)
-    return bad("v_stride and out_stride must be >= num_heads*value_dim = " + std::to_string(heads * dv));
+    return bad("v_stride and out_stride must be >= num_heads*value_dim = " +
+               std::to_string(heads * dv));
   if (static_cast<long long>(shape.query_position) + shape.num_queries > (1LL << 31) - 1 ||
       static_cast<long long>(shape.key_position) + shape.num_keys > (1LL << 31) - 1)
     return bad("positions overflow a 32-bit index");
   // 64-bit on purpose: size_t is 32 bits in wasm.
-  const unsigned long long packed_floats = (static_cast<unsigned long long>(shape.num_keys) + kPanelKeys) * shape.head_dim;
+  const unsigned long long packed_floats =
+      (static_cast<unsigned long long>(shape.num_keys) + kPanelKeys) * shape.head_dim;
   if (packed_floats > (1ULL << 28))
-    return Status(ErrorCode::kTooLarge, "attention: num_keys x head_dim exceeds 2^28 floats (1 GiB of packed keys)");
+    return Status(ErrorCode::kTooLarge,
+                  "attention: num_keys x head_dim exceeds 2^28 floats (1 GiB of packed keys)");
   if (config.mask == AttentionMask::causal_window && config.window < 1)
     return bad("causal_window needs window >= 1 (keys visible to a query, itself included), got " +
                std::to_string(config.window));
@@ -613,22 +670,24 @@ Status attention_validate(const AttentionConfig& config, const AttentionShape& s
     return bad("unknown mask or normaliser");
   if (!std::isfinite(config.scale)) return bad("scale must be finite (0 selects 1/sqrt(head_dim))");
   if (config.normaliser == AttentionNormaliser::softmax_plus &&
-      (!(config.train_len > 1.0f) || !std::isfinite(config.train_len) || !(config.min_len >= 1.0f) ||
-       !std::isfinite(config.min_len)))
+      (!(config.train_len > 1.0f) || !std::isfinite(config.train_len) ||
+       !(config.min_len >= 1.0f) || !std::isfinite(config.min_len)))
     return bad("softmax_plus needs a finite train_len > 1 and min_len >= 1");
   if (config.relu2_fixed_len < 0) return bad("relu2_fixed_len must be >= 0");
   if (shape.num_queries > 0 && (q == nullptr || out == nullptr)) return bad("q or out is null");
-  if (shape.num_queries > 0 && shape.num_keys > 0 && (k == nullptr || v == nullptr)) return bad("k or v is null");
+  if (shape.num_queries > 0 && shape.num_keys > 0 && (k == nullptr || v == nullptr))
+    return bad("k or v is null");
   return Status::ok();
 }
 
-Status attention_scalar(const AttentionConfig& config, const AttentionShape& shape, const float* q, const float* k,
-                        const float* v, float* out, const AttentionOutputs& extra) {
+Status attention_scalar(const AttentionConfig& config, const AttentionShape& shape, const float* q,
+                        const float* k, const float* v, float* out, const AttentionOutputs& extra) {
   if (Status s = attention_validate(config, shape, q, k, v, out); !s.is_ok()) return s;
   std::vector<float> scratch(row_scratch_floats(shape));
   for (int head = 0; head < shape.num_heads; ++head) {
     const HeadView h = head_view(shape, q, k, v, out, extra, head);
-    for (int i = 0; i < shape.num_queries; ++i) attend_query<false>(config, shape, h, i, scratch.data());
+    for (int i = 0; i < shape.num_queries; ++i)
+      attend_query<false>(config, shape, h, i, scratch.data());
   }
   return Status::ok();
 }
@@ -637,13 +696,15 @@ namespace detail {
 
 std::size_t attention_scratch_floats(const AttentionShape& shape) {
   const std::size_t dv = static_cast<std::size_t>(value_dim_of(shape));
-  const std::size_t tiled = round_up(static_cast<std::size_t>(std::max(shape.num_keys, 0)), kPanelKeys) * shape.head_dim +
-                            kTileQueries * (round_up(shape.head_dim, 4) + kKeyBlock + dv) + 16;
+  const std::size_t tiled =
+      round_up(static_cast<std::size_t>(std::max(shape.num_keys, 0)), kPanelKeys) * shape.head_dim +
+      kTileQueries * (round_up(shape.head_dim, 4) + kKeyBlock + dv) + 16;
   return std::max(tiled, row_scratch_floats(shape));
 }
 
-void attention_unchecked(const AttentionConfig& config, const AttentionShape& shape, const float* q, const float* k,
-                         const float* v, float* out, float* scratch, const AttentionOutputs& extra) {
+void attention_unchecked(const AttentionConfig& config, const AttentionShape& shape, const float* q,
+                         const float* k, const float* v, float* out, float* scratch,
+                         const AttentionOutputs& extra) {
   for (int head = 0; head < shape.num_heads; ++head) {
     const HeadView h = head_view(shape, q, k, v, out, extra, head);
 #if GYRE_SIMD128
@@ -663,23 +724,27 @@ void attention_unchecked(const AttentionConfig& config, const AttentionShape& sh
 
 }  // namespace detail
 
-Status attention(const AttentionConfig& config, const AttentionShape& shape, const float* q, const float* k,
-                 const float* v, float* out, AttentionWorkspace& workspace, const AttentionOutputs& extra) {
+Status attention(const AttentionConfig& config, const AttentionShape& shape, const float* q,
+                 const float* k, const float* v, float* out, AttentionWorkspace& workspace,
+                 const AttentionOutputs& extra) {
   if (Status s = attention_validate(config, shape, q, k, v, out); !s.is_ok()) return s;
   if (Status s = workspace.reserve(shape); !s.is_ok()) return s;
   detail::attention_unchecked(config, shape, q, k, v, out, workspace.floats(0), extra);
   return Status::ok();
 }
 
-Status attention_weights(const AttentionConfig& config, const AttentionShape& shape, const float* q, const float* k,
-                         int head, int query_begin, int query_end, float* weights) {
+Status attention_weights(const AttentionConfig& config, const AttentionShape& shape, const float* q,
+                         const float* k, int head, int query_begin, int query_end, float* weights) {
   if (Status s = attention_validate(config, shape, q, k, k, q); !s.is_ok()) return s;
-  if (head < 0 || head >= shape.num_heads) return Status(ErrorCode::kBadArgument, "attention_weights: head out of range");
+  if (head < 0 || head >= shape.num_heads)
+    return Status(ErrorCode::kBadArgument, "attention_weights: head out of range");
   if (query_begin < 0 || query_end < query_begin || query_end > shape.num_queries)
-    return Status(ErrorCode::kBadArgument, "attention_weights: query range [" + std::to_string(query_begin) + ", " +
+    return Status(ErrorCode::kBadArgument, "attention_weights: query range [" +
+                                               std::to_string(query_begin) + ", " +
                                                std::to_string(query_end) + ") is outside [0, " +
                                                std::to_string(shape.num_queries) + ")");
-  if (query_end > query_begin && weights == nullptr) return Status(ErrorCode::kBadArgument, "attention_weights: weights is null");
+  if (query_end > query_begin && weights == nullptr)
+    return Status(ErrorCode::kBadArgument, "attention_weights: weights is null");
   const int d = shape.head_dim;
   const bool relu2 = config.normaliser == AttentionNormaliser::relu2;
   std::vector<float> q_scaled(d);
@@ -689,8 +754,9 @@ Status attention_weights(const AttentionConfig& config, const AttentionShape& sh
     const QueryVisibility vis = attention_query_visibility(config, shape, i);
     float* row = weights + static_cast<std::size_t>(i - query_begin) * shape.num_keys;
     std::fill(row, row + shape.num_keys, 0.0f);
-    scale_query(q + static_cast<std::size_t>(i) * q_stride_of(shape) + static_cast<std::size_t>(head) * d, d,
-                vis.logit_factor, q_scaled.data());
+    scale_query(
+        q + static_cast<std::size_t>(i) * q_stride_of(shape) + static_cast<std::size_t>(head) * d,
+        d, vis.logit_factor, q_scaled.data());
     for (int j = vis.first_key; j < vis.end_key; ++j) {
       const float* kr = kh + static_cast<std::size_t>(j) * k_stride;
       float dot = 0;
@@ -701,7 +767,8 @@ Status attention_weights(const AttentionConfig& config, const AttentionShape& sh
     float* live = row + vis.first_key;
     const int count = vis.end_key - vis.first_key;
     if (relu2) {
-      for (int j = 0; j < count; ++j) live[j] = live[j] > 0 ? live[j] * live[j] / vis.divisor : 0.0f;
+      for (int j = 0; j < count; ++j)
+        live[j] = live[j] > 0 ? live[j] * live[j] / vis.divisor : 0.0f;
     } else {
       const float m = *std::max_element(live, live + count);
       float sum = 0;

@@ -1,6 +1,6 @@
 // Internal to the attention kernels (attention.cpp, kv_cache.cpp): one query's online-softmax state
-// and the per-segment update, so that decoding from a ring buffer can feed two key segments into one
-// normalisation. Not part of the public kernel API.
+// and the per-segment update, so that decoding from a ring buffer can feed two key segments into
+// one normalisation. Not part of the public kernel API.
 #pragma once
 
 #include <cstddef>
@@ -24,27 +24,32 @@ struct RowState {
 
 void row_begin(RowState& state, float* acc, int value_dim);
 
-// Adds keys k[0..count) (rows of stride k_stride) and their values to the state. q_scaled is the query
-// already multiplied by its logit factor; scores is scratch of kKeyBlock + 4 floats.
-void row_segment(bool relu2, bool with_entropy, const float* q_scaled, int head_dim, const float* k, int k_stride,
-                 const float* v, int v_stride, int value_dim, int count, RowState& state, float* scores);
-void row_segment_scalar(bool relu2, bool with_entropy, const float* q_scaled, int head_dim, const float* k,
-                        int k_stride, const float* v, int v_stride, int value_dim, int count, RowState& state,
-                        float* scores);
+// Adds keys k[0..count) (rows of stride k_stride) and their values to the state. q_scaled is the
+// query already multiplied by its logit factor; scores is scratch of kKeyBlock + 4 floats.
+void row_segment(bool relu2, bool with_entropy, const float* q_scaled, int head_dim, const float* k,
+                 int k_stride, const float* v, int v_stride, int value_dim, int count,
+                 RowState& state, float* scores);
+void row_segment_scalar(bool relu2, bool with_entropy, const float* q_scaled, int head_dim,
+                        const float* k, int k_stride, const float* v, int v_stride, int value_dim,
+                        int count, RowState& state, float* scores);
 
-// Writes acc / normaliser to out (zeros when no key was seen) and, when entropy is not null, the entropy.
-void row_finish(bool relu2, float divisor, const RowState& state, int value_dim, float* out, float* entropy);
+// Writes acc / normaliser to out (zeros when no key was seen) and, when entropy is not null, the
+// entropy.
+void row_finish(bool relu2, float divisor, const RowState& state, int value_dim, float* out,
+                float* entropy);
 
-// attention() after validation, on caller-provided scratch of attention_scratch_floats(shape) floats.
+// attention() after validation, on caller-provided scratch of attention_scratch_floats(shape)
+// floats.
 std::size_t attention_scratch_floats(const AttentionShape& shape);
-void attention_unchecked(const AttentionConfig& config, const AttentionShape& shape, const float* q, const float* k,
-                         const float* v, float* out, float* scratch, const AttentionOutputs& extra);
+void attention_unchecked(const AttentionConfig& config, const AttentionShape& shape, const float* q,
+                         const float* k, const float* v, float* out, float* scratch,
+                         const AttentionOutputs& extra);
 
-// o[r][0..dv) = alpha[r]·o[r] + Σ_c p[r][c]·v[c] for 4 rows given by pointers (a row that is not needed
-// may point at zeros for p and at scratch for o). The register-blocked 4-row core of P·V, also used by
-// FLASH's linear part.
-void accumulate4(const float* const p[4], int count, const float* v, int v_stride, int dv, const float alpha[4],
-                 float* const o[4]);
+// o[r][0..dv) = alpha[r]·o[r] + Σ_c p[r][c]·v[c] for 4 rows given by pointers (a row that is not
+// needed may point at zeros for p and at scratch for o). The register-blocked 4-row core of P·V,
+// also used by FLASH's linear part.
+void accumulate4(const float* const p[4], int count, const float* v, int v_stride, int dv,
+                 const float alpha[4], float* const o[4]);
 void accumulate4_scalar(const float* const p[4], int count, const float* v, int v_stride, int dv,
                         const float alpha[4], float* const o[4]);
 

@@ -25,19 +25,25 @@ Dims dims_of(const FlashShape& shape) {
               shape.out_stride ? shape.out_stride : shape.value_dim};
 }
 
-Status validate(const FlashShape& shape, const float* q_quad, const float* k_quad, const float* q_lin,
-                const float* k_lin, const float* v, const float* out) {
-  auto bad = [](const std::string& message) { return Status(ErrorCode::kBadArgument, "flash_mixed_chunk: " + message); };
+Status validate(const FlashShape& shape, const float* q_quad, const float* k_quad,
+                const float* q_lin, const float* k_lin, const float* v, const float* out) {
+  auto bad = [](const std::string& message) {
+    return Status(ErrorCode::kBadArgument, "flash_mixed_chunk: " + message);
+  };
   if (shape.length < 0) return bad("length must be >= 0");
   if (shape.chunk < 1) return bad("chunk must be >= 1, got " + std::to_string(shape.chunk));
   if (shape.qk_dim < 1 || shape.value_dim < 1) return bad("qk_dim and value_dim must be >= 1");
-  if (shape.qk_stride < 0 || shape.v_stride < 0 || shape.out_stride < 0) return bad("strides must be >= 0");
+  if (shape.qk_stride < 0 || shape.v_stride < 0 || shape.out_stride < 0)
+    return bad("strides must be >= 0");
   const Dims d = dims_of(shape);
-  if (d.qk_stride < d.s || d.v_stride < d.e || d.out_stride < d.e) return bad("a stride is smaller than its row");
+  if (d.qk_stride < d.s || d.v_stride < d.e || d.out_stride < d.e)
+    return bad("a stride is smaller than its row");
   if (static_cast<unsigned long long>(d.s) * d.e > (1ULL << 26) ||
       static_cast<unsigned long long>(std::min(d.c, std::max(d.n, 1))) * (d.s + d.e) > (1ULL << 26))
-    return Status(ErrorCode::kTooLarge, "flash_mixed_chunk: qk_dim x value_dim or the chunk is too large");
-  if (shape.length > 0 && (!q_quad || !k_quad || !q_lin || !k_lin || !v || !out)) return bad("a buffer is null");
+    return Status(ErrorCode::kTooLarge,
+                  "flash_mixed_chunk: qk_dim x value_dim or the chunk is too large");
+  if (shape.length > 0 && (!q_quad || !k_quad || !q_lin || !k_lin || !v || !out))
+    return bad("a buffer is null");
   return Status::ok();
 }
 
@@ -63,15 +69,17 @@ AttentionShape chunk_shape(const Dims& d, int rows) {
 std::size_t linear_scratch_floats(const Dims& d) {
   const std::size_t c = static_cast<std::size_t>(std::min(d.c, std::max(d.n, 1)));
   // kv (s × e), Klᵀ of a chunk (s × c), 4 scaled Ql rows, a zero row and a discard row.
-  return static_cast<std::size_t>(d.s) * d.e + static_cast<std::size_t>(d.s) * c + 4 * static_cast<std::size_t>(d.s) +
-         std::max(c, static_cast<std::size_t>(d.s)) + d.e + 16;
+  return static_cast<std::size_t>(d.s) * d.e + static_cast<std::size_t>(d.s) * c +
+         4 * static_cast<std::size_t>(d.s) + std::max(c, static_cast<std::size_t>(d.s)) + d.e + 16;
 }
 
 // kv += Klᵀ V over rows [row0, row0 + rows), four kv rows at a time through the P·V core.
-void add_kv(const Dims& d, const float* k_lin, const float* v, int row0, int rows, float* kv, float* kl_t,
-            const float* zeros, float* discard) {
+void add_kv(const Dims& d, const float* k_lin, const float* v, int row0, int rows, float* kv,
+            float* kl_t, const float* zeros, float* discard) {
   for (int a = 0; a < d.s; ++a)
-    for (int x = 0; x < rows; ++x) kl_t[static_cast<std::size_t>(a) * rows + x] = k_lin[static_cast<std::size_t>(row0 + x) * d.qk_stride + a];
+    for (int x = 0; x < rows; ++x)
+      kl_t[static_cast<std::size_t>(a) * rows + x] =
+          k_lin[static_cast<std::size_t>(row0 + x) * d.qk_stride + a];
   const float ones[4] = {1, 1, 1, 1};
   for (int a = 0; a < d.s; a += 4) {
     const float* p[4];
@@ -81,13 +89,14 @@ void add_kv(const Dims& d, const float* k_lin, const float* v, int row0, int row
       p[r] = live ? kl_t + static_cast<std::size_t>(a + r) * rows : zeros;
       o[r] = live ? kv + static_cast<std::size_t>(a + r) * d.e : discard;
     }
-    detail::accumulate4(p, rows, v + static_cast<std::size_t>(row0) * d.v_stride, d.v_stride, d.e, ones, o);
+    detail::accumulate4(p, rows, v + static_cast<std::size_t>(row0) * d.v_stride, d.v_stride, d.e,
+                        ones, o);
   }
 }
 
 // out[t] += (Ql[t] / norm) · kv for rows [row0, row0 + rows).
-void add_linear(const Dims& d, const float* q_lin, int row0, int rows, const float* kv, float norm, float* out,
-                float* q_rows, const float* zeros, float* discard) {
+void add_linear(const Dims& d, const float* q_lin, int row0, int rows, const float* kv, float norm,
+                float* out, float* q_rows, const float* zeros, float* discard) {
   const float ones[4] = {1, 1, 1, 1};
   const float inv = 1.0f / norm;
   for (int t = 0; t < rows; t += 4) {
@@ -110,15 +119,17 @@ void add_linear(const Dims& d, const float* q_lin, int row0, int rows, const flo
 
 }  // namespace
 
-Status flash_mixed_chunk(const FlashShape& shape, const float* q_quad, const float* k_quad, const float* q_lin,
-                         const float* k_lin, const float* v, float* out, AttentionWorkspace& workspace) {
+Status flash_mixed_chunk(const FlashShape& shape, const float* q_quad, const float* k_quad,
+                         const float* q_lin, const float* k_lin, const float* v, float* out,
+                         AttentionWorkspace& workspace) {
   if (Status s = validate(shape, q_quad, k_quad, q_lin, k_lin, v, out); !s.is_ok()) return s;
   const Dims d = dims_of(shape);
   if (d.n == 0) return Status::ok();
   const int c = std::min(d.c, d.n);
   const std::size_t attention_floats = detail::attention_scratch_floats(chunk_shape(d, c));
   float* scratch = workspace.floats(attention_floats + linear_scratch_floats(d));
-  if (scratch == nullptr) return Status(ErrorCode::kOutOfMemory, "flash_mixed_chunk: no memory for the workspace");
+  if (scratch == nullptr)
+    return Status(ErrorCode::kOutOfMemory, "flash_mixed_chunk: no memory for the workspace");
   float* kv = scratch + attention_floats;
   float* kl_t = kv + static_cast<std::size_t>(d.s) * d.e;
   float* q_rows = kl_t + static_cast<std::size_t>(d.s) * c;
@@ -131,7 +142,8 @@ Status flash_mixed_chunk(const FlashShape& shape, const float* q_quad, const flo
   const int chunks = (d.n + d.c - 1) / d.c;
   for (int g = 0; g < chunks; ++g) {
     const int row0 = g * d.c, rows = std::min(d.c, d.n - row0);
-    detail::attention_unchecked(config, chunk_shape(d, rows), q_quad + static_cast<std::size_t>(row0) * d.qk_stride,
+    detail::attention_unchecked(config, chunk_shape(d, rows),
+                                q_quad + static_cast<std::size_t>(row0) * d.qk_stride,
                                 k_quad + static_cast<std::size_t>(row0) * d.qk_stride,
                                 v + static_cast<std::size_t>(row0) * d.v_stride,
                                 out + static_cast<std::size_t>(row0) * d.out_stride, scratch, {});
@@ -139,7 +151,8 @@ Status flash_mixed_chunk(const FlashShape& shape, const float* q_quad, const flo
   if (shape.causal) {
     for (int g = 0; g < chunks; ++g) {
       const int row0 = g * d.c, rows = std::min(d.c, d.n - row0);
-      if (g > 0) add_linear(d, q_lin, row0, rows, kv, static_cast<float>(row0), out, q_rows, zeros, discard);
+      if (g > 0)
+        add_linear(d, q_lin, row0, rows, kv, static_cast<float>(row0), out, q_rows, zeros, discard);
       if (g + 1 < chunks) add_kv(d, k_lin, v, row0, rows, kv, kl_t, zeros, discard);
     }
   } else {
@@ -149,21 +162,24 @@ Status flash_mixed_chunk(const FlashShape& shape, const float* q_quad, const flo
     }
     for (int g = 0; g < chunks; ++g) {
       const int row0 = g * d.c;
-      add_linear(d, q_lin, row0, std::min(d.c, d.n - row0), kv, static_cast<float>(d.n), out, q_rows, zeros, discard);
+      add_linear(d, q_lin, row0, std::min(d.c, d.n - row0), kv, static_cast<float>(d.n), out,
+                 q_rows, zeros, discard);
     }
   }
   return Status::ok();
 }
 
-Status flash_mixed_chunk_scalar(const FlashShape& shape, const float* q_quad, const float* k_quad, const float* q_lin,
-                                const float* k_lin, const float* v, float* out) {
+Status flash_mixed_chunk_scalar(const FlashShape& shape, const float* q_quad, const float* k_quad,
+                                const float* q_lin, const float* k_lin, const float* v,
+                                float* out) {
   if (Status s = validate(shape, q_quad, k_quad, q_lin, k_lin, v, out); !s.is_ok()) return s;
   const Dims d = dims_of(shape);
   const AttentionConfig config = quad_config(shape);
   const int chunks = (d.n + d.c - 1) / d.c;
   for (int g = 0; g < chunks; ++g) {
     const int row0 = g * d.c, rows = std::min(d.c, d.n - row0);
-    if (Status s = attention_scalar(config, chunk_shape(d, rows), q_quad + static_cast<std::size_t>(row0) * d.qk_stride,
+    if (Status s = attention_scalar(config, chunk_shape(d, rows),
+                                    q_quad + static_cast<std::size_t>(row0) * d.qk_stride,
                                     k_quad + static_cast<std::size_t>(row0) * d.qk_stride,
                                     v + static_cast<std::size_t>(row0) * d.v_stride,
                                     out + static_cast<std::size_t>(row0) * d.out_stride);
@@ -175,14 +191,18 @@ Status flash_mixed_chunk_scalar(const FlashShape& shape, const float* q_quad, co
     for (int t = row0; t < row0 + rows; ++t)
       for (int a = 0; a < d.s; ++a) {
         const float w = k_lin[static_cast<std::size_t>(t) * d.qk_stride + a];
-        for (int x = 0; x < d.e; ++x) kv[static_cast<std::size_t>(a) * d.e + x] += w * v[static_cast<std::size_t>(t) * d.v_stride + x];
+        for (int x = 0; x < d.e; ++x)
+          kv[static_cast<std::size_t>(a) * d.e + x] +=
+              w * v[static_cast<std::size_t>(t) * d.v_stride + x];
       }
   };
   auto add_out_rows = [&](int row0, int rows, float norm) {
     for (int t = row0; t < row0 + rows; ++t)
       for (int a = 0; a < d.s; ++a) {
         const float w = q_lin[static_cast<std::size_t>(t) * d.qk_stride + a] / norm;
-        for (int x = 0; x < d.e; ++x) out[static_cast<std::size_t>(t) * d.out_stride + x] += w * kv[static_cast<std::size_t>(a) * d.e + x];
+        for (int x = 0; x < d.e; ++x)
+          out[static_cast<std::size_t>(t) * d.out_stride + x] +=
+              w * kv[static_cast<std::size_t>(a) * d.e + x];
       }
   };
   if (shape.causal) {

@@ -1,14 +1,15 @@
-// FLASH mixed-chunk attention (ALGORITHMS.md 3.4): quadratic relu² attention inside chunks of length c
-// plus linear attention across chunks, O(n) in the sequence length.
+// FLASH mixed-chunk attention (ALGORITHMS.md 3.4): quadratic relu² attention inside chunks of
+// length c plus linear attention across chunks, O(n) in the sequence length.
 //
 // For chunk g (0-based) with rows t in [g·c, min((g+1)·c, n)):
 //   quad_t = (1/(c·s)) Σ_{u in chunk g, visible} relu(Qq_t·Kq_u)² V_u      (causal: u <= t)
-//   lin_t  = Ql_t · (Σ_{u} Kl_uᵀ V_u) / n                                    (non-causal: all n tokens)
-//   lin_t  = Ql_t · (Σ_{u < g·c} Kl_uᵀ V_u) / (g·c), and 0 for g = 0         (causal: earlier chunks only,
+//   lin_t  = Ql_t · (Σ_{u} Kl_uᵀ V_u) / n                                    (non-causal: all n
+//   tokens) lin_t  = Ql_t · (Σ_{u < g·c} Kl_uᵀ V_u) / (g·c), and 0 for g = 0         (causal:
+//   earlier chunks only,
 //            normalised by the number of summed tokens; the post's "(g−1)n/c" is a typo, see 3.4)
 //   out_t  = quad_t + lin_t   (the caller applies the U gate and W_o)
-// A last, shorter chunk is the padded chunk with its padding masked: its quadratic part still divides
-// by c, and padding never enters the linear sums. This matches shared/reference/gau_ref.py.
+// A last, shorter chunk is the padded chunk with its padding masked: its quadratic part still
+// divides by c, and padding never enters the linear sums. This matches shared/reference/gau_ref.py.
 //
 // Inputs are row-major [n][s] (Qq, Kq, Ql, Kl share qk_stride) and [n][e] (V); out is [n][e].
 // Errors are returned as Status (BAD_ARGUMENT, OUT_OF_MEMORY); on error nothing is written.
@@ -28,11 +29,12 @@ struct FlashShape {
   int qk_stride = 0, v_stride = 0, out_stride = 0;  // 0 = dense rows
 };
 
-Status flash_mixed_chunk(const FlashShape& shape, const float* q_quad, const float* k_quad, const float* q_lin,
-                         const float* k_lin, const float* v, float* out, AttentionWorkspace& workspace);
+Status flash_mixed_chunk(const FlashShape& shape, const float* q_quad, const float* k_quad,
+                         const float* q_lin, const float* k_lin, const float* v, float* out,
+                         AttentionWorkspace& workspace);
 
 // Scalar reference with the same contract.
-Status flash_mixed_chunk_scalar(const FlashShape& shape, const float* q_quad, const float* k_quad, const float* q_lin,
-                                const float* k_lin, const float* v, float* out);
+Status flash_mixed_chunk_scalar(const FlashShape& shape, const float* q_quad, const float* k_quad,
+                                const float* q_lin, const float* k_lin, const float* v, float* out);
 
 }  // namespace gyre::kernels

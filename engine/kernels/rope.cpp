@@ -9,31 +9,38 @@ namespace gyre::kernels {
 
 Result<RopeTable> RopeTable::create(int head_dim, int max_positions, double base) {
   if (head_dim <= 0 || head_dim % 2 != 0)
-    return Status(ErrorCode::kBadArgument, "RoPE: head_dim must be even and positive, got " + std::to_string(head_dim));
+    return Status(ErrorCode::kBadArgument,
+                  "RoPE: head_dim must be even and positive, got " + std::to_string(head_dim));
   if (!(base > 1.0) || !std::isfinite(base))
-    return Status(ErrorCode::kBadArgument, "RoPE: base must be finite and > 1, got " + std::to_string(base));
+    return Status(ErrorCode::kBadArgument,
+                  "RoPE: base must be finite and > 1, got " + std::to_string(base));
   RopeTable table(head_dim, base);
   if (Status s = table.extend(max_positions); !s.is_ok()) return s;
   return table;
 }
 
-double RopeTable::theta(int i) const { return std::pow(base_, -2.0 * i / head_dim_); }
+double RopeTable::theta(int i) const {
+  return std::pow(base_, -2.0 * i / head_dim_);
+}
 
 Status RopeTable::extend(int max_positions) {
   if (max_positions < 0)
-    return Status(ErrorCode::kBadArgument, "RoPE: max_positions must be >= 0, got " + std::to_string(max_positions));
+    return Status(ErrorCode::kBadArgument,
+                  "RoPE: max_positions must be >= 0, got " + std::to_string(max_positions));
   if (max_positions <= max_positions_) return Status::ok();
   const std::size_t h = half();
   if (static_cast<std::uint64_t>(max_positions) * h > (1u << 31))
-    return Status(ErrorCode::kTooLarge, "RoPE: a table of " + std::to_string(max_positions) + " positions x " +
-                                            std::to_string(h) + " frequencies is too large");
+    return Status(ErrorCode::kTooLarge, "RoPE: a table of " + std::to_string(max_positions) +
+                                            " positions x " + std::to_string(h) +
+                                            " frequencies is too large");
   cos_.resize(static_cast<std::size_t>(max_positions) * h);
   sin_.resize(cos_.size());
   std::vector<double> thetas(h);
   for (std::size_t i = 0; i < h; ++i) thetas[i] = theta(static_cast<int>(i));
   for (int m = max_positions_; m < max_positions; ++m) {
     for (std::size_t i = 0; i < h; ++i) {
-      // The angle in double: m·θ_0 reaches 65536 rad for long contexts, beyond f32's useful precision.
+      // The angle in double: m·θ_0 reaches 65536 rad for long contexts, beyond f32's useful
+      // precision.
       const double angle = static_cast<double>(m) * thetas[i];
       cos_[m * h + i] = static_cast<float>(std::cos(angle));
       sin_[m * h + i] = static_cast<float>(std::sin(angle));
@@ -47,17 +54,21 @@ namespace {
 
 Status check_args(const RopeTable& table, const float* x, int rows, int row_stride, int num_heads,
                   int first_position) {
-  auto bad = [](std::string message) { return Status(ErrorCode::kBadArgument, "rope_apply: " + std::move(message)); };
+  auto bad = [](std::string message) {
+    return Status(ErrorCode::kBadArgument, "rope_apply: " + std::move(message));
+  };
   if (rows < 0 || num_heads < 1) return bad("rows must be >= 0 and num_heads >= 1");
   if (rows == 0) return Status::ok();
   if (x == nullptr) return bad("x is null");
   if (row_stride < static_cast<long long>(num_heads) * table.head_dim())
-    return bad("row_stride " + std::to_string(row_stride) + " is smaller than num_heads*head_dim = " +
+    return bad("row_stride " + std::to_string(row_stride) +
+               " is smaller than num_heads*head_dim = " +
                std::to_string(static_cast<long long>(num_heads) * table.head_dim()));
   if (first_position < 0 || first_position > table.max_positions() - rows)
     return bad("positions " + std::to_string(first_position) + ".." +
-               std::to_string(static_cast<long long>(first_position) + rows - 1) + " exceed the RoPE table (" +
-               std::to_string(table.max_positions()) + " positions); extend() it");
+               std::to_string(static_cast<long long>(first_position) + rows - 1) +
+               " exceed the RoPE table (" + std::to_string(table.max_positions()) +
+               " positions); extend() it");
   return Status::ok();
 }
 
@@ -90,7 +101,8 @@ void rotate_head_simd(float* x, const float* c, const float* s, int half, RopeLa
       const v128_t sin2 = wasm_f32x4_mul(wasm_i32x4_shuffle(ss, ss, 0, 0, 1, 1), sign);
       const v128_t v = wasm_v128_load(x + 2 * i);
       const v128_t swapped = wasm_i32x4_shuffle(v, v, 1, 0, 3, 2);
-      wasm_v128_store(x + 2 * i, wasm_f32x4_add(wasm_f32x4_mul(v, cos2), wasm_f32x4_mul(swapped, sin2)));
+      wasm_v128_store(x + 2 * i,
+                      wasm_f32x4_add(wasm_f32x4_mul(v, cos2), wasm_f32x4_mul(swapped, sin2)));
     }
     if (i < half) rotate_head_scalar(x + 2 * i, c + i, s + i, half - i, layout);
   } else {
@@ -110,9 +122,10 @@ void rotate_head_simd(float* x, const float* c, const float* s, int half, RopeLa
 #endif
 
 template <typename RotateHead>
-Status apply_rows(const RopeTable& table, float* x, int rows, int row_stride, int num_heads, int first_position,
-                  RopeLayout layout, RotateHead rotate) {
-  if (Status s = check_args(table, x, rows, row_stride, num_heads, first_position); !s.is_ok()) return s;
+Status apply_rows(const RopeTable& table, float* x, int rows, int row_stride, int num_heads,
+                  int first_position, RopeLayout layout, RotateHead rotate) {
+  if (Status s = check_args(table, x, rows, row_stride, num_heads, first_position); !s.is_ok())
+    return s;
   const int d = table.head_dim();
   for (int r = 0; r < rows; ++r) {
     const float* c = table.cos_at(first_position + r);
@@ -126,16 +139,19 @@ Status apply_rows(const RopeTable& table, float* x, int rows, int row_stride, in
 }  // namespace
 
 Status rope_apply_scalar(const RopeTable& table, float* x, int rows, int row_stride, int num_heads,
-                       int first_position, RopeLayout layout) {
-  return apply_rows(table, x, rows, row_stride, num_heads, first_position, layout, rotate_head_scalar);
+                         int first_position, RopeLayout layout) {
+  return apply_rows(table, x, rows, row_stride, num_heads, first_position, layout,
+                    rotate_head_scalar);
 }
 
-Status rope_apply(const RopeTable& table, float* x, int rows, int row_stride, int num_heads, int first_position,
-                RopeLayout layout) {
+Status rope_apply(const RopeTable& table, float* x, int rows, int row_stride, int num_heads,
+                  int first_position, RopeLayout layout) {
 #if GYRE_SIMD128
-  return apply_rows(table, x, rows, row_stride, num_heads, first_position, layout, rotate_head_simd);
+  return apply_rows(table, x, rows, row_stride, num_heads, first_position, layout,
+                    rotate_head_simd);
 #else
-  return apply_rows(table, x, rows, row_stride, num_heads, first_position, layout, rotate_head_scalar);
+  return apply_rows(table, x, rows, row_stride, num_heads, first_position, layout,
+                    rotate_head_scalar);
 #endif
 }
 

@@ -1,5 +1,6 @@
 // A double-precision naive attention for the tests: materialises each query's scores, applies the
-// mask from ALGORITHMS.md directly (independent of attention_query_visibility), normalises and sums.
+// mask from ALGORITHMS.md directly (independent of attention_query_visibility), normalises and
+// sums.
 #pragma once
 
 #include <algorithm>
@@ -19,23 +20,28 @@ using kernels::AttentionShape;
 
 inline bool naive_visible(const AttentionConfig& c, long long query_pos, long long key_pos) {
   switch (c.mask) {
-    case AttentionMask::bidirectional: return true;
-    case AttentionMask::causal: return key_pos <= query_pos;
-    case AttentionMask::causal_window: return query_pos - c.window < key_pos && key_pos <= query_pos;
-    case AttentionMask::band: return std::llabs(query_pos - key_pos) <= c.window;
+    case AttentionMask::bidirectional:
+      return true;
+    case AttentionMask::causal:
+      return key_pos <= query_pos;
+    case AttentionMask::causal_window:
+      return query_pos - c.window < key_pos && key_pos <= query_pos;
+    case AttentionMask::band:
+      return std::llabs(query_pos - key_pos) <= c.window;
   }
   return false;
 }
 
 struct NaiveResult {
-  std::vector<double> out;        // [query][head][value_dim], dense
-  std::vector<double> entropy;    // [query][head]
-  std::vector<double> weights;    // [head][query][key]
+  std::vector<double> out;      // [query][head][value_dim], dense
+  std::vector<double> entropy;  // [query][head]
+  std::vector<double> weights;  // [head][query][key]
 };
 
 // Dense inputs with the given strides (0 = dense), exactly as the kernel reads them.
-inline NaiveResult naive_attention(const AttentionConfig& c, const AttentionShape& s, const std::vector<float>& q,
-                                   const std::vector<float>& k, const std::vector<float>& v) {
+inline NaiveResult naive_attention(const AttentionConfig& c, const AttentionShape& s,
+                                   const std::vector<float>& q, const std::vector<float>& k,
+                                   const std::vector<float>& v) {
   const int H = s.num_heads, d = s.head_dim, dv = s.value_dim ? s.value_dim : s.head_dim;
   const int qs = s.q_stride ? s.q_stride : H * d, ks = s.k_stride ? s.k_stride : H * d;
   const int vs = s.v_stride ? s.v_stride : H * dv;
@@ -55,7 +61,8 @@ inline NaiveResult naive_attention(const AttentionConfig& c, const AttentionShap
       double factor = scale;
       if (c.normaliser == AttentionNormaliser::softmax_plus) {
         const double count = c.log_count_positions ? static_cast<double>(qp + 1) : l;
-        double f = std::log(std::max(count, static_cast<double>(c.min_len))) / std::log(static_cast<double>(c.train_len));
+        double f = std::log(std::max(count, static_cast<double>(c.min_len))) /
+                   std::log(static_cast<double>(c.train_len));
         if (c.log_at_least_one) f = std::max(f, 1.0);
         factor *= f;
       }
@@ -84,7 +91,8 @@ inline NaiveResult naive_attention(const AttentionConfig& c, const AttentionShap
         if (p > 0) entropy -= p * std::log(p);
         r.weights[(static_cast<std::size_t>(h) * s.num_queries + i) * s.num_keys + keys[x]] = w[x];
         for (int e = 0; e < dv; ++e)
-          r.out[(static_cast<std::size_t>(i) * H + h) * dv + e] += w[x] * v[static_cast<std::size_t>(keys[x]) * vs + h * dv + e];
+          r.out[(static_cast<std::size_t>(i) * H + h) * dv + e] +=
+              w[x] * v[static_cast<std::size_t>(keys[x]) * vs + h * dv + e];
       }
       r.entropy[static_cast<std::size_t>(i) * H + h] = entropy;
     }

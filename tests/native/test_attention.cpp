@@ -16,7 +16,8 @@ using gyre::test::random_floats;
 namespace {
 
 struct Layout {
-  int heads, head_dim, value_dim, pad;  // pad: extra floats at the end of every row (strided buffers)
+  int heads, head_dim, value_dim,
+      pad;  // pad: extra floats at the end of every row (strided buffers)
 };
 
 struct Buffers {
@@ -45,42 +46,51 @@ Buffers make_problem(std::mt19937& rng, int nq, int nk, const Layout& lay, float
   return b;
 }
 
-int out_stride(const AttentionShape& s) { return s.out_stride ? s.out_stride : s.num_heads * s.value_dim; }
+int out_stride(const AttentionShape& s) {
+  return s.out_stride ? s.out_stride : s.num_heads * s.value_dim;
+}
 
-// Runs the fast kernel and the scalar reference and compares both (and the entropies) with the naive
-// double reference. Returns the number of mismatching values.
-int check_against_naive(const AttentionConfig& config, const Buffers& b, double tolerance, const std::string& what) {
+// Runs the fast kernel and the scalar reference and compares both (and the entropies) with the
+// naive double reference. Returns the number of mismatching values.
+int check_against_naive(const AttentionConfig& config, const Buffers& b, double tolerance,
+                        const std::string& what) {
   const AttentionShape& s = b.shape;
   const int os = out_stride(s), dv = s.value_dim;
   const auto ref = naive_attention(config, s, b.q, b.k, b.v);
   double ref_max = 1e-3;
   for (double x : ref.out) ref_max = std::max(ref_max, std::abs(x));
   std::vector<float> fast(static_cast<std::size_t>(s.num_queries) * os + 1, 12345.0f), slow = fast;
-  std::vector<float> entropy_fast(static_cast<std::size_t>(s.num_queries) * s.num_heads, -1.0f), entropy_slow = entropy_fast;
+  std::vector<float> entropy_fast(static_cast<std::size_t>(s.num_queries) * s.num_heads, -1.0f),
+      entropy_slow = entropy_fast;
   AttentionWorkspace ws;
   std::vector<float> plain = fast;
   REQUIRE(attention(config, s, b.q.data(), b.k.data(), b.v.data(), plain.data(), ws).is_ok());
-  REQUIRE(attention(config, s, b.q.data(), b.k.data(), b.v.data(), fast.data(), ws, {entropy_fast.data(), 0}).is_ok());
-  REQUIRE(attention_scalar(config, s, b.q.data(), b.k.data(), b.v.data(), slow.data(), {entropy_slow.data(), 0}).is_ok());
+  REQUIRE(attention(config, s, b.q.data(), b.k.data(), b.v.data(), fast.data(), ws,
+                    {entropy_fast.data(), 0})
+              .is_ok());
+  REQUIRE(attention_scalar(config, s, b.q.data(), b.k.data(), b.v.data(), slow.data(),
+                           {entropy_slow.data(), 0})
+              .is_ok());
   int bad = 0;
   for (int i = 0; i < s.num_queries; ++i) {
     for (int h = 0; h < s.num_heads; ++h) {
       for (int e = 0; e < dv; ++e) {
         const std::size_t at = static_cast<std::size_t>(i) * os + h * dv + e;
         const double want = ref.out[(static_cast<std::size_t>(i) * s.num_heads + h) * dv + e];
-        if (std::abs(fast[at] - want) > tolerance * ref_max || std::abs(slow[at] - want) > tolerance * ref_max ||
-            plain[at] != fast[at]) {
+        if (std::abs(fast[at] - want) > tolerance * ref_max ||
+            std::abs(slow[at] - want) > tolerance * ref_max || plain[at] != fast[at]) {
           if (bad++ < 3)
-            MESSAGE(what << " query " << i << " head " << h << " col " << e << ": fast " << fast[at] << " scalar "
-                         << slow[at] << " plain " << plain[at] << " want " << want);
+            MESSAGE(what << " query " << i << " head " << h << " col " << e << ": fast " << fast[at]
+                         << " scalar " << slow[at] << " plain " << plain[at] << " want " << want);
         }
       }
       const std::size_t at = static_cast<std::size_t>(i) * s.num_heads + h;
       const double want = ref.entropy[at];
-      if (std::abs(entropy_fast[at] - want) > 2e-3 * (1 + want) || std::abs(entropy_slow[at] - want) > 2e-3 * (1 + want)) {
+      if (std::abs(entropy_fast[at] - want) > 2e-3 * (1 + want) ||
+          std::abs(entropy_slow[at] - want) > 2e-3 * (1 + want)) {
         if (bad++ < 3)
-          MESSAGE(what << " entropy of query " << i << ": fast " << entropy_fast[at] << " scalar " << entropy_slow[at]
-                       << " want " << want);
+          MESSAGE(what << " entropy of query " << i << ": fast " << entropy_fast[at] << " scalar "
+                       << entropy_slow[at] << " want " << want);
       }
     }
     // padding between rows is never written
@@ -94,14 +104,15 @@ std::string describe(const AttentionConfig& c, int nq, int nk, const Layout& lay
   static const char* masks[] = {"bidirectional", "causal", "causal_window", "band"};
   static const char* norms[] = {"softmax", "softmax_plus", "relu2"};
   return std::string(masks[static_cast<int>(c.mask)]) + " w=" + std::to_string(c.window) + " " +
-         norms[static_cast<int>(c.normaliser)] + " nq=" + std::to_string(nq) + " nk=" + std::to_string(nk) +
-         " heads=" + std::to_string(lay.heads) + " d=" + std::to_string(lay.head_dim) + " dv=" +
-         std::to_string(lay.value_dim);
+         norms[static_cast<int>(c.normaliser)] + " nq=" + std::to_string(nq) +
+         " nk=" + std::to_string(nk) + " heads=" + std::to_string(lay.heads) +
+         " d=" + std::to_string(lay.head_dim) + " dv=" + std::to_string(lay.value_dim);
 }
 
 }  // namespace
 
-TEST_CASE("attention: every mask and normaliser matches the double-precision reference, n = 1 … 300") {
+TEST_CASE(
+    "attention: every mask and normaliser matches the double-precision reference, n = 1 … 300") {
   std::mt19937 rng(42);
   const Layout layouts[] = {{1, 16, 16, 0}, {1, 36, 70, 0}, {3, 8, 12, 5}};
   const int lengths[] = {1, 2, 3, 4, 5, 8, 13, 31, 64, 65, 127, 130, 300};
@@ -111,18 +122,26 @@ TEST_CASE("attention: every mask and normaliser matches the double-precision ref
         AttentionMask mask;
         int window;
       };
-      std::vector<MaskCase> masks = {{AttentionMask::bidirectional, 0}, {AttentionMask::causal, 0},
-                                     {AttentionMask::causal_window, 1}, {AttentionMask::causal_window, 5},
-                                     {AttentionMask::causal_window, 70}, {AttentionMask::causal_window, n},
-                                     {AttentionMask::causal_window, n + 9}, {AttentionMask::band, 0},
-                                     {AttentionMask::band, 3}, {AttentionMask::band, 40}, {AttentionMask::band, n}};
+      std::vector<MaskCase> masks = {{AttentionMask::bidirectional, 0},
+                                     {AttentionMask::causal, 0},
+                                     {AttentionMask::causal_window, 1},
+                                     {AttentionMask::causal_window, 5},
+                                     {AttentionMask::causal_window, 70},
+                                     {AttentionMask::causal_window, n},
+                                     {AttentionMask::causal_window, n + 9},
+                                     {AttentionMask::band, 0},
+                                     {AttentionMask::band, 3},
+                                     {AttentionMask::band, 40},
+                                     {AttentionMask::band, n}};
       for (const MaskCase& m : masks) {
-        for (auto norm : {AttentionNormaliser::softmax, AttentionNormaliser::softmax_plus, AttentionNormaliser::relu2}) {
+        for (auto norm : {AttentionNormaliser::softmax, AttentionNormaliser::softmax_plus,
+                          AttentionNormaliser::relu2}) {
           AttentionConfig c;
           c.mask = m.mask;
           c.window = m.window;
           c.normaliser = norm;
-          const Buffers b = make_problem(rng, n, n, lay, norm == AttentionNormaliser::relu2 ? 1.0f : 1.5f);
+          const Buffers b =
+              make_problem(rng, n, n, lay, norm == AttentionNormaliser::relu2 ? 1.0f : 1.5f);
           const std::string what = describe(c, n, n, lay);
           CHECK_MESSAGE(check_against_naive(c, b, 2e-5, what) == 0, what);
         }
@@ -159,7 +178,8 @@ TEST_CASE("attention: the factor options (scale, train_len, min_len, logn†, fi
 TEST_CASE("attention: query and key position offsets (chunked prefill, cross-attention shapes)") {
   std::mt19937 rng(44);
   const Layout lay{2, 16, 16, 0};
-  for (auto mask : {AttentionMask::causal, AttentionMask::causal_window, AttentionMask::band, AttentionMask::bidirectional}) {
+  for (auto mask : {AttentionMask::causal, AttentionMask::causal_window, AttentionMask::band,
+                    AttentionMask::bidirectional}) {
     AttentionConfig c;
     c.mask = mask;
     c.window = 9;
@@ -172,8 +192,10 @@ TEST_CASE("attention: query and key position offsets (chunked prefill, cross-att
     tail.num_queries = 7;
     tail.query_position = 43;
     std::vector<float> part(7 * 32);
-    REQUIRE(attention(c, tail, b.q.data() + 43 * 32, b.k.data(), b.v.data(), part.data(), ws).is_ok());
-    for (int i = 0; i < 7 * 32; ++i) CHECK(part[i] == doctest::Approx(full[43 * 32 + i]).epsilon(1e-5).scale(1));
+    REQUIRE(
+        attention(c, tail, b.q.data() + 43 * 32, b.k.data(), b.v.data(), part.data(), ws).is_ok());
+    for (int i = 0; i < 7 * 32; ++i)
+      CHECK(part[i] == doctest::Approx(full[43 * 32 + i]).epsilon(1e-5).scale(1));
     // different query and key counts and a key offset, against the naive reference
     Buffers cross = make_problem(rng, 23, 41, lay, 1.0f);
     cross.shape.query_position = 30;
@@ -187,7 +209,8 @@ TEST_CASE("attention: causality and locality hold exactly") {
   const Layout lay{1, 32, 32, 0};
   const int n = 97;
   for (auto mask : {AttentionMask::causal, AttentionMask::causal_window}) {
-    for (auto norm : {AttentionNormaliser::softmax, AttentionNormaliser::softmax_plus, AttentionNormaliser::relu2}) {
+    for (auto norm : {AttentionNormaliser::softmax, AttentionNormaliser::softmax_plus,
+                      AttentionNormaliser::relu2}) {
       AttentionConfig c;
       c.mask = mask;
       c.window = 13;
@@ -203,7 +226,9 @@ TEST_CASE("attention: causality and locality hold exactly") {
           changed.k[j * 32 + t] -= 2.0f;
           changed.v[j * 32 + t] *= -7.0f;
         }
-        REQUIRE(attention(c, changed.shape, changed.q.data(), changed.k.data(), changed.v.data(), after.data(), ws).is_ok());
+        REQUIRE(attention(c, changed.shape, changed.q.data(), changed.k.data(), changed.v.data(),
+                          after.data(), ws)
+                    .is_ok());
         int leaks = 0, changes = 0;
         for (int i = 0; i < n; ++i) {
           const bool may_change = i >= j && (mask == AttentionMask::causal || i < j + c.window);
@@ -240,7 +265,8 @@ TEST_CASE("attention: the band reaches exactly half-width keys on both sides") {
 TEST_CASE("attention: weights of a query range equal the reference matrix and sum to 1 (softmax)") {
   std::mt19937 rng(47);
   const Layout lay{2, 16, 16, 0};
-  for (auto norm : {AttentionNormaliser::softmax, AttentionNormaliser::softmax_plus, AttentionNormaliser::relu2}) {
+  for (auto norm : {AttentionNormaliser::softmax, AttentionNormaliser::softmax_plus,
+                    AttentionNormaliser::relu2}) {
     AttentionConfig c;
     c.mask = AttentionMask::causal_window;
     c.window = 20;
@@ -262,7 +288,8 @@ TEST_CASE("attention: weights of a query range equal the reference matrix and su
   }
 }
 
-TEST_CASE("attention: entropy grows like log n for uniform attention and is 0 for one visible key") {
+TEST_CASE(
+    "attention: entropy grows like log n for uniform attention and is 0 for one visible key") {
   const int n = 64, d = 4;
   std::vector<float> q(n * d, 0.0f), k(n * d, 0.0f), v(n * d, 1.0f), out(n * d), entropy(n);
   AttentionShape s;
@@ -270,7 +297,8 @@ TEST_CASE("attention: entropy grows like log n for uniform attention and is 0 fo
   s.head_dim = d;
   AttentionConfig c;  // causal softmax; zero logits: uniform over i + 1 keys
   AttentionWorkspace ws;
-  REQUIRE(attention(c, s, q.data(), k.data(), v.data(), out.data(), ws, {entropy.data(), 1}).is_ok());
+  REQUIRE(
+      attention(c, s, q.data(), k.data(), v.data(), out.data(), ws, {entropy.data(), 1}).is_ok());
   for (int i = 0; i < n; ++i) {
     CHECK(entropy[i] == doctest::Approx(std::log(i + 1.0)).epsilon(1e-5).scale(1));
     CHECK(out[i * d] == doctest::Approx(1.0));
@@ -283,7 +311,7 @@ TEST_CASE("attention: empty and degenerate shapes") {
   AttentionShape s;
   s.head_dim = 8;
   CHECK(attention(c, s, nullptr, nullptr, nullptr, nullptr, ws).is_ok());  // nothing to do
-  s.num_queries = 3;                                                       // queries but no keys: zeros
+  s.num_queries = 3;  // queries but no keys: zeros
   std::vector<float> q(24, 1.0f), out(24, 5.0f);
   CHECK(attention(c, s, q.data(), nullptr, nullptr, out.data(), ws).is_ok());
   for (float x : out) CHECK(x == 0.0f);
@@ -339,14 +367,20 @@ TEST_CASE("attention: bad arguments are BAD_ARGUMENT and write nothing") {
   bad = s;
   bad.num_keys = 1 << 28;
   bad.head_dim = 64;
-  CHECK(attention(c, bad, q.data(), q.data(), q.data(), out.data(), ws).code() == ErrorCode::kTooLarge);
-  CHECK(attention(c, s, nullptr, q.data(), q.data(), out.data(), ws).code() == ErrorCode::kBadArgument);
-  CHECK(attention_scalar(c, s, q.data(), nullptr, q.data(), out.data()).code() == ErrorCode::kBadArgument);
+  CHECK(attention(c, bad, q.data(), q.data(), q.data(), out.data(), ws).code() ==
+        ErrorCode::kTooLarge);
+  CHECK(attention(c, s, nullptr, q.data(), q.data(), out.data(), ws).code() ==
+        ErrorCode::kBadArgument);
+  CHECK(attention_scalar(c, s, q.data(), nullptr, q.data(), out.data()).code() ==
+        ErrorCode::kBadArgument);
   for (float x : out) CHECK(x == 7.0f);
   std::vector<float> weights(16);
-  CHECK(attention_weights(c, s, q.data(), q.data(), 1, 0, 1, weights.data()).code() == ErrorCode::kBadArgument);
-  CHECK(attention_weights(c, s, q.data(), q.data(), 0, 3, 5, weights.data()).code() == ErrorCode::kBadArgument);
-  CHECK(attention_weights(c, s, q.data(), q.data(), 0, 0, 1, nullptr).code() == ErrorCode::kBadArgument);
+  CHECK(attention_weights(c, s, q.data(), q.data(), 1, 0, 1, weights.data()).code() ==
+        ErrorCode::kBadArgument);
+  CHECK(attention_weights(c, s, q.data(), q.data(), 0, 3, 5, weights.data()).code() ==
+        ErrorCode::kBadArgument);
+  CHECK(attention_weights(c, s, q.data(), q.data(), 0, 0, 1, nullptr).code() ==
+        ErrorCode::kBadArgument);
   // still usable afterwards
   CHECK(code(c, s) == ErrorCode::kOk);
 }
@@ -355,7 +389,8 @@ TEST_CASE("attention: GAU-sized heads (s = 256, e = 512) and many heads") {
   std::mt19937 rng(48);
   for (const Layout& lay : {Layout{1, 256, 512, 0}, Layout{12, 8, 8, 3}}) {
     for (int n : {1, 6, 129}) {
-      for (auto mask : {AttentionMask::causal, AttentionMask::causal_window, AttentionMask::bidirectional}) {
+      for (auto mask :
+           {AttentionMask::causal, AttentionMask::causal_window, AttentionMask::bidirectional}) {
         for (auto norm : {AttentionNormaliser::softmax_plus, AttentionNormaliser::relu2}) {
           AttentionConfig c;
           c.mask = mask;

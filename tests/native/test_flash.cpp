@@ -22,7 +22,9 @@ namespace {
 
 constexpr int n = kGauN, d = kGauD, e = kGauE, s = kGauS;
 
-double silu(double x) { return x / (1 + std::exp(-x)); }
+double silu(double x) {
+  return x / (1 + std::exp(-x));
+}
 
 // H = silu(X Wi) split into U [n×e], V [n×e], Z [n×s] (double, as the oracle).
 struct Projections {
@@ -40,15 +42,19 @@ Projections project() {
       double h = 0;
       for (int i = 0; i < d; ++i) h += kGauX[t * d + i] * kGauWi[i * width + c];
       h = silu(h);
-      if (c < e) p.u[t * e + c] = h;
-      else if (c < 2 * e) p.v[t * e + c - e] = h;
-      else p.z[t * s + c - 2 * e] = h;
+      if (c < e)
+        p.u[t * e + c] = h;
+      else if (c < 2 * e)
+        p.v[t * e + c - e] = h;
+      else
+        p.z[t * s + c - 2 * e] = h;
     }
   return p;
 }
 
 // (U ⊙ AV) Wo, compared with the oracle's output.
-void check_output(const Projections& p, const std::vector<float>& av, const double* expected, const std::string& what) {
+void check_output(const Projections& p, const std::vector<float>& av, const double* expected,
+                  const std::string& what) {
   double worst = 0, scale = 1e-3;
   for (int t = 0; t < n; ++t)
     for (int j = 0; j < d; ++j) {
@@ -57,19 +63,22 @@ void check_output(const Projections& p, const std::vector<float>& av, const doub
       worst = std::max(worst, std::abs(o - expected[t * d + j]));
       scale = std::max(scale, std::abs(expected[t * d + j]));
     }
-  CHECK_MESSAGE(worst <= 2e-5 * scale, what << ": max error " << worst << " (output scale " << scale << ")");
+  CHECK_MESSAGE(worst <= 2e-5 * scale,
+                what << ": max error " << worst << " (output scale " << scale << ")");
 }
 
 std::vector<float> affine(const Projections& p, const double* gamma, const double* beta) {
   std::vector<float> x(n * s);
   for (int t = 0; t < n; ++t)
-    for (int a = 0; a < s; ++a) x[t * s + a] = static_cast<float>(p.z[t * s + a] * gamma[a] + beta[a]);
+    for (int a = 0; a < s; ++a)
+      x[t * s + a] = static_cast<float>(p.z[t * s + a] * gamma[a] + beta[a]);
   return x;
 }
 
 // Double-precision FLASH straight from ALGORITHMS 3.4, with a padded (masked) last chunk.
-std::vector<double> naive_flash(const FlashShape& sh, const std::vector<float>& qq, const std::vector<float>& kq,
-                                const std::vector<float>& ql, const std::vector<float>& kl, const std::vector<float>& v) {
+std::vector<double> naive_flash(const FlashShape& sh, const std::vector<float>& qq,
+                                const std::vector<float>& kq, const std::vector<float>& ql,
+                                const std::vector<float>& kl, const std::vector<float>& v) {
   const int N = sh.length, c = sh.chunk, S = sh.qk_dim, E = sh.value_dim;
   std::vector<double> out(static_cast<std::size_t>(N) * E, 0.0);
   for (int t = 0; t < N; ++t) {
@@ -94,7 +103,8 @@ std::vector<double> naive_flash(const FlashShape& sh, const std::vector<float>& 
 
 }  // namespace
 
-TEST_CASE("GAU through RoPE + fused attention matches gau_ref.py for every normaliser, causal and not") {
+TEST_CASE(
+    "GAU through RoPE + fused attention matches gau_ref.py for every normaliser, causal and not") {
   const Projections p = project();
   auto table = RopeTable::create(s, n);
   REQUIRE(table.is_ok());
@@ -113,7 +123,8 @@ TEST_CASE("GAU through RoPE + fused attention matches gau_ref.py for every norma
       {AttentionNormaliser::relu2, true, kGauOut_relu2_causal, "relu2 causal"},
       {AttentionNormaliser::softmax, false, kGauOut_softmax_bidirectional, "softmax"},
       {AttentionNormaliser::softmax, true, kGauOut_softmax_causal, "softmax causal"},
-      {AttentionNormaliser::softmax_plus, false, kGauOut_softmax_plus_bidirectional, "softmax_plus"},
+      {AttentionNormaliser::softmax_plus, false, kGauOut_softmax_plus_bidirectional,
+       "softmax_plus"},
       {AttentionNormaliser::softmax_plus, true, kGauOut_softmax_plus_causal, "softmax_plus causal"},
   };
   AttentionWorkspace ws;
@@ -127,7 +138,8 @@ TEST_CASE("GAU through RoPE + fused attention matches gau_ref.py for every norma
     shape.value_dim = e;
     std::vector<float> av(n * e), av_scalar(n * e);
     REQUIRE(attention(config, shape, q.data(), k.data(), v.data(), av.data(), ws).is_ok());
-    REQUIRE(attention_scalar(config, shape, q.data(), k.data(), v.data(), av_scalar.data()).is_ok());
+    REQUIRE(
+        attention_scalar(config, shape, q.data(), k.data(), v.data(), av_scalar.data()).is_ok());
     check_output(p, av, c.expected, c.name);
     check_output(p, av_scalar, c.expected, std::string(c.name) + " (scalar)");
   }
@@ -135,8 +147,10 @@ TEST_CASE("GAU through RoPE + fused attention matches gau_ref.py for every norma
 
 TEST_CASE("FLASH mixed-chunk attention matches gau_ref.py (causal and not)") {
   const Projections p = project();
-  const std::vector<float> qq = affine(p, kFlashG, kFlashB), kq = affine(p, kFlashG + s, kFlashB + s);
-  const std::vector<float> ql = affine(p, kFlashG + 2 * s, kFlashB + 2 * s), kl = affine(p, kFlashG + 3 * s, kFlashB + 3 * s);
+  const std::vector<float> qq = affine(p, kFlashG, kFlashB),
+                           kq = affine(p, kFlashG + s, kFlashB + s);
+  const std::vector<float> ql = affine(p, kFlashG + 2 * s, kFlashB + 2 * s),
+                           kl = affine(p, kFlashG + 3 * s, kFlashB + 3 * s);
   const std::vector<float> v(p.v.begin(), p.v.end());
   AttentionWorkspace ws;
   for (bool causal : {false, true}) {
@@ -147,10 +161,16 @@ TEST_CASE("FLASH mixed-chunk attention matches gau_ref.py (causal and not)") {
     shape.value_dim = e;
     shape.causal = causal;
     std::vector<float> out(n * e), out_scalar(n * e);
-    REQUIRE(flash_mixed_chunk(shape, qq.data(), kq.data(), ql.data(), kl.data(), v.data(), out.data(), ws).is_ok());
-    REQUIRE(flash_mixed_chunk_scalar(shape, qq.data(), kq.data(), ql.data(), kl.data(), v.data(), out_scalar.data()).is_ok());
-    check_output(p, out, causal ? kFlashOut_causal : kFlashOut_bidirectional, causal ? "FLASH causal" : "FLASH");
-    check_output(p, out_scalar, causal ? kFlashOut_causal : kFlashOut_bidirectional, "FLASH (scalar)");
+    REQUIRE(flash_mixed_chunk(shape, qq.data(), kq.data(), ql.data(), kl.data(), v.data(),
+                              out.data(), ws)
+                .is_ok());
+    REQUIRE(flash_mixed_chunk_scalar(shape, qq.data(), kq.data(), ql.data(), kl.data(), v.data(),
+                                     out_scalar.data())
+                .is_ok());
+    check_output(p, out, causal ? kFlashOut_causal : kFlashOut_bidirectional,
+                 causal ? "FLASH causal" : "FLASH");
+    check_output(p, out_scalar, causal ? kFlashOut_causal : kFlashOut_bidirectional,
+                 "FLASH (scalar)");
   }
 }
 
@@ -173,16 +193,23 @@ TEST_CASE("FLASH: any length and chunk against the double reference; causal leak
             const auto v = random_floats(rng, N * E);
             const auto want = naive_flash(sh, qq, kq, ql, kl, v);
             std::vector<float> out(N * E), out_scalar(N * E);
-            REQUIRE(flash_mixed_chunk(sh, qq.data(), kq.data(), ql.data(), kl.data(), v.data(), out.data(), ws).is_ok());
-            REQUIRE(flash_mixed_chunk_scalar(sh, qq.data(), kq.data(), ql.data(), kl.data(), v.data(), out_scalar.data()).is_ok());
+            REQUIRE(flash_mixed_chunk(sh, qq.data(), kq.data(), ql.data(), kl.data(), v.data(),
+                                      out.data(), ws)
+                        .is_ok());
+            REQUIRE(flash_mixed_chunk_scalar(sh, qq.data(), kq.data(), ql.data(), kl.data(),
+                                             v.data(), out_scalar.data())
+                        .is_ok());
             double scale = 0.1;  // a floor: one-token cases can cancel to tiny outputs
             for (double x : want) scale = std::max(scale, std::abs(x));
             int bad = 0;
             for (int i = 0; i < N * E; ++i)
-              if (std::abs(out[i] - want[i]) > 2e-5 * scale || std::abs(out_scalar[i] - want[i]) > 2e-5 * scale) {
-                if (bad++ < 2) MESSAGE("out " << out[i] << " scalar " << out_scalar[i] << " want " << want[i]);
+              if (std::abs(out[i] - want[i]) > 2e-5 * scale ||
+                  std::abs(out_scalar[i] - want[i]) > 2e-5 * scale) {
+                if (bad++ < 2)
+                  MESSAGE("out " << out[i] << " scalar " << out_scalar[i] << " want " << want[i]);
               }
-            CHECK_MESSAGE(bad == 0, "S=" << S << " E=" << E << " N=" << N << " c=" << c << " causal=" << causal);
+            CHECK_MESSAGE(bad == 0, "S=" << S << " E=" << E << " N=" << N << " c=" << c
+                                         << " causal=" << causal);
             if (causal && N > 2) {
               // changing the last token never changes an earlier output
               auto qq2 = qq, kq2 = kq, ql2 = ql, kl2 = kl, v2 = v;
@@ -193,7 +220,9 @@ TEST_CASE("FLASH: any length and chunk against the double reference; causal leak
               }
               for (int x = 0; x < E; ++x) v2[(N - 1) * E + x] *= -4;
               std::vector<float> out2(N * E);
-              REQUIRE(flash_mixed_chunk(sh, qq2.data(), kq2.data(), ql2.data(), kl2.data(), v2.data(), out2.data(), ws).is_ok());
+              REQUIRE(flash_mixed_chunk(sh, qq2.data(), kq2.data(), ql2.data(), kl2.data(),
+                                        v2.data(), out2.data(), ws)
+                          .is_ok());
               int leaks = 0;
               for (int i = 0; i < (N - 1) * E; ++i) leaks += out2[i] != out[i];
               CHECK(leaks == 0);
@@ -213,13 +242,18 @@ TEST_CASE("FLASH: bad arguments") {
   sh.chunk = 0;
   sh.qk_dim = 4;
   sh.value_dim = 4;
-  CHECK(flash_mixed_chunk(sh, x.data(), x.data(), x.data(), x.data(), x.data(), out.data(), ws).code() == ErrorCode::kBadArgument);
+  CHECK(flash_mixed_chunk(sh, x.data(), x.data(), x.data(), x.data(), x.data(), out.data(), ws)
+            .code() == ErrorCode::kBadArgument);
   sh.chunk = 2;
   sh.qk_stride = 3;
-  CHECK(flash_mixed_chunk(sh, x.data(), x.data(), x.data(), x.data(), x.data(), out.data(), ws).code() == ErrorCode::kBadArgument);
+  CHECK(flash_mixed_chunk(sh, x.data(), x.data(), x.data(), x.data(), x.data(), out.data(), ws)
+            .code() == ErrorCode::kBadArgument);
   sh.qk_stride = 0;
-  CHECK(flash_mixed_chunk(sh, x.data(), nullptr, x.data(), x.data(), x.data(), out.data(), ws).code() == ErrorCode::kBadArgument);
-  CHECK(flash_mixed_chunk_scalar(sh, x.data(), x.data(), x.data(), x.data(), x.data(), nullptr).code() == ErrorCode::kBadArgument);
+  CHECK(flash_mixed_chunk(sh, x.data(), nullptr, x.data(), x.data(), x.data(), out.data(), ws)
+            .code() == ErrorCode::kBadArgument);
+  CHECK(flash_mixed_chunk_scalar(sh, x.data(), x.data(), x.data(), x.data(), x.data(), nullptr)
+            .code() == ErrorCode::kBadArgument);
   for (float o : out) CHECK(o == 3.0f);
-  CHECK(flash_mixed_chunk(sh, x.data(), x.data(), x.data(), x.data(), x.data(), out.data(), ws).is_ok());
+  CHECK(flash_mixed_chunk(sh, x.data(), x.data(), x.data(), x.data(), x.data(), out.data(), ws)
+            .is_ok());
 }

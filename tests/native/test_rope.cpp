@@ -7,11 +7,11 @@
 #include "../golden/oracle_rope.inc"
 #include "kernels/rope.h"
 
+using gyre::Status;
 using gyre::kernels::rope_apply;
 using gyre::kernels::rope_apply_scalar;
 using gyre::kernels::RopeLayout;
 using gyre::kernels::RopeTable;
-using gyre::Status;
 
 namespace {
 
@@ -21,12 +21,14 @@ RopeTable make_table(int head_dim, int max_positions, double base = 10000.0) {
   return std::move(table).value();
 }
 
-void rotate(const RopeTable& table, float* x, int rows, int row_stride, int num_heads = 1, int first_position = 0,
-            RopeLayout layout = RopeLayout::interleaved) {
+void rotate(const RopeTable& table, float* x, int rows, int row_stride, int num_heads = 1,
+            int first_position = 0, RopeLayout layout = RopeLayout::interleaved) {
   REQUIRE(rope_apply(table, x, rows, row_stride, num_heads, first_position, layout).is_ok());
 }
 
-std::vector<float> to_float(const double* p, int n) { return std::vector<float>(p, p + n); }
+std::vector<float> to_float(const double* p, int n) {
+  return std::vector<float>(p, p + n);
+}
 
 double dot(const std::vector<float>& a, const std::vector<float>& b) {
   double s = 0;
@@ -85,7 +87,8 @@ TEST_CASE("rope: matches the numpy oracle (rope_check.py)") {
     for (int i = 0; i < 16; ++i) block[r * 20 + i] = static_cast<float>(kRopeBlock[r * 16 + i]);
   rotate(t500, block.data(), 5, 20, 1, 5);
   for (int r = 0; r < 5; ++r) {
-    for (int i = 0; i < 16; ++i) CHECK(block[r * 20 + i] == doctest::Approx(kRopeBlockOut[r * 16 + i]).epsilon(1e-5).scale(1));
+    for (int i = 0; i < 16; ++i)
+      CHECK(block[r * 20 + i] == doctest::Approx(kRopeBlockOut[r * 16 + i]).epsilon(1e-5).scale(1));
     for (int i = 16; i < 20; ++i) CHECK(block[r * 20 + i] == 99.0f);  // padding untouched
   }
 }
@@ -119,7 +122,8 @@ TEST_CASE("rope: preserves norms, every head of a multi-head row, SIMD equals sc
       auto fast = x, ref = x;
       rotate(table, fast.data(), rows, stride, heads, 1990, layout);
       REQUIRE(rope_apply_scalar(table, ref.data(), rows, stride, heads, 1990, layout).is_ok());
-      for (std::size_t i = 0; i < x.size(); ++i) CHECK(fast[i] == doctest::Approx(ref[i]).epsilon(1e-6).scale(1));
+      for (std::size_t i = 0; i < x.size(); ++i)
+        CHECK(fast[i] == doctest::Approx(ref[i]).epsilon(1e-6).scale(1));
       for (int r = 0; r < rows; ++r)
         for (int h = 0; h < heads; ++h) {
           double before = 0, after = 0;
@@ -167,10 +171,12 @@ TEST_CASE("rope: half-split equals interleaved after the permutation") {
     q[i + 32] = static_cast<float>(kRopeQ[2 * i + 1]);
   }
   rotate(table, q.data(), 1, 64, 1, 37, RopeLayout::half_split);
-  for (int i = 0; i < 64; ++i) CHECK(q[i] == doctest::Approx(kRopeHalfQm[i]).epsilon(1e-5).scale(1));
+  for (int i = 0; i < 64; ++i)
+    CHECK(q[i] == doctest::Approx(kRopeHalfQm[i]).epsilon(1e-5).scale(1));
 }
 
-TEST_CASE("rope: bad arguments give BAD_ARGUMENT and leave the data alone; the table grows on demand") {
+TEST_CASE(
+    "rope: bad arguments give BAD_ARGUMENT and leave the data alone; the table grows on demand") {
   using gyre::ErrorCode;
   CHECK(RopeTable::create(3, 10).status().code() == ErrorCode::kBadArgument);
   CHECK(RopeTable::create(0, 10).status().code() == ErrorCode::kBadArgument);
