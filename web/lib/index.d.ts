@@ -37,6 +37,59 @@ export interface CreateEngineOptions {
   wasmUrl?: string | URL | { simd?: string | URL; scalar?: string | URL } | ((flavour: Flavour) => string | URL);
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
+  /**
+   * true: run the engine in a module Web Worker (browsers). The page never freezes; every method of
+   * the engine, its kernels and its models then returns a Promise, and data properties are snapshots.
+   * Resolves to a WorkerEngine. `wasmUrl` must then be a string, a URL or `{ simd, scalar }`.
+   */
+  worker?: boolean;
+}
+
+export type AttentionMask = 'causal' | 'bidirectional' | 'causal-window' | 'band';
+export type AttentionNormaliser = 'softmax' | 'softmax_plus' | 'relu2';
+
+export interface KernelAttentionOptions {
+  queries: number;
+  /** Default: queries. */
+  keys?: number;
+  heads?: number;
+  headDim: number;
+  /** Default: headDim. */
+  valueDim?: number;
+  mask?: AttentionMask;
+  /** Keys per query for 'causal-window'; half-width for 'band'. */
+  window?: number;
+  /** softmax_plus: softmax with the log-n scale log(max(l, 16)) / log 512. */
+  normaliser?: AttentionNormaliser;
+  /** Logit scale; 0 (default) means 1/√headDim. */
+  scale?: number;
+}
+
+export interface KernelBenchmarkResult {
+  kernel: 'gemm' | 'attention' | 'flash' | 'exp' | 'softmax';
+  params: Record<string, unknown>;
+  runs: number;
+  medianMs: number;
+  fastestMs: number;
+  /** FLOPs per run (elements for exp and softmax). */
+  work: number;
+  unit: 'GFLOP/s' | 'Gelem/s';
+  /** work / median time, in `unit`. */
+  rate: number;
+}
+
+/** engine.kernels: the raw kernels on row-major Float32Arrays (kernels.js). */
+export interface Kernels {
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, options: KernelAttentionOptions & { entropy?: boolean }):
+    { out: Float32Array; entropy?: Float32Array };
+  attentionWeights(q: Float32Array, k: Float32Array,
+    options: KernelAttentionOptions & { head?: number; queryBegin?: number; queryEnd?: number }): Float32Array;
+  gemm(a: Float32Array, b: Float32Array, options: { m: number; n: number; k: number; transposeB?: boolean;
+    bias?: Float32Array | null; activation?: 'none' | 'relu' | 'silu' | 'gelu' }): Float32Array;
+  flash(qQuad: Float32Array, kQuad: Float32Array, qLin: Float32Array, kLin: Float32Array, v: Float32Array,
+    options: { length: number; chunk?: number; qkDim: number; valueDim: number; causal?: boolean }): Float32Array;
+  benchmark(options: { kernel: KernelBenchmarkResult['kernel']; minMs?: number; minRuns?: number; [size: string]: unknown }):
+    KernelBenchmarkResult;
 }
 
 export interface Features {
@@ -86,9 +139,34 @@ export class Engine {
     options?: { signal?: AbortSignal; onProgress?: (progress: Progress) => void },
   ): Promise<Safetensors>;
   rope(x: Float32Array, options?: RopeOptions): Float32Array;
+  /** The raw kernels and their timing harness. */
+  readonly kernels: Kernels;
 }
 
-export function createEngine(options?: CreateEngineOptions): Promise<Engine>;
+/** Every method of T returning a Promise: the engine and its objects as seen through a Web Worker. */
+export type Remote<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R
+    ? (...args: A) => Promise<Awaited<R>>
+    : T[K] extends Kernels ? Remote<Kernels> : T[K];
+};
+
+/** createEngine({ worker: true }): the Engine in a Web Worker. */
+export type WorkerEngine = Remote<Engine> & {
+  readonly inWorker: true;
+  /** Stops the worker at once, even mid-computation; later calls reject with AbortedError. */
+  terminate(): void;
+};
+
+/** Downloads kept in the Cache API, revalidated with a HEAD request (cache.js). */
+export function fetchBytesCached(
+  location: string | URL,
+  options?: { cache?: boolean | string; what?: string; signal?: AbortSignal;
+    onProgress?: (progress: Progress & { cached?: boolean }) => void },
+): Promise<{ bytes: Uint8Array; contentType: string; url: string; cached: boolean }>;
+export function clearModelCache(cache?: boolean | string): Promise<boolean>;
+
+export function createEngine(options?: CreateEngineOptions & { worker?: false }): Promise<Engine>;
+export function createEngine(options: CreateEngineOptions & { worker: true }): Promise<WorkerEngine>;
 export function simdSupported(): boolean;
 export function defaultWasmUrl(flavour: Flavour): URL;
 export function fetchBytes(
