@@ -41,6 +41,20 @@ function rateCell(result, best, scalar) {
   return cell;
 }
 
+// One row per result; bars are scaled to the fastest SIMD rate of the same unit so far.
+function renderTable(body, results) {
+  const best = (unit) => Math.max(...results.filter((r) => r.simd.unit === unit).map((r) => r.simd.rate));
+  body.replaceChildren(...results.map(({ spec, simd, scalar }) => {
+    const row = h('tr', { 'data-kernel': spec.kernel },
+      h('td', {}, spec.kernel), h('td', {}, spec.size),
+      h('td', {}, `${simd.medianMs < 1 ? simd.medianMs.toFixed(3) : simd.medianMs.toFixed(1)} ms`),
+      rateCell(simd, best(simd.unit), false), rateCell(scalar, best(simd.unit), true),
+      h('td', {}, scalar?.rate ? `${(simd.rate / scalar.rate).toFixed(1)}×` : '—'));
+    row.dataset.rate = String(simd.rate);
+    return row;
+  }));
+}
+
 async function run(engine) {
   stopRequested = false;
   $('bench-stop').disabled = false;
@@ -71,14 +85,7 @@ async function run(engine) {
         });
       }
       results.push({ spec, simd, scalar });
-      const best = Math.max(...results.filter((r) => r.simd.unit === simd.unit).map((r) => r.simd.rate));
-      const row = h('tr', { 'data-kernel': spec.kernel },
-        h('td', {}, spec.kernel), h('td', {}, size),
-        h('td', {}, `${simd.medianMs < 1 ? simd.medianMs.toFixed(3) : simd.medianMs.toFixed(1)} ms`),
-        rateCell(simd, best, false), rateCell(scalar, best, true),
-        h('td', {}, scalar?.rate ? `${(simd.rate / scalar.rate).toFixed(1)}×` : '—'));
-      row.dataset.rate = String(simd.rate);
-      body.append(row);
+      renderTable(body, results);
     }
     bar.value = results.length;
     progress.querySelector('span').textContent = stopRequested ? `Stopped after ${results.length} kernels.` : `Done: ${results.length} kernels.`;

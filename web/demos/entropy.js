@@ -2,7 +2,7 @@
 // for random heads (the engine's fused attention kernel) and for trained heads (a shipped model).
 import { legend, lineChart } from './plot.js';
 import {
-  $, COLORS, loadHeldoutText, loadModel, logBinned, onResize, randomGenerator, renderShell, runAction, startEngine,
+  $, COLORS, loadHeldoutText, logBinned, modelSlot, onResize, randomGenerator, renderShell, runAction, startEngine,
 } from './site.js';
 
 const KEY_COUNTS = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
@@ -87,18 +87,14 @@ async function randomHeads(engine) {
   draws.random();
 }
 
-let loaded = null;  // { name, model }
+let models = null;  // modelSlot, once the engine is up
 
-async function trainedHeads(engine) {
+async function trainedHeads() {
   const name = $('trained-model').value;
   const layer = Number($('trained-layer').value || 0);
   const length = Number($('trained-length').value);
-  if (loaded?.name !== name) {
-    loaded = null;
-    loaded = { name, model: await loadModel(engine, name, $('trained-progress')) };
-    fillLayers(loaded.model.info.layers, layer);
-  }
-  const lm = loaded.model;
+  const lm = await models.get(name);
+  if ($('trained-layer').options.length !== lm.info.layers) fillLayers(lm.info.layers, Math.min(layer, lm.info.layers - 1));
   const { trainLength } = lm.info;
   const text = (await loadHeldoutText()).slice(0, length);
   const variants = name === 'gau-lm-softmax-plus'
@@ -115,7 +111,7 @@ async function trainedHeads(engine) {
       for (let h = 0; h < heads; h++) sum += entropy[i * heads + h];
       perPosition[i] = sum / heads;
     }
-    series.push({ label, color, points: logBinned(perPosition) });
+    series.push({ label, color, points: logBinned(perPosition, 4, 8) });
   }
   series.unshift({ label: 'log n (uniform attention)', color: COLORS.grey, points: [[1, 0], [length, Math.log(length)]].map(([n]) => [n, Math.log(n)]), width: 1, dashed: true });
   const marks = [{ x: trainLength, label: `training length ${trainLength}` }];
@@ -139,9 +135,9 @@ lineChart($('trained-chart'), [], { empty: 'Press Measure to run a shipped model
 onResize(() => { draws.random(); draws.trained(); });
 try {
   const engine = await startEngine();
+  models = modelSlot(engine, $('trained-progress'));
   const runRandom = () => runAction($('random-run'), () => randomHeads(engine));
   $('random-run').addEventListener('click', runRandom);
-  $('trained-run').addEventListener('click', () => runAction($('trained-run'), () => trainedHeads(engine)));
-  $('trained-model').addEventListener('change', () => { loaded = null; });
+  $('trained-run').addEventListener('click', () => runAction($('trained-run'), () => trainedHeads()));
   await runRandom();
 } catch { /* startEngine showed the error */ }

@@ -3,12 +3,12 @@
 // attention entropy of one layer against position, and heat maps of that layer's attention.
 import { heatmap, legend, lineChart } from './plot.js';
 import {
-  $, COLORS, loadHeldoutText, loadModel, logBinned, onResize, renderShell, runAction, startEngine,
+  $, COLORS, loadHeldoutText, logBinned, modelSlot, onResize, renderShell, runAction, startEngine,
 } from './site.js';
 
 const HEAT_ROWS = 48;
 const draws = { loss: () => {}, entropy: () => {}, heat: () => {} };
-let loaded = null;  // { name, model }
+let models = null;  // modelSlot, once the engine is up
 let stopRequested = false;
 
 function modes(w, trainLength, normaliser) {
@@ -32,28 +32,23 @@ function meanOver(bits, from, to) {
   return count ? sum / count : NaN;
 }
 
-async function run(engine) {
+async function run() {
   stopRequested = false;
   $('lab-stop').disabled = false;
   try {
-    await evaluate(engine);
+    await evaluate();
   } finally {
     $('lab-stop').disabled = true;
   }
 }
 
-async function evaluate(engine) {
+async function evaluate() {
   const name = $('lab-model').value;
   const length = Number($('lab-length').value);
   const w = Number($('lab-window').value);
   const progress = $('lab-progress');
-  if (loaded?.name !== name) {
-    loaded?.model.dispose?.().catch?.(() => {});
-    loaded = null;
-    loaded = { name, model: await loadModel(engine, name, progress) };
-    fillLayers(loaded.model.info.layers);
-  }
-  const lm = loaded.model;
+  const lm = await models.get(name);
+  if ($('lab-layer').options.length !== lm.info.layers) fillLayers(lm.info.layers);
   const { trainLength: L, normaliser } = lm.info;
   const text = (await loadHeldoutText()).slice(0, length + 1);
   const { list, skipped } = modes(w, L, normaliser);
@@ -172,13 +167,13 @@ fillLayers(6);
 lineChart($('lab-loss'), [], { empty: 'Press Run: the model reads held-out text with each attention mode.' });
 lineChart($('lab-entropy'), [], { empty: '' });
 onResize(() => { draws.loss(); draws.entropy(); draws.heat(); });
-$('lab-model').addEventListener('change', () => { loaded = null; });
 $('lab-stop').addEventListener('click', () => { stopRequested = true; $('lab-stop').disabled = true; });
 try {
   const engine = await startEngine();
-  $('lab-run').addEventListener('click', () => runAction($('lab-run'), () => run(engine)));
+  models = modelSlot(engine, $('lab-progress'));
+  $('lab-run').addEventListener('click', () => runAction($('lab-run'), () => run()));
   const params = new URLSearchParams(location.search);
   if (params.has('model')) $('lab-model').value = params.get('model');
   if (params.has('length')) $('lab-length').value = params.get('length');
-  if (params.has('autorun')) await runAction($('lab-run'), () => run(engine));
+  if (params.has('autorun')) await runAction($('lab-run'), () => run());
 } catch { /* startEngine showed the error */ }

@@ -172,6 +172,25 @@ export async function loadModel(engine, name, container, { signal } = {}) {
   return model;
 }
 
+/**
+ * One model at a time for a page: get(name) returns the loaded model, loading it (with the progress
+ * bar in `container`) and freeing the previous one in the engine when the name changes.
+ */
+export function modelSlot(engine, container) {
+  let current = null;  // { name, model }
+  return {
+    async get(name) {
+      if (current?.name === name) return current.model;
+      const previous = current;
+      current = null;
+      if (previous) await Promise.resolve(previous.model.dispose?.()).catch(() => {});
+      const model = await loadModel(engine, name, container);
+      current = { name, model };
+      return model;
+    },
+  };
+}
+
 /** Runs a page's main action: marks body[data-run], disables `button`, shows errors. */
 export async function runAction(button, action) {
   document.body.dataset.run = 'running';

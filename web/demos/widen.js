@@ -1,11 +1,11 @@
 // Widening page: lm.widen(k) on a shipped model in the engine with max |Δ logits| (verify) and greedy
 // continuations of both; and the pitfalls on a float64 toy encoder (widen-toy.js).
-import { $, formatNumber, loadModel, randomGenerator, renderShell, runAction, startEngine } from './site.js';
+import { $, formatNumber, modelSlot, randomGenerator, renderShell, runAction, startEngine } from './site.js';
 import { forward, maxAbsDifference, randomModel, widen } from './widen-toy.js';
 
 const PROMPT = 'It is a truth universally acknowledged, that a single man in possession of a good fortune';
 const CONTINUATION = 120;
-let loaded = null;  // { name, model }
+let models = null;  // modelSlot, once the engine is up
 
 const checked = (name) => document.querySelector(`input[name="${name}"]:checked`).value;
 
@@ -15,15 +15,11 @@ async function greedy(lm) {
   return text;
 }
 
-async function widenShipped(engine) {
+async function widenShipped() {
   const name = $('widen-model').value;
   const k = Number(checked('widen-k'));
   const exactRope = checked('widen-rope') === 'exact';
-  if (loaded?.name !== name) {
-    loaded = null;
-    loaded = { name, model: await loadModel(engine, name, $('widen-progress')) };
-  }
-  const lm = loaded.model;
+  const lm = await models.get(name);
   const started = performance.now();
   const wide = await lm.widen(k, { exactRope });
   const ms = performance.now() - started;
@@ -79,8 +75,8 @@ for (const input of document.querySelectorAll('input[name^="toy-"], #toy-typo, #
 runToy();
 try {
   const engine = await startEngine();
-  const run = () => runAction($('widen-run'), () => widenShipped(engine));
+  models = modelSlot(engine, $('widen-progress'));
+  const run = () => runAction($('widen-run'), () => widenShipped());
   $('widen-run').addEventListener('click', run);
-  $('widen-model').addEventListener('change', () => { loaded = null; });
   if (new URLSearchParams(location.search).has('autorun')) await run();
 } catch { /* startEngine showed the error */ }

@@ -1,16 +1,13 @@
 // Write page: streamed generation from a shipped language model (lm.generate, an async iterator
 // served from the engine's worker), with sampling controls and live tokens per second.
-import { $, loadModel, renderShell, runAction, startEngine } from './site.js';
+import { $, modelSlot, renderShell, runAction, startEngine } from './site.js';
 
-let loaded = null;  // { name, model }
+let models = null;  // modelSlot, once the engine is up
 let controller = null;
 
-async function generate(engine) {
+async function generate() {
   const name = $('write-model').value;
-  if (loaded?.name !== name) {
-    loaded = null;
-    loaded = { name, model: await loadModel(engine, name, $('write-progress')) };
-  }
+  const lm = await models.get(name);
   if ($('write-random-seed').checked) $('write-seed').value = Math.floor(Math.random() * 1e9);
   const prompt = $('write-prompt').value;
   const options = {
@@ -40,7 +37,7 @@ async function generate(engine) {
     if (count > 1 && seconds > 0) $('write-speed').textContent = ((count - 1) / seconds).toFixed(0);
   };
   try {
-    for await (const piece of await loaded.model.generate(prompt, { ...options, signal: controller.signal })) {
+    for await (const piece of await lm.generate(prompt, { ...options, signal: controller.signal })) {
       if (count === 0) {
         first = performance.now();
         $('write-first').textContent = `${(first - started).toFixed(0)} ms`;
@@ -61,10 +58,10 @@ async function generate(engine) {
 renderShell('write.html');
 $('write-temperature').addEventListener('input', () => { $('write-temperature-value').textContent = $('write-temperature').value; });
 $('write-stop').addEventListener('click', () => controller?.abort());
-$('write-model').addEventListener('change', () => { loaded = null; });
 try {
   const engine = await startEngine();
-  const run = () => runAction($('write-run'), () => generate(engine));
+  models = modelSlot(engine, $('write-progress'));
+  const run = () => runAction($('write-run'), () => generate());
   $('write-run').addEventListener('click', run);
   $('write-prompt').addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) run();
