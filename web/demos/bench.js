@@ -100,13 +100,18 @@ async function run(engine) {
 }
 
 renderShell('bench.html');
-$('bench-budget').addEventListener('input', () => { $('bench-budget-value').textContent = $('bench-budget').value; $('bench-budget-label').textContent = $('bench-budget').value; });
+const showBudget = () => {
+  $('bench-budget-value').textContent = $('bench-budget').value;
+  $('bench-budget-label').textContent = $('bench-budget').value;
+};
+$('bench-budget').addEventListener('input', showBudget);
 $('bench-stop').addEventListener('click', () => { stopRequested = true; $('bench-stop').disabled = true; });
 try {
   const engine = await startEngine();
   $('bench-run').addEventListener('click', () => runAction($('bench-run'), () => run(engine)));
   const params = new URLSearchParams(location.search);
   if (params.has('budget')) $('bench-budget').value = params.get('budget');
+  showBudget();
   if (params.has('autorun')) await runAction($('bench-run'), () => run(engine));
 } catch (error) {
   if (document.body.dataset.state !== 'error') showError(error);
