@@ -146,6 +146,15 @@ export function siteSuite(prefix, { root } = {}) {
       await tab.fill('#write-seed', '2');
       await rerun(tab, '#write-run');
       assert.notEqual(await tab.textContent('#write-output .generated'), first);
+      // Stop: the AbortSignal crosses into the worker and ends the stream early, without an error.
+      await tab.fill('#write-max', '20000');
+      await tab.evaluate(() => { delete document.body.dataset.run; });
+      await tab.click('#write-run');
+      await tab.waitForFunction(() => document.querySelector('#write-output .generated').textContent.length > 50);
+      await tab.click('#write-stop');
+      await finished(tab);
+      const stoppedAt = Number(await tab.getAttribute('body', 'data-generated'));
+      assert.ok(stoppedAt > 50 && stoppedAt < 20000, `stopped after ${stoppedAt} characters`);
       await screenshot(tab, 'write');
       assert.deepEqual(tab.problems, []);
       await tab.close();
