@@ -50,7 +50,14 @@ async function evaluate() {
   const lm = await models.get(name);
   if ($('lab-layer').options.length !== lm.info.layers) fillLayers(lm.info.layers);
   const { trainLength: L, normaliser } = lm.info;
-  const text = (await loadHeldoutText()).slice(0, length + 1);
+  const segments = Number($('lab-segments').value);
+  const heldout = await loadHeldoutText();
+  if (heldout.length < segments * (length + 1)) {
+    throw Object.assign(new Error(`the held-out text holds ${heldout.length} characters, fewer than ` +
+      `${segments} × ${length + 1}: choose fewer texts or a shorter length`), { name: 'BadArgumentError', code: 'BAD_ARGUMENT' });
+  }
+  // Disjoint stretches of held-out text, averaged position by position.
+  const texts = Array.from({ length: segments }, (_, s) => heldout.slice(s * (length + 1), (s + 1) * (length + 1)));
   const { list, skipped } = modes(w, L, normaliser);
   if (list.length === 0) throw Object.assign(new Error('choose at least one attention mode'), { name: 'BadArgumentError', code: 'BAD_ARGUMENT' });
   const layer = Number($('lab-layer').value || lm.info.layers - 1);
@@ -58,31 +65,37 @@ async function evaluate() {
   const bar = progress.querySelector('progress');
   const label = progress.querySelector('span');
   progress.hidden = false;
-  bar.max = list.length * 2 + 2;
+  bar.max = list.length * segments * 2 + 2;
   bar.value = 0;
   const results = [];
   for (const mode of list) {
-    if (stopRequested) break;
-    label.textContent = `${name}: loss with ${mode.label} over ${length} characters…`;
+    const bits = new Float32Array(length);
+    const entropy = new Float32Array(length + 1);
     const started = performance.now();
-    const { nll } = await lm.evaluate(text, mode.options);
-    const bits = Float32Array.from(nll, (value) => value / Math.LN2);
-    const seconds = (performance.now() - started) / 1000;
-    bar.value++;
-    label.textContent = `${name}: attention entropy of layer ${layer + 1} with ${mode.label}…`;
-    const { entropy, heads } = await lm.attentionEntropy(text, { layer, ...mode.options });
-    const meanEntropy = new Float32Array(entropy.length / heads);
-    for (let i = 0; i < meanEntropy.length; i++) {
-      for (let h = 0; h < heads; h++) meanEntropy[i] += entropy[i * heads + h] / heads;
+    for (const [index, text] of texts.entries()) {
+      if (stopRequested) break;
+      const of = segments > 1 ? ` (text ${index + 1} of ${segments})` : '';
+      label.textContent = `${name}: loss with ${mode.label} over ${length} characters${of}…`;
+      const { nll } = await lm.evaluate(text, mode.options);
+      for (let i = 0; i < length; i++) bits[i] += nll[i] / Math.LN2 / segments;
+      bar.value++;
+      label.textContent = `${name}: attention entropy of layer ${layer + 1} with ${mode.label}${of}…`;
+      const { entropy: perHead, heads } = await lm.attentionEntropy(text, { layer, ...mode.options });
+      for (let i = 0; i < entropy.length; i++) {
+        for (let h = 0; h < heads; h++) entropy[i] += perHead[i * heads + h] / heads / segments;
+      }
+      bar.value++;
     }
-    bar.value++;
-    results.push({ ...mode, bits, entropy: meanEntropy, seconds });
+    if (stopRequested) break;
+    results.push({ ...mode, bits, entropy, seconds: (performance.now() - started) / 1000 });
     showLoss(results, L, length, name, skipped);
   }
+  const text = texts[0];
   if (!stopRequested) await showHeatmaps(lm, text, L, w, layer, label);
   bar.value = bar.max;
   label.textContent = stopRequested ? 'Stopped.' :
-    `Done: ${results.map((r) => `${r.label} ${r.seconds.toFixed(1)} s`).join(', ')} (${length} characters each).`;
+    `Done: ${results.map((r) => `${r.label} ${r.seconds.toFixed(1)} s`).join(', ')} ` +
+    `(${segments > 1 ? `${segments} texts of ` : ''}${length} characters).`;
 }
 
 function showLoss(results, L, length, name, skipped) {
@@ -175,5 +188,6 @@ try {
   const params = new URLSearchParams(location.search);
   if (params.has('model')) $('lab-model').value = params.get('model');
   if (params.has('length')) $('lab-length').value = params.get('length');
+  if (params.has('texts')) $('lab-segments').value = params.get('texts');
   if (params.has('autorun')) await runAction($('lab-run'), () => run());
 } catch { /* startEngine showed the error */ }
