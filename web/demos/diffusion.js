@@ -43,7 +43,7 @@ function showSchedule() {
   const visited = visitedSteps(settings());
   const series = [
     { label: 'ᾱ_t', color: COLORS.window, points: alphaBar.map((value, t) => [t, value]) },
-    { label: `steps visited (${visited.length})`, color: COLORS.full, points: visited.length <= 250 ? visited.map((t) => [t, alphaBar[t]]) : [], dots: true, width: 0 },
+    { label: `steps visited: ${visited.length}${visited.length < T ? `, stride ${visited.length > 1 ? visited[0] - visited[1] : T}` : ''}`, color: COLORS.full, points: visited.length <= 250 ? visited.map((t) => [t, alphaBar[t]]) : [], dots: true, width: 0 },
   ];
   drawSchedule = () => lineChart($('ddpm-schedule'), series, { xLabel: 't', yLabel: 'ᾱ_t', yRange: [0, 1] });
   legend($('ddpm-schedule-legend'), series);
