@@ -109,7 +109,8 @@ async function handle(message) {
       }
       const value = await target[message.method](...decode(message.args));
       // An iterator step carries its value; the iterator itself is dropped when it is done.
-      if (message.method === 'next' || message.method === 'return') {
+      const isIterator = typeof target[Symbol.asyncIterator] === 'function';
+      if (isIterator && (message.method === 'next' || message.method === 'return')) {
         if (value?.done) objects.delete(message.target);
         return { done: Boolean(value?.done), value: encode(value?.value) };
       }
