@@ -20,7 +20,8 @@ using detail::RowState;
 // A logit of a masked key: finite, so that 0·(s − max) stays 0 in the entropy sums, and far below
 // any real logit, so that exp(s − max) underflows to exactly 0.
 constexpr float kMaskedLogit = -1e30f;
-constexpr int kTileQueries = 4;
+constexpr int kTileQueries = 4;     // rows of the register-blocked micro-tile
+constexpr int kBlockQueries = 64;   // rows that share one pass over the key blocks (a multiple of 4)
 constexpr int kPanelKeys = 8;
 
 int q_stride_of(const AttentionShape& s) {
@@ -243,68 +244,88 @@ void pack_key_panels(const float* k, int k_stride, int num_keys, int d, float* p
   }
 }
 
-// The tiled kernel for one head: 4 queries at a time against key blocks of kKeyBlock.
+// The tiled kernel for one head. Queries go in blocks of kBlockQueries (micro-tiles of 4 rows); for
+// each key block of kKeyBlock keys, every micro-tile of the query block that sees some of those keys
+// runs QKᵀ, the online-softmax update and P·V on exactly its visible key range (rounded to panels).
+// Visiting key blocks in the outer loop keeps one block of packed K and V in cache for all the
+// micro-tiles of the query block instead of streaming all keys once per 4 queries.
 template <bool kEntropy>
 void attend_head_tiled(const AttentionConfig& config, const AttentionShape& shape,
                        const HeadView& h, float* workspace) {
   const int d = h.head_dim, dv = h.value_dim;
   const bool relu2 = config.normaliser == AttentionNormaliser::relu2;
+  const float masked = relu2 ? 0.0f : kMaskedLogit;
   float* panels = workspace;
   float* qs = panels + round_up(static_cast<std::size_t>(shape.num_keys), kPanelKeys) * d;
-  float* s = qs + kTileQueries * round_up(d, 4);
+  float* s = qs + static_cast<std::size_t>(kBlockQueries) * d;
   float* o = s + kTileQueries * kKeyBlock;
   pack_key_panels(h.k, h.k_stride, shape.num_keys, d, panels);
   const float* const p_rows[kTileQueries] = {s, s + kKeyBlock, s + 2 * kKeyBlock,
                                              s + 3 * kKeyBlock};
-  float* const o_rows[kTileQueries] = {o, o + dv, o + 2 * dv, o + 3 * dv};
+  QueryVisibility vis[kBlockQueries];
+  RowState st[kBlockQueries];
 
-  for (int i0 = 0; i0 < shape.num_queries; i0 += kTileQueries) {
-    const int rows = std::min(kTileQueries, shape.num_queries - i0);
-    QueryVisibility vis[kTileQueries];
-    RowState st[kTileQueries];
+  for (int b0 = 0; b0 < shape.num_queries; b0 += kBlockQueries) {
+    const int block_rows = std::min(kBlockQueries, shape.num_queries - b0);
+    const int padded_rows = static_cast<int>(round_up(block_rows, kTileQueries));
     int first = shape.num_keys, end = 0;
-    for (int r = 0; r < kTileQueries; ++r) {
-      if (r < rows) {
-        vis[r] = attention_query_visibility(config, shape, i0 + r);
+    for (int r = 0; r < padded_rows; ++r) {
+      if (r < block_rows) {
+        vis[r] = attention_query_visibility(config, shape, b0 + r);
         if (vis[r].end_key > vis[r].first_key) {
           first = std::min(first, vis[r].first_key);
           end = std::max(end, vis[r].end_key);
         }
-        scale_query(h.q + static_cast<std::size_t>(i0 + r) * h.q_stride, d, vis[r].logit_factor,
-                    qs + r * d);
+        scale_query(h.q + static_cast<std::size_t>(b0 + r) * h.q_stride, d, vis[r].logit_factor,
+                    qs + static_cast<std::size_t>(r) * d);
       } else {
         vis[r] = QueryVisibility{};
-        std::memset(qs + r * d, 0, sizeof(float) * d);
+        std::memset(qs + static_cast<std::size_t>(r) * d, 0, sizeof(float) * d);
       }
-      detail::row_begin(st[r], o + r * dv, dv);
+      detail::row_begin(st[r], o + static_cast<std::size_t>(r) * dv, dv);
     }
     for (int j0 = first / kPanelKeys * kPanelKeys; j0 < end; j0 += kKeyBlock) {
-      const int count = std::min(kKeyBlock, end - j0);
-      const int width = static_cast<int>(round_up(count, kPanelKeys));
-      for (int p = 0; p < width; p += kPanelKeys)
-        qk_panel(qs, d, panels + static_cast<std::size_t>(j0 + p) * d, s + p, kKeyBlock);
-      float alpha[kTileQueries];
-      for (int r = 0; r < kTileQueries; ++r) {
-        float* row = s + r * kKeyBlock;
-        const int lo = std::max(vis[r].first_key - j0, 0);
-        const int hi = std::min(vis[r].end_key - j0, count);
-        if (hi <= lo) {
-          std::memset(row, 0, sizeof(float) * width);
-          alpha[r] = 1.0f;
-          continue;
+      const int j1 = std::min(j0 + kKeyBlock, end);
+      for (int t0 = 0; t0 < padded_rows; t0 += kTileQueries) {
+        // The keys of [j0, j1) that some row of this micro-tile sees, from a panel boundary.
+        int lo = j1, hi = j0;
+        for (int r = t0; r < t0 + kTileQueries; ++r) {
+          if (vis[r].end_key <= vis[r].first_key) continue;
+          lo = std::min(lo, std::max(vis[r].first_key, j0));
+          hi = std::max(hi, std::min(vis[r].end_key, j1));
         }
-        const float masked = relu2 ? 0.0f : kMaskedLogit;
-        for (int c = 0; c < lo; ++c) row[c] = masked;
-        for (int c = hi; c < width; ++c) row[c] = masked;
-        alpha[r] = update_row_simd(relu2, kEntropy, row, width, st[r]);
+        if (hi <= lo) continue;
+        lo = lo / kPanelKeys * kPanelKeys;
+        const int count = hi - lo;
+        const int width = static_cast<int>(round_up(count, kPanelKeys));
+        const float* q_tile = qs + static_cast<std::size_t>(t0) * d;
+        for (int p = 0; p < width; p += kPanelKeys)
+          qk_panel(q_tile, d, panels + static_cast<std::size_t>(lo + p) * d, s + p, kKeyBlock);
+        float alpha[kTileQueries];
+        for (int x = 0; x < kTileQueries; ++x) {
+          const int r = t0 + x;
+          float* row = s + x * kKeyBlock;
+          const int row_lo = std::max(vis[r].first_key - lo, 0);
+          const int row_hi = std::min(vis[r].end_key - lo, count);
+          if (row_hi <= row_lo) {
+            std::memset(row, 0, sizeof(float) * width);
+            alpha[x] = 1.0f;
+            continue;
+          }
+          for (int c = 0; c < row_lo; ++c) row[c] = masked;
+          for (int c = row_hi; c < width; ++c) row[c] = masked;
+          alpha[x] = update_row_simd(relu2, kEntropy, row, width, st[r]);
+        }
+        float* const o_rows[kTileQueries] = {st[t0].acc, st[t0 + 1].acc, st[t0 + 2].acc,
+                                             st[t0 + 3].acc};
+        detail::accumulate4(p_rows, count, h.v + static_cast<std::size_t>(lo) * h.v_stride,
+                            h.v_stride, dv, alpha, o_rows);
       }
-      detail::accumulate4(p_rows, count, h.v + static_cast<std::size_t>(j0) * h.v_stride,
-                          h.v_stride, dv, alpha, o_rows);
     }
-    for (int r = 0; r < rows; ++r)
+    for (int r = 0; r < block_rows; ++r)
       detail::row_finish(
-          relu2, vis[r].divisor, st[r], dv, h.out + static_cast<std::size_t>(i0 + r) * h.out_stride,
-          kEntropy ? h.entropy + static_cast<std::size_t>(i0 + r) * h.entropy_stride : nullptr);
+          relu2, vis[r].divisor, st[r], dv, h.out + static_cast<std::size_t>(b0 + r) * h.out_stride,
+          kEntropy ? h.entropy + static_cast<std::size_t>(b0 + r) * h.entropy_stride : nullptr);
   }
 }
 
@@ -698,7 +719,8 @@ std::size_t attention_scratch_floats(const AttentionShape& shape) {
   const std::size_t dv = static_cast<std::size_t>(value_dim_of(shape));
   const std::size_t tiled =
       round_up(static_cast<std::size_t>(std::max(shape.num_keys, 0)), kPanelKeys) * shape.head_dim +
-      kTileQueries * (round_up(shape.head_dim, 4) + kKeyBlock + dv) + 16;
+      kBlockQueries * (static_cast<std::size_t>(shape.head_dim) + dv) + kTileQueries * kKeyBlock +
+      16;
   return std::max(tiled, row_scratch_floats(shape));
 }
 
