@@ -164,29 +164,35 @@ Status UNet::build(const io::SafetensorsFile& file) {
 
 void UNet::conv3x3(const Linear& weights, const float* x, int batch, int side, int c_in, float* y, Activation activation) {
   // im2col rows: one per output pixel, 9 taps × c_in channels, zero outside the image (padding 1).
-  float* columns = columns_.data();
+  // Rows go through the GEMM in chunks whose column matrix stays near 1 MB, so it is still in cache
+  // when the GEMM reads it.
   const std::size_t row_floats = 9 * static_cast<std::size_t>(c_in);
-  for (int b = 0; b < batch; ++b) {
-    const float* image = x + static_cast<std::size_t>(b) * side * side * c_in;
-    for (int i = 0; i < side; ++i) {
-      for (int j = 0; j < side; ++j) {
-        float* row = columns + ((static_cast<std::size_t>(b) * side + i) * side + j) * row_floats;
-        for (int ky = 0; ky < 3; ++ky) {
-          const int si = i + ky - 1;
-          for (int kx = 0; kx < 3; ++kx) {
-            const int sj = j + kx - 1;
-            float* tap = row + (ky * 3 + kx) * c_in;
-            if (si < 0 || si >= side || sj < 0 || sj >= side) {
-              std::memset(tap, 0, sizeof(float) * c_in);
-            } else {
-              std::memcpy(tap, image + (static_cast<std::size_t>(si) * side + sj) * c_in, sizeof(float) * c_in);
-            }
+  const int pixels = side * side;
+  const int rows = batch * pixels;
+  const int chunk = std::max(16, static_cast<int>(kColumnChunkFloats / row_floats));
+  float* columns = columns_.data();
+  for (int first = 0; first < rows; first += chunk) {
+    const int count = std::min(chunk, rows - first);
+    for (int r = 0; r < count; ++r) {
+      const int b = (first + r) / pixels, p = (first + r) % pixels;
+      const int i = p / side, j = p % side;
+      const float* image = x + static_cast<std::size_t>(b) * pixels * c_in;
+      float* row = columns + static_cast<std::size_t>(r) * row_floats;
+      for (int ky = 0; ky < 3; ++ky) {
+        const int si = i + ky - 1;
+        for (int kx = 0; kx < 3; ++kx) {
+          const int sj = j + kx - 1;
+          float* tap = row + (ky * 3 + kx) * c_in;
+          if (si < 0 || si >= side || sj < 0 || sj >= side) {
+            std::memset(tap, 0, sizeof(float) * c_in);
+          } else {
+            std::memcpy(tap, image + (static_cast<std::size_t>(si) * side + sj) * c_in, sizeof(float) * c_in);
           }
         }
       }
     }
+    weights.apply(columns, count, y + static_cast<std::size_t>(first) * weights.out(), activation);
   }
-  weights.apply(columns, batch * side * side, y, activation);
 }
 
 Status UNet::run_block(const Block& block, const float* x, int batch, int side, const float* t_emb, float* out) {
@@ -243,9 +249,8 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
   const std::uint64_t B = static_cast<std::uint64_t>(batch);
   const int s0 = c.image_size, ci = c.image_channels;
 
-  // Workspace sizes from the plan: the largest activation and im2col matrix over all levels.
-  std::uint64_t max_activation = static_cast<std::uint64_t>(s0) * s0 * std::max(c.base_channels, ci);
-  std::uint64_t max_columns = static_cast<std::uint64_t>(s0) * s0 * 9 * std::max(c.base_channels, ci);
+  // Workspace sizes from the plan: the largest activation and channel count over all levels.
+  std::uint64_t max_channels = std::max(c.base_channels, ci);
   std::vector<std::uint64_t> stack_sizes{static_cast<std::uint64_t>(s0) * s0 * c.base_channels};
   {
     int side = s0;
@@ -253,8 +258,6 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
     for (std::size_t level = 0; level < c.multipliers.size(); ++level) {
       for (int b = 0; b < c.blocks; ++b, ++index) {
         const std::uint64_t pixels = static_cast<std::uint64_t>(side) * side;
-        max_activation = std::max(max_activation, pixels * std::max(down_[index].c_in, down_[index].c_out));
-        max_columns = std::max(max_columns, pixels * 9 * std::max(down_[index].c_in, down_[index].c_out));
         stack_sizes.push_back(pixels * down_[index].c_out);
       }
       if (pool_after_[level]) {
@@ -263,6 +266,11 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
       }
     }
   }
+  for (const std::vector<Block>* blocks : {&down_, &up_}) {
+    for (const Block& b : *blocks) max_channels = std::max<std::uint64_t>(max_channels, std::max(b.c_in, b.c_out));
+  }
+  // An upper bound for every activation: the widest block at full resolution.
+  const std::uint64_t max_activation = static_cast<std::uint64_t>(s0) * s0 * max_channels;
   if (stack_.size() < stack_sizes.size()) stack_.resize(stack_sizes.size());
   for (std::size_t i = 0; i < stack_sizes.size(); ++i) {
     if (Status s = ensure_capacity(stack_[i], B * stack_sizes[i], "the U-Net skip stack"); !s.is_ok()) return s;
@@ -270,8 +278,8 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
   for (auto [buffer, floats] : {std::pair{&input_, B * s0 * s0 * ci}, std::pair{&current_, B * max_activation},
                                 std::pair{&upsampled_, B * max_activation}, std::pair{&block_h1_, B * max_activation},
                                 std::pair{&block_h2_, B * max_activation}, std::pair{&block_h3_, B * max_activation},
-                                std::pair{&columns_, B * max_columns}, std::pair{&time_embedding_, B * c.time_dim},
-                                std::pair{&time_added_, B * max_activation}}) {
+                                std::pair{&columns_, kColumnChunkFloats + 16 * 9 * max_channels}, std::pair{&time_embedding_, B * c.time_dim},
+                                std::pair{&time_added_, B * max_channels}}) {
     if (Status s = ensure_capacity(*buffer, floats, "the U-Net workspace"); !s.is_ok()) return s;
   }
 

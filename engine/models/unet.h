@@ -51,6 +51,8 @@ class UNet {
   Status predict_noise(const float* x, int batch, const int* k, float* eps);
 
   static constexpr int kMaxChunk = 16;
+  // Floats of im2col rows handed to one GEMM call (about 1 MB: the matrix stays in L2).
+  static constexpr std::size_t kColumnChunkFloats = 1 << 18;
 
  private:
   struct Block {

@@ -25,7 +25,9 @@ std::unique_ptr<models::UNet> load_unet(const std::string& dir) {
 TEST_CASE("golden: the DDPM U-Net and the 10-step strided trajectory match PyTorch") {
   const nlohmann::json manifest = test::read_json("tests/golden/golden.json");
   int checked = 0;
-  for (const auto& [name, entry] : manifest["models"].items()) {
+  for (const auto& item : manifest["models"].items()) {
+    const std::string name = item.key();
+    const nlohmann::json& entry = item.value();
     if (!entry.contains("ddim")) continue;
     CAPTURE(name);
     auto net = load_unet(entry["model"].get<std::string>());

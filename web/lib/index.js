@@ -10,10 +10,12 @@ import {
   NotWasmError, OutOfMemoryError, TooLargeError, UnsupportedError, errorFromCode,
 } from './errors.js';
 import { fetchBytes, firstBytesHex, looksLikeHtml } from './fetch-bytes.js';
+import { loadModel } from './model.js';
 import { Kernels } from './kernels.js';
 
 export * from './errors.js';
 export { fetchBytes } from './fetch-bytes.js';
+export { DiffusionModel, LanguageModel } from './model.js';
 
 // The smallest module using a SIMD128 instruction: one function returning v128.const 0.
 const SIMD_PROBE = new Uint8Array([
@@ -182,6 +184,19 @@ export class Engine {
     const tensors = new Map();
     for (const tensor of parsed.tensors) tensors.set(tensor.name, tensor);
     return { tensors, metadata: parsed.metadata };
+  }
+
+  /**
+   * Loads a model: a directory (URL or path) holding config.json and model.safetensors, or
+   * `{ config, weights }`. Resolves to a LanguageModel (gau-lm, roformer-v2) or a DiffusionModel
+   * (ddpm-unet); see model.js. `onProgress({ loaded, total })` reports the weights download.
+   */
+  loadModel(source, { onProgress, signal } = {}) {
+    const engine = {
+      call: (name, ...args) => this.#call(name, ...args),
+      withHeapCopy: (bytes, what, fn) => this.#withHeapCopy(bytes, what, fn),
+    };
+    return loadModel(engine, source, { onProgress, signal });
   }
 
   /**

@@ -1,0 +1,351 @@
+// Embind surface of the models (web/lib/model.js is its only caller). Models live in a handle table:
+// JS holds integer handles and frees them with modelFree. Every function returns { ok: true, value } or
+// { ok: false, code, message } and validates its arguments first; nothing throws into JS.
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "models/ddpm.h"
+#include "models/language_model.h"
+#include "models/sampling.h"
+#include "models/unet.h"
+#include "models/widen.h"
+
+namespace gyre::bindings {
+namespace {
+
+using emscripten::val;
+using models::AttentionOverride;
+
+val success(val value) {
+  val result = val::object();
+  result.set("ok", true);
+  result.set("value", value);
+  return result;
+}
+
+val failure(const Status& status) {
+  val result = val::object();
+  result.set("ok", false);
+  result.set("code", std::string(error_code_name(status.code())));
+  result.set("message", status.message());
+  return result;
+}
+
+val failure(ErrorCode code, std::string message) { return failure(Status(code, std::move(message))); }
+
+val float32_copy(const float* data, std::size_t count) {
+  return val::global("Float32Array").new_(emscripten::typed_memory_view(count, data));
+}
+
+// A language model with its generation state (one generation at a time per model).
+struct LmEntry {
+  std::unique_ptr<models::LanguageModel> model;
+  std::unique_ptr<models::TokenSampler> sampler;
+  std::vector<int> recent;  // prompt and generated tokens, for the repetition penalty
+  int pending = -1;         // the last sampled token, fed to the model by the next call
+};
+
+struct DdpmEntry {
+  std::unique_ptr<models::UNet> net;
+  std::unique_ptr<models::DdpmSampler> sampler;
+};
+
+std::map<int, LmEntry> language_models;
+std::map<int, DdpmEntry> diffusion_models;
+int next_handle = 1;
+
+LmEntry* find_lm(int handle) {
+  const auto it = language_models.find(handle);
+  return it == language_models.end() ? nullptr : &it->second;
+}
+DdpmEntry* find_ddpm(int handle) {
+  const auto it = diffusion_models.find(handle);
+  return it == diffusion_models.end() ? nullptr : &it->second;
+}
+val no_model(int handle) {
+  return failure(ErrorCode::kBadArgument, "model handle " + std::to_string(handle) + " is not loaded (disposed?)");
+}
+
+std::span<const std::uint8_t> heap_bytes(std::uintptr_t address, std::size_t size) {
+  return {reinterpret_cast<const std::uint8_t*>(address), size};
+}
+
+Result<std::vector<int>> ids_from(const val& ids) {
+  if (!ids.instanceof(val::global("Int32Array"))) return Result<std::vector<int>>(ErrorCode::kBadArgument, "token ids must be an Int32Array");
+  return emscripten::convertJSArrayToNumberVector<int>(ids);
+}
+
+// { mode: 'as-trained' | 'full' | 'local', window, logn } → AttentionOverride
+Result<AttentionOverride> attention_from(const val& options) {
+  AttentionOverride attention;
+  const std::string mode = options["mode"].as<std::string>();
+  if (mode == "as-trained") attention.mode = AttentionOverride::Mode::as_trained;
+  else if (mode == "full") attention.mode = AttentionOverride::Mode::full;
+  else if (mode == "local") attention.mode = AttentionOverride::Mode::local;
+  else return Result<AttentionOverride>(ErrorCode::kBadArgument, "attention must be 'as-trained', 'full' or 'local', not '" + mode + "'");
+  attention.window = options["window"].as<int>();
+  attention.logn = options["logn"].as<bool>();
+  return attention;
+}
+
+val lm_info(const models::LanguageModel& model, int handle) {
+  const models::LmConfig& c = model.config();
+  val info = val::object();
+  info.set("handle", handle);
+  info.set("family", c.family_name());
+  info.set("normaliser", c.normaliser_name());
+  info.set("vocabSize", c.vocab_size);
+  info.set("hidden", c.hidden);
+  info.set("layers", c.layers);
+  info.set("heads", c.attention_heads());
+  info.set("headSize", c.head_size());
+  info.set("ropeDim", c.rope_dim);
+  info.set("trainLength", c.train_length);
+  info.set("parameters", static_cast<double>(model.parameter_count()));
+  val vocab = val::array();
+  for (const std::string& piece : c.vocab) vocab.call<void>("push", piece);
+  info.set("vocab", vocab);
+  return info;
+}
+
+int store_lm(std::unique_ptr<models::LanguageModel> model) {
+  const int handle = next_handle++;
+  language_models[handle].model = std::move(model);
+  return handle;
+}
+
+val lm_load(std::string config, std::uintptr_t address, std::size_t size) {
+  Result<std::unique_ptr<models::LanguageModel>> model = models::LanguageModel::load(config, heap_bytes(address, size));
+  if (!model) return failure(model.status());
+  const int handle = store_lm(std::move(model).value());
+  return success(lm_info(*language_models[handle].model, handle));
+}
+
+val lm_encode(int handle, std::string text) {
+  LmEntry* entry = find_lm(handle);
+  if (!entry) return no_model(handle);
+  const std::vector<int> ids = entry->model->tokenizer().encode(text);
+  return success(val::global("Int32Array").new_(emscripten::typed_memory_view(ids.size(), ids.data())));
+}
+
+val lm_logits(int handle, val ids_js, val attention_js) {
+  LmEntry* entry = find_lm(handle);
+  if (!entry) return no_model(handle);
+  Result<std::vector<int>> ids = ids_from(ids_js);
+  if (!ids) return failure(ids.status());
+  Result<AttentionOverride> attention = attention_from(attention_js);
+  if (!attention) return failure(attention.status());
+  const std::uint64_t count = ids.value().size() * static_cast<std::uint64_t>(entry->model->config().vocab_size);
+  Result<FloatBuffer> logits = FloatBuffer::allocate(count, "the logits");
+  if (!logits) return failure(logits.status());
+  if (Status s = entry->model->forward(ids.value(), attention.value(), logits.value().data()); !s.is_ok()) return failure(s);
+  return success(float32_copy(logits.value().data(), count));
+}
+
+val lm_nll(int handle, val ids_js, val attention_js) {
+  LmEntry* entry = find_lm(handle);
+  if (!entry) return no_model(handle);
+  Result<std::vector<int>> ids = ids_from(ids_js);
+  if (!ids) return failure(ids.status());
+  Result<AttentionOverride> attention = attention_from(attention_js);
+  if (!attention) return failure(attention.status());
+  Result<std::vector<float>> nll = entry->model->negative_log_likelihood(ids.value(), attention.value());
+  if (!nll) return failure(nll.status());
+  return success(float32_copy(nll.value().data(), nll.value().size()));
+}
+
+val lm_entropy(int handle, val ids_js, val attention_js, int layer) {
+  LmEntry* entry = find_lm(handle);
+  if (!entry) return no_model(handle);
+  Result<std::vector<int>> ids = ids_from(ids_js);
+  if (!ids) return failure(ids.status());
+  Result<AttentionOverride> attention = attention_from(attention_js);
+  if (!attention) return failure(attention.status());
+  Result<std::vector<float>> entropy = entry->model->attention_entropy(ids.value(), attention.value(), layer);
+  if (!entropy) return failure(entropy.status());
+  return success(float32_copy(entropy.value().data(), entropy.value().size()));
+}
+
+val lm_attention_weights(int handle, val ids_js, val attention_js, int layer, int head, int query_begin, int query_end) {
+  LmEntry* entry = find_lm(handle);
+  if (!entry) return no_model(handle);
+  Result<std::vector<int>> ids = ids_from(ids_js);
+  if (!ids) return failure(ids.status());
+  Result<AttentionOverride> attention = attention_from(attention_js);
+  if (!attention) return failure(attention.status());
+  Result<std::vector<float>> weights =
+      entry->model->attention_weights(ids.value(), attention.value(), layer, head, query_begin, query_end);
+  if (!weights) return failure(weights.status());
+  return success(float32_copy(weights.value().data(), weights.value().size()));
+}
+
+// Starts a generation: runs the prompt and prepares the sampler.
+val lm_generate_begin(int handle, val ids_js, val attention_js, val sampling) {
+  LmEntry* entry = find_lm(handle);
+  if (!entry) return no_model(handle);
+  Result<std::vector<int>> ids = ids_from(ids_js);
+  if (!ids) return failure(ids.status());
+  Result<AttentionOverride> attention = attention_from(attention_js);
+  if (!attention) return failure(attention.status());
+  models::SamplingOptions options;
+  options.temperature = sampling["temperature"].as<float>();
+  options.top_k = sampling["topK"].as<int>();
+  options.top_p = sampling["topP"].as<float>();
+  options.repetition_penalty = sampling["repetitionPenalty"].as<float>();
+  options.repetition_window = sampling["repetitionWindow"].as<int>();
+  options.seed = static_cast<std::uint64_t>(sampling["seed"].as<double>());
+  if (Status s = entry->model->begin(ids.value(), attention.value()); !s.is_ok()) return failure(s);
+  entry->sampler = std::make_unique<models::TokenSampler>(options, entry->model->config().vocab_size);
+  entry->recent = ids.value();
+  entry->pending = -1;
+  return success(val(entry->model->position()));
+}
+
+// Samples `count` tokens; returns an Int32Array of them (each call feeds the previous token first).
+val lm_generate_next(int handle, int count) {
+  LmEntry* entry = find_lm(handle);
+  if (!entry) return no_model(handle);
+  if (!entry->sampler) return failure(ErrorCode::kBadArgument, "generateNext needs generateBegin first");
+  std::vector<int> tokens;
+  for (int i = 0; i < count; ++i) {
+    if (entry->pending >= 0) {
+      if (Status s = entry->model->advance(entry->pending); !s.is_ok()) return failure(s);
+    }
+    const int token = entry->sampler->sample(entry->model->next_logits(), entry->recent);
+    entry->recent.push_back(token);
+    if (entry->recent.size() > 4096) entry->recent.erase(entry->recent.begin(), entry->recent.end() - 1024);
+    entry->pending = token;
+    tokens.push_back(token);
+  }
+  return success(val::global("Int32Array").new_(emscripten::typed_memory_view(tokens.size(), tokens.data())));
+}
+
+val lm_widen(int handle, int k, bool exact_rope) {
+  LmEntry* entry = find_lm(handle);
+  if (!entry) return no_model(handle);
+  Result<std::unique_ptr<models::LanguageModel>> wide = models::widen(*entry->model, k, exact_rope);
+  if (!wide) return failure(wide.status());
+  const int wide_handle = store_lm(std::move(wide).value());
+  return success(lm_info(*language_models[wide_handle].model, wide_handle));
+}
+
+val lm_max_logit_difference(int a, int b, val ids_js) {
+  LmEntry* first = find_lm(a);
+  LmEntry* second = find_lm(b);
+  if (!first) return no_model(a);
+  if (!second) return no_model(b);
+  Result<std::vector<int>> ids = ids_from(ids_js);
+  if (!ids) return failure(ids.status());
+  Result<float> difference = models::max_logit_difference(*first->model, *second->model, ids.value());
+  if (!difference) return failure(difference.status());
+  return success(val(difference.value()));
+}
+
+val ddpm_load(std::string config, std::uintptr_t address, std::size_t size) {
+  Result<std::unique_ptr<models::UNet>> net = models::UNet::load(config, heap_bytes(address, size));
+  if (!net) return failure(net.status());
+  const int handle = next_handle++;
+  DdpmEntry& entry = diffusion_models[handle];
+  entry.net = std::move(net).value();
+  entry.sampler = std::make_unique<models::DdpmSampler>(*entry.net);
+  const models::UnetConfig& c = entry.net->config();
+  val info = val::object();
+  info.set("handle", handle);
+  info.set("family", std::string("ddpm-unet"));
+  info.set("imageSize", c.image_size);
+  info.set("channels", c.image_channels);
+  info.set("steps", c.steps);
+  info.set("parameters", static_cast<double>(entry.net->parameter_count()));
+  return success(info);
+}
+
+val ddpm_predict(int handle, val x_js, val k_js) {
+  DdpmEntry* entry = find_ddpm(handle);
+  if (!entry) return no_model(handle);
+  if (!x_js.instanceof(val::global("Float32Array")) || !k_js.instanceof(val::global("Int32Array"))) {
+    return failure(ErrorCode::kBadArgument, "predictNoise needs a Float32Array of images and an Int32Array of time indices");
+  }
+  const std::vector<float> x = emscripten::convertJSArrayToNumberVector<float>(x_js);
+  const std::vector<int> k = emscripten::convertJSArrayToNumberVector<int>(k_js);
+  if (x.size() != k.size() * entry->net->image_floats()) {
+    return failure(ErrorCode::kBadArgument, "images hold " + std::to_string(x.size()) + " floats, expected " +
+                                                std::to_string(k.size()) + " × " + std::to_string(entry->net->image_floats()));
+  }
+  std::vector<float> eps(x.size());
+  if (Status s = entry->net->predict_noise(x.data(), static_cast<int>(k.size()), k.data(), eps.data()); !s.is_ok()) return failure(s);
+  return success(float32_copy(eps.data(), eps.size()));
+}
+
+val ddpm_begin(int handle, val options_js, val start_js) {
+  DdpmEntry* entry = find_ddpm(handle);
+  if (!entry) return no_model(handle);
+  models::DdpmOptions options;
+  options.count = options_js["count"].as<int>();
+  options.method = options_js["method"].as<std::string>() == "ancestral" ? models::DdpmMethod::ancestral : models::DdpmMethod::strided;
+  options.stride = options_js["stride"].as<int>();
+  options.eta = options_js["eta"].as<float>();
+  options.sigma = options_js["sigma"].as<std::string>() == "beta" ? models::DdpmSigma::beta : models::DdpmSigma::posterior;
+  options.seed = static_cast<std::uint64_t>(options_js["seed"].as<double>());
+  std::vector<float> start;
+  if (!start_js.isNull() && !start_js.isUndefined()) {
+    start = emscripten::convertJSArrayToNumberVector<float>(start_js);
+    if (start.size() != static_cast<std::size_t>(options.count) * entry->net->image_floats()) {
+      return failure(ErrorCode::kBadArgument, "the starting noise must hold count × image floats");
+    }
+  }
+  if (Status s = entry->sampler->begin(options, start.empty() ? nullptr : start.data()); !s.is_ok()) return failure(s);
+  return success(val(entry->sampler->total_steps()));
+}
+
+// One sampler step; returns { k, done, stepsDone } and, when asked, copies of x_t and the predicted x0.
+val ddpm_step(int handle, bool with_images) {
+  DdpmEntry* entry = find_ddpm(handle);
+  if (!entry) return no_model(handle);
+  if (Status s = entry->sampler->step(); !s.is_ok()) return failure(s);
+  val result = val::object();
+  result.set("k", entry->sampler->current_k());
+  result.set("done", entry->sampler->done());
+  result.set("stepsDone", entry->sampler->steps_done());
+  if (with_images || entry->sampler->done()) {
+    result.set("x", float32_copy(entry->sampler->x(), entry->sampler->floats()));
+    result.set("x0", float32_copy(entry->sampler->predicted_x0(), entry->sampler->floats()));
+  }
+  return success(result);
+}
+
+val model_free(int handle) {
+  language_models.erase(handle);
+  diffusion_models.erase(handle);
+  return success(val::undefined());
+}
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(gyre_models) {
+  emscripten::function("lmLoad", &lm_load);
+  emscripten::function("lmEncode", &lm_encode);
+  emscripten::function("lmLogits", &lm_logits);
+  emscripten::function("lmNll", &lm_nll);
+  emscripten::function("lmEntropy", &lm_entropy);
+  emscripten::function("lmAttentionWeights", &lm_attention_weights);
+  emscripten::function("lmGenerateBegin", &lm_generate_begin);
+  emscripten::function("lmGenerateNext", &lm_generate_next);
+  emscripten::function("lmWiden", &lm_widen);
+  emscripten::function("lmMaxLogitDifference", &lm_max_logit_difference);
+  emscripten::function("ddpmLoad", &ddpm_load);
+  emscripten::function("ddpmPredict", &ddpm_predict);
+  emscripten::function("ddpmBegin", &ddpm_begin);
+  emscripten::function("ddpmStep", &ddpm_step);
+  emscripten::function("modelFree", &model_free);
+}
+
+}  // namespace gyre::bindings

@@ -1,0 +1,353 @@
+// The model half of Gyre's public JS API: loading shipped models and running them in the engine.
+//
+//   const lm = await engine.loadModel('models/gau-lm-softmax-plus/', { onProgress });
+//   for await (const piece of lm.generate('It is a truth', { maxTokens: 200, temperature: 0.8, seed: 1 })) {}
+//   const { nll } = lm.evaluate(text, { attention: 'local', window: 128, logn: true });
+//   const ddpm = await engine.loadModel('models/ddpm-digits/');
+//   const { images } = await ddpm.sample({ count: 16, steps: 50, seed: 7, onStep });
+//   const wide = lm.widen(2);  wide.verify(text);   // → max |Δ logits| against lm
+//
+// Engine.loadModel (index.js) calls loadModel() below with the engine's internal call helpers.
+import { AbortedError, BadArgumentError, BadModelError } from './errors.js';
+import { fetchBytes, looksLikeHtml } from './fetch-bytes.js';
+
+/** Lets timers, I/O and AbortSignals run between chunks of work (a macrotask, not a microtask). */
+function yieldToEventLoop() {
+  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
+    channel.port2.postMessage(0);
+  });
+}
+
+function checkAborted(signal, what) {
+  if (signal?.aborted) throw new AbortedError(`${what} was cancelled`, { cause: signal.reason });
+}
+
+function integerOption(value, name, min, max) {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new BadArgumentError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
+  }
+  return value;
+}
+
+function numberOption(value, name, min, max) {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new BadArgumentError(`${name} must be a number in [${min}, ${max}], got ${value}`);
+  }
+  return value;
+}
+
+function randomSeed() {
+  return Math.floor(Math.random() * 2 ** 48);
+}
+
+function seedOption(seed) {
+  if (seed === undefined || seed === null) return randomSeed();
+  return integerOption(seed, 'seed', 0, Number.MAX_SAFE_INTEGER);
+}
+
+function joinUrl(directory, file) {
+  if (directory instanceof URL) return new URL(file, directory.href.endsWith('/') ? directory : `${directory.href}/`);
+  const text = String(directory);
+  return text.endsWith('/') ? text + file : `${text}/${file}`;
+}
+
+async function fetchModelFiles(source, signal, onProgress) {
+  if (source && typeof source === 'object' && !(source instanceof URL) && 'config' in source) {
+    const config = typeof source.config === 'string' ? source.config : JSON.stringify(source.config);
+    const weights = source.weights instanceof Uint8Array ? source.weights
+      : ArrayBuffer.isView(source.weights) ? new Uint8Array(source.weights.buffer, source.weights.byteOffset, source.weights.byteLength)
+      : source.weights instanceof ArrayBuffer ? new Uint8Array(source.weights) : null;
+    if (!weights) throw new BadArgumentError('loadModel({ config, weights }): weights must be an ArrayBuffer or a typed array');
+    return { configText: config, weights, where: 'the model given as bytes' };
+  }
+  if (typeof source !== 'string' && !(source instanceof URL)) {
+    throw new BadArgumentError('loadModel needs a directory URL or path (holding config.json and ' +
+      `model.safetensors), or { config, weights }; got ${Object.prototype.toString.call(source)}`);
+  }
+  const configUrl = joinUrl(source, 'config.json');
+  const weightsUrl = joinUrl(source, 'model.safetensors');
+  const config = await fetchBytes(configUrl, { what: 'the model config', signal });
+  if (looksLikeHtml(config.bytes, config.contentType)) {
+    throw new BadModelError(`${config.url} returned an HTML page instead of the model's config.json: fix the path`,
+      { url: config.url });
+  }
+  const weights = await fetchBytes(weightsUrl, { what: 'the model weights', signal, onProgress });
+  if (looksLikeHtml(weights.bytes, weights.contentType)) {
+    throw new BadModelError(`${weights.url} returned an HTML page instead of model.safetensors: fix the path`,
+      { url: weights.url });
+  }
+  return { configText: new TextDecoder().decode(config.bytes), weights: weights.bytes, where: String(source) };
+}
+
+/**
+ * Loads a model directory (config.json + model.safetensors) or `{ config, weights }` bytes.
+ * Resolves to a LanguageModel (families gau-lm, roformer-v2) or a DiffusionModel (ddpm-unet).
+ * @internal  Called by Engine.loadModel.
+ */
+export async function loadModel(engine, source, { onProgress, signal } = {}) {
+  const { configText, weights, where } = await fetchModelFiles(source, signal, onProgress);
+  checkAborted(signal, `loading ${where}`);
+  let config;
+  try {
+    config = JSON.parse(configText);
+  } catch (error) {
+    throw new BadModelError(`${where}: config.json is not valid JSON (${error.message})`, { cause: error });
+  }
+  const family = config?.family;
+  if (family === 'gau-lm' || family === 'roformer-v2') {
+    const info = engine.withHeapCopy(weights, where, (address) => engine.call('lmLoad', configText, address, weights.byteLength));
+    return new LanguageModel(engine, info, config);
+  }
+  if (family === 'ddpm-unet') {
+    const info = engine.withHeapCopy(weights, where, (address) => engine.call('ddpmLoad', configText, address, weights.byteLength));
+    return new DiffusionModel(engine, info, config);
+  }
+  throw new BadModelError(`${where}: config.json has family ${JSON.stringify(family)}; this engine runs ` +
+    'gau-lm, roformer-v2 and ddpm-unet');
+}
+
+class Model {
+  #engine;
+  #handle;
+
+  constructor(engine, info, config) {
+    this.#engine = engine;
+    this.#handle = info.handle;
+    /** The model's config.json (as loaded). */
+    this.config = config;
+    /** The name from config.json, e.g. 'gau-lm-softmax-plus'. */
+    this.name = config?.name ?? info.family;
+  }
+
+  /** @internal */
+  call(name, ...args) {
+    if (this.#handle === 0) throw new BadArgumentError(`${this.name} was disposed`);
+    return this.#engine.call(name, this.#handle, ...args);
+  }
+
+  /** @internal */
+  get engine() { return this.#engine; }
+  /** @internal */
+  get handle() { return this.#handle; }
+
+  /** Frees the model's weights and workspace in the wasm heap. The model cannot be used afterwards. */
+  dispose() {
+    if (this.#handle !== 0) this.#engine.call('modelFree', this.#handle);
+    this.#handle = 0;
+  }
+}
+
+const ATTENTION_MODES = { 'as-trained': 'as-trained', full: 'full', local: 'local' };
+
+/** A causal character language model (GAU-LM or RoFormerV2). */
+export class LanguageModel extends Model {
+  constructor(engine, info, config, original = null) {
+    super(engine, info, config);
+    /** { family, normaliser, vocabSize, hidden, layers, heads, headSize, ropeDim, trainLength, parameters } */
+    this.info = Object.freeze({ ...info, vocab: undefined });
+    /** One string (a character) per token id; id 0 is the unknown symbol. */
+    this.vocab = Object.freeze([...info.vocab]);
+    this.#original = original;
+  }
+
+  #original;
+
+  /** Token ids of `text` (characters outside the vocabulary become id 0). */
+  encode(text) {
+    if (typeof text !== 'string') throw new BadArgumentError(`text must be a string, got ${typeof text}`);
+    return this.call('lmEncode', text);
+  }
+
+  /** Text of token ids. */
+  decode(ids) {
+    let text = '';
+    for (const id of ids) text += this.vocab[id] ?? this.vocab[0];
+    return text;
+  }
+
+  #ids(input) {
+    if (input instanceof Int32Array) return input;
+    if (Array.isArray(input)) return Int32Array.from(input);
+    return this.encode(input);
+  }
+
+  /** { mode, window, logn } for the engine from the public options. */
+  #attention({ attention = 'as-trained', window, logn = false } = {}) {
+    const mode = ATTENTION_MODES[attention];
+    if (!mode) throw new BadArgumentError(`attention must be 'as-trained', 'full' or 'local', got ${attention}`);
+    if (typeof logn !== 'boolean') throw new BadArgumentError(`logn must be a boolean, got ${logn}`);
+    const w = mode === 'local' ? integerOption(window ?? this.info.trainLength, 'window', 1, 2 ** 30) : 0;
+    return { mode, window: w, logn };
+  }
+
+  /**
+   * Logits of a causal pass: Float32Array [n × vocabSize]. `input`: text, token ids (array or
+   * Int32Array). Options as evaluate().
+   */
+  logits(input, options) {
+    return this.call('lmLogits', this.#ids(input), this.#attention(options));
+  }
+
+  /**
+   * Per-position negative log-likelihood (nats) of `text` under an attention override:
+   * `attention`: 'as-trained' (causal, the trained normaliser), 'full' (the same; with `logn: true` the
+   * post-hoc log-n scale max(1, log l / log L)), 'local' (sliding window of `window` keys, default the
+   * training length; `logn` optional). Returns { nll: Float32Array(n − 1) (nll[i] predicts token i + 1),
+   * meanNll, bitsPerChar }.
+   */
+  evaluate(text, options) {
+    const nll = this.call('lmNll', this.#ids(text), this.#attention(options));
+    let sum = 0;
+    for (const value of nll) sum += value;
+    const meanNll = nll.length ? sum / nll.length : NaN;
+    return { nll, meanNll, bitsPerChar: meanNll / Math.LN2 };
+  }
+
+  /**
+   * Attention entropy (nats) per position of one layer: { entropy: Float32Array [n × heads], heads }.
+   * Options: `layer` (default 0) and the attention override of evaluate().
+   */
+  attentionEntropy(text, { layer = 0, ...options } = {}) {
+    integerOption(layer, 'layer', 0, this.info.layers - 1);
+    const entropy = this.call('lmEntropy', this.#ids(text), this.#attention(options), layer);
+    return { entropy, heads: this.info.heads };
+  }
+
+  /**
+   * Attention weights of one layer and head for queries [queryBegin, queryEnd): { weights: Float32Array
+   * [rows × n] (0 where masked), rows, keys: n }, for heat maps.
+   */
+  attentionWeights(text, { layer = 0, head = 0, queryBegin = 0, queryEnd, ...options } = {}) {
+    const ids = this.#ids(text);
+    const end = queryEnd ?? ids.length;
+    integerOption(layer, 'layer', 0, this.info.layers - 1);
+    integerOption(head, 'head', 0, this.info.heads - 1);
+    integerOption(queryBegin, 'queryBegin', 0, Math.max(0, ids.length - 1));
+    integerOption(end, 'queryEnd', queryBegin + 1, ids.length);
+    const weights = this.call('lmAttentionWeights', ids, this.#attention(options), layer, head, queryBegin, end);
+    return { weights, rows: end - queryBegin, keys: ids.length };
+  }
+
+  /**
+   * Generates text after `prompt`, streamed as an async iterator of pieces (one character each).
+   * Options: maxTokens (200), temperature (0.8; 0 = greedy), topK (0 = off), topP (1 = off),
+   * repetitionPenalty (1 = off; applied to the last `repetitionWindow` = 64 tokens), seed (a fixed seed
+   * makes it deterministic), signal (an AbortSignal: the iterator then throws AbortedError), and the
+   * attention override of evaluate(). The default attention is 'local' with the training length as the
+   * window: a ring of keys keeps memory constant and quality steady however long the generation runs.
+   */
+  async *generate(prompt, {
+    maxTokens = 200, temperature = 0.8, topK = 0, topP = 1, repetitionPenalty = 1, repetitionWindow = 64,
+    seed, signal, attention = 'local', window, logn = false,
+  } = {}) {
+    integerOption(maxTokens, 'maxTokens', 0, 1 << 24);
+    const sampling = {
+      temperature: numberOption(temperature, 'temperature', 0, 100),
+      topK: integerOption(topK, 'topK', 0, this.info.vocabSize),
+      topP: numberOption(topP, 'topP', Number.MIN_VALUE, 1),
+      repetitionPenalty: numberOption(repetitionPenalty, 'repetitionPenalty', Number.MIN_VALUE, 100),
+      repetitionWindow: integerOption(repetitionWindow, 'repetitionWindow', 0, 4096),
+      seed: seedOption(seed),
+    };
+    const ids = this.#ids(prompt.length ? prompt : ' ');
+    const override = this.#attention({ attention, window, logn });
+    checkAborted(signal, 'generation');
+    this.call('lmGenerateBegin', ids, override, sampling);
+    // Tokens come from the engine in small batches; between batches the event loop runs (abort, UI).
+    let produced = 0;
+    let batch = 1;
+    while (produced < maxTokens) {
+      checkAborted(signal, 'generation');
+      const count = Math.min(batch, maxTokens - produced);
+      const tokens = this.call('lmGenerateNext', count);
+      produced += count;
+      for (const token of tokens) yield this.vocab[token] ?? this.vocab[0];
+      batch = Math.min(batch * 2, 16);
+      await yieldToEventLoop();
+    }
+  }
+
+  /**
+   * Lossless widening (ALGORITHMS.md 8): a new model k times wider computing the same function.
+   * `exactRope` (default true) duplicates the θ table so RoPE stays exact; false keeps standard RoPE at
+   * the wider head size, which is only approximately lossless (measure it with verify()).
+   */
+  widen(k, { exactRope = true } = {}) {
+    integerOption(k, 'k', 1, 16);
+    const info = this.call('lmWiden', k, Boolean(exactRope));
+    const config = { ...this.config, name: `${this.name}-widened-x${k}${exactRope ? '' : '-standard-rope'}` };
+    return new LanguageModel(this.engine, info, config, this);
+  }
+
+  /**
+   * For a widened model: max |Δ logits| against the model it was widened from, over `input` (text or
+   * token ids; default a fixed sentence).
+   */
+  verify(input = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.') {
+    if (!this.#original) throw new BadArgumentError('verify() compares a widened model with its original: call it on the result of widen()');
+    return this.engine.call('lmMaxLogitDifference', this.#original.handle, this.handle, this.#ids(input));
+  }
+}
+
+/** The DDPM ε-prediction U-Net with its samplers. */
+export class DiffusionModel extends Model {
+  constructor(engine, info, config) {
+    super(engine, info, config);
+    /** { family, imageSize, channels, steps, parameters } */
+    this.info = Object.freeze({ ...info });
+  }
+
+  get #imageFloats() { return this.info.channels * this.info.imageSize * this.info.imageSize; }
+
+  /** ε̂(x, k) for images x (Float32Array [count × C × H × W]) at network time indices k (k = t − 1). */
+  predictNoise(x, k) {
+    if (!(x instanceof Float32Array)) throw new BadArgumentError('x must be a Float32Array');
+    const indices = k instanceof Int32Array ? k : Int32Array.from(Array.isArray(k) ? k : [k]);
+    return this.call('ddpmPredict', x, indices);
+  }
+
+  /**
+   * Samples images. Options: count (16), steps (50): strided DDIM over ceil(T / stride) network calls
+   * with stride = T / steps (or `stride` directly), eta (0 = deterministic); steps = T or
+   * method: 'ancestral' runs the full ancestral sampler with sigma 'beta' (σ_t = β_t) or 'alt'
+   * (σ_t = β_t β̄_{t−1} / β̄_t); seed (fixes the start noise and every z); start (a Float32Array of
+   * starting noise, optional); signal; onStep({ step, totalSteps, k, x, x0 }) after every step, with
+   * x_t and the predicted x̂_0 (Float32Array [count × C × H × W]). Resolves to { images (in [−1, 1]),
+   * count, imageSize, channels }.
+   */
+  async sample({
+    count = 16, steps = 50, stride, eta = 0, sigma = 'beta', method, seed, start, signal, onStep,
+  } = {}) {
+    const T = this.info.steps;
+    integerOption(count, 'count', 1, 4096);
+    const ancestral = method === 'ancestral' || (method === undefined && stride === undefined && steps === T);
+    if (method !== undefined && method !== 'ancestral' && method !== 'ddim') {
+      throw new BadArgumentError(`method must be 'ancestral' or 'ddim', got ${method}`);
+    }
+    if (sigma !== 'beta' && sigma !== 'alt') throw new BadArgumentError(`sigma must be 'beta' or 'alt', got ${sigma}`);
+    const chosenStride = ancestral ? 1 : stride !== undefined
+      ? integerOption(stride, 'stride', 1, T) : Math.max(1, Math.round(T / integerOption(steps, 'steps', 1, T)));
+    if (start !== undefined && (!(start instanceof Float32Array) || start.length !== count * this.#imageFloats)) {
+      throw new BadArgumentError(`start must be a Float32Array of count × ${this.#imageFloats} values`);
+    }
+    if (onStep !== undefined && typeof onStep !== 'function') throw new BadArgumentError('onStep must be a function');
+    const options = {
+      count, method: ancestral ? 'ancestral' : 'strided', stride: chosenStride,
+      eta: numberOption(eta, 'eta', 0, 1), sigma: sigma === 'beta' ? 'beta' : 'posterior', seed: seedOption(seed),
+    };
+    checkAborted(signal, 'sampling');
+    const totalSteps = this.call('ddpmBegin', options, start ?? null);
+    for (;;) {
+      checkAborted(signal, 'sampling');
+      const step = this.call('ddpmStep', onStep !== undefined);
+      if (onStep) onStep({ step: step.stepsDone, totalSteps, k: step.k, x: step.x, x0: step.x0 });
+      if (step.done) {
+        return { images: step.x, count, imageSize: this.info.imageSize, channels: this.info.channels };
+      }
+      await yieldToEventLoop();
+    }
+  }
+}
