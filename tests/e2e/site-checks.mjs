@@ -235,6 +235,23 @@ export function siteSuite(prefix, { root } = {}) {
       await tab.close();
     });
 
+    test('model downloads go to the Cache API and the next visit reads them from there', async () => {
+      const first = await open('write');
+      await first.evaluate(() => caches.delete('gyre-models-v1'));
+      await first.click('#write-run');
+      await finished(first);
+      assert.match(await first.textContent('#write-progress span'), /^gau-lm-softmax-plus ready: \d+\.\d+ MB, /);
+      assert.doesNotMatch(await first.textContent('#write-progress span'), /cache/);
+      await first.close();
+      const second = await open('write', '?autorun&max=5');
+      await finished(second);
+      assert.match(await second.textContent('#write-progress span'), /^gau-lm-softmax-plus ready: \d+\.\d+ MB from the cache, /);
+      const cached = await second.evaluate(async () => (await (await caches.open('gyre-models-v1')).keys()).map((request) => new URL(request.url).pathname));
+      assert.deepEqual(cached.sort(), ['/models/gau-lm-softmax-plus/config.json', '/models/gau-lm-softmax-plus/model.safetensors']);
+      assert.deepEqual(second.problems, []);
+      await second.close();
+    });
+
     test('errors are readable messages on the page, and the page stays usable', async () => {
       const broken = await browser.newPage();
       await broken.goto(`${browser.url}/web/demos/rope.html?wasm=/nowhere/gyre-{flavour}.wasm`);

@@ -14,6 +14,7 @@ import { loadModel } from './model.js';
 import { Kernels } from './kernels.js';
 
 export * from './errors.js';
+export { clearModelCache, fetchBytesCached } from './cache.js';
 export { fetchBytes } from './fetch-bytes.js';
 export { DiffusionModel, LanguageModel } from './model.js';
 
@@ -190,13 +191,15 @@ export class Engine {
    * Loads a model: a directory (URL or path) holding config.json and model.safetensors, or
    * `{ config, weights }`. Resolves to a LanguageModel (gau-lm, roformer-v2) or a DiffusionModel
    * (ddpm-unet); see model.js. `onProgress({ loaded, total })` reports the weights download.
+   * `cache`: true (or a cache name) keeps downloads in the browser's Cache API, revalidated against
+   * the server on every load (cache.js); `onProgress` then says `cached: true` for a cached copy.
    */
-  loadModel(source, { onProgress, signal } = {}) {
+  loadModel(source, { onProgress, signal, cache = false } = {}) {
     const engine = {
       call: (name, ...args) => this.#call(name, ...args),
       withHeapCopy: (bytes, what, fn) => this.#withHeapCopy(bytes, what, fn),
     };
-    return loadModel(engine, source, { onProgress, signal });
+    return loadModel(engine, source, { onProgress, signal, cache });
   }
 
   /**

@@ -9,6 +9,7 @@
 //
 // Engine.loadModel (index.js) calls loadModel() below with the engine's internal call helpers.
 import { AbortedError, BadArgumentError, BadModelError } from './errors.js';
+import { fetchBytesCached } from './cache.js';
 import { fetchBytes, looksLikeHtml } from './fetch-bytes.js';
 
 /** Lets timers, I/O and AbortSignals run between chunks of work (a macrotask, not a microtask). */
@@ -54,7 +55,7 @@ function joinUrl(directory, file) {
   return text.endsWith('/') ? text + file : `${text}/${file}`;
 }
 
-async function fetchModelFiles(source, signal, onProgress) {
+async function fetchModelFiles(source, signal, onProgress, cache) {
   if (source && typeof source === 'object' && !(source instanceof URL) && 'config' in source) {
     const config = typeof source.config === 'string' ? source.config : JSON.stringify(source.config);
     const weights = source.weights instanceof Uint8Array ? source.weights
@@ -69,12 +70,14 @@ async function fetchModelFiles(source, signal, onProgress) {
   }
   const configUrl = joinUrl(source, 'config.json');
   const weightsUrl = joinUrl(source, 'model.safetensors');
-  const config = await fetchBytes(configUrl, { what: 'the model config', signal });
+  // With `cache`, both files come from the Cache API while they are current (cache.js).
+  const fetchFile = cache ? (url, options) => fetchBytesCached(url, { ...options, cache }) : fetchBytes;
+  const config = await fetchFile(configUrl, { what: 'the model config', signal });
   if (looksLikeHtml(config.bytes, config.contentType)) {
     throw new BadModelError(`${config.url} returned an HTML page instead of the model's config.json: fix the path`,
       { url: config.url });
   }
-  const weights = await fetchBytes(weightsUrl, { what: 'the model weights', signal, onProgress });
+  const weights = await fetchFile(weightsUrl, { what: 'the model weights', signal, onProgress });
   if (looksLikeHtml(weights.bytes, weights.contentType)) {
     throw new BadModelError(`${weights.url} returned an HTML page instead of model.safetensors: fix the path`,
       { url: weights.url });
@@ -87,8 +90,8 @@ async function fetchModelFiles(source, signal, onProgress) {
  * Resolves to a LanguageModel (families gau-lm, roformer-v2) or a DiffusionModel (ddpm-unet).
  * @internal  Called by Engine.loadModel.
  */
-export async function loadModel(engine, source, { onProgress, signal } = {}) {
-  const { configText, weights, where } = await fetchModelFiles(source, signal, onProgress);
+export async function loadModel(engine, source, { onProgress, signal, cache = false } = {}) {
+  const { configText, weights, where } = await fetchModelFiles(source, signal, onProgress, cache);
   checkAborted(signal, `loading ${where}`);
   let config;
   try {
