@@ -45,11 +45,13 @@ async function run() {
 async function evaluate() {
   const name = $('lab-model').value;
   const length = Number($('lab-length').value);
-  const w = Number($('lab-window').value);
   const progress = $('lab-progress');
   const lm = await models.get(name);
   if ($('lab-layer').options.length !== lm.info.layers) fillLayers(lm.info.layers);
   const { trainLength: L, normaliser } = lm.info;
+  // The window defaults to the training length (the super-baseline) until the visitor sets one.
+  if (!$('lab-window').dataset.chosen) $('lab-window').value = L;
+  const w = Number($('lab-window').value);
   const segments = Number($('lab-segments').value);
   const heldout = await loadHeldoutText();
   if (heldout.length < segments * (length + 1)) {
@@ -180,6 +182,7 @@ fillLayers(6);
 lineChart($('lab-loss'), [], { empty: 'Press Run: the model reads held-out text with each attention mode.' });
 lineChart($('lab-entropy'), [], { empty: '' });
 onResize(() => { draws.loss(); draws.entropy(); draws.heat(); });
+$('lab-window').addEventListener('input', () => { $('lab-window').dataset.chosen = 'true'; });
 $('lab-stop').addEventListener('click', () => { stopRequested = true; $('lab-stop').disabled = true; });
 try {
   const engine = await startEngine();
