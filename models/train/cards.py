@@ -175,6 +175,11 @@ def ddpm_card(name):
     quality = load_json(os.path.join(model_dir, "sample-quality.json"))
     losses = np.array([loss for _, loss, _ in checkpoint["history"]["train"][-200:]])
     widths = [m * arch["base_channels"] for m in arch["multipliers"]]
+    grid_path = os.path.join(model_dir, "samples-ancestral-1000.png")
+    side = 0
+    if os.path.exists(grid_path):
+        from PIL import Image
+        side = (Image.open(grid_path).size[0] // 2 - 2) // 30  # tiles of 28 px + 2 px gap, drawn at 2x
     lines = ["# %s" % name, "",
              "An epsilon-prediction DDPM on handwritten digits (ALGORITHMS.md 6) with Su's schedule: T = 1000, "
              "alpha_t = sqrt(1 - 0.02 t / T) (square roots of the paper's quantities), bar_alpha_T = %.6f. "
@@ -205,9 +210,11 @@ def ddpm_card(name):
              % (training["steps"], training["batch"], training["steps"] * training["batch"] / 5000,
                 training["minutes"], training["optimizer"], losses.mean(), name),
              "", "![training curve](training-curve.png)", "", "## Samples", "",
-             "64 samples from the same starting noise (seed 7). Ancestral sampling, 1000 steps, sigma_t = beta_t:", "",
+             "%d samples from the same starting noise (seed 7), unselected. Ancestral sampling, 1000 steps, "
+             "sigma_t = beta_t:" % (side * side), "",
              "![ancestral samples](samples-ancestral-1000.png)", "",
-             "Strided DDIM, 50 steps (stride 20), eta = 0:", "", "![DDIM samples](samples-ddim-50.png)", ""]
+             "Strided DDIM, 50 steps (stride 20), eta = 0:", "", "![DDIM samples](samples-ddim-50.png)", "",
+             "Strided DDIM, 10 steps (stride 100), eta = 0:", "", "![DDIM samples](samples-ddim-10.png)", ""]
     if quality:
         lines += ["How many are recognisable: a small CNN trained on 90 %% of the real digits (%.1f %% accuracy "
                   "on the other 10 %%) labels each sample; it counts as recognisable when one class gets "

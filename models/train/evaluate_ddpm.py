@@ -53,7 +53,7 @@ def train_classifier(images, labels, seed=0, epochs=6):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", default="ddpm-digits")
-    p.add_argument("--samples", type=int, default=64)
+    p.add_argument("--samples", type=int, default=36)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     model_dir = os.path.join(data.ROOT, "models", args.name)

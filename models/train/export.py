@@ -271,7 +271,7 @@ def golden_ddpm(name, model):
             "computed_in": "float64 from the shipped weights"}
 
 
-def write_ddpm_figures(name, checkpoint, model, out_dir, samples=64):
+def write_ddpm_figures(name, checkpoint, model, out_dir, samples=36):
     """Training curve, sample grids of three samplers from the same noise, and their quality."""
     import matplotlib
     matplotlib.use("Agg")
