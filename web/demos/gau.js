@@ -1,5 +1,6 @@
 // GAU page: the first layer of the shipped GAU-LM, computed by the engine's kernels on a short input
 // with a choice of normaliser, and the FLOPs and memory of MHA, GAU and FLASH against n.
+import { fetchBytesCached } from '../lib/index.js';
 import { heatmap, legend, lineChart } from './plot.js';
 import { $, COLORS, MODELS_URL, formatNumber, onResize, renderShell, runAction, startEngine } from './site.js';
 
@@ -15,13 +16,16 @@ async function loadWeights(engine) {
   const bar = container.querySelector('progress');
   label.textContent = `Loading ${MODEL}…`;
   const config = await (await fetch(new URL(`${MODEL}/config.json`, MODELS_URL))).json();
-  const { tensors } = await engine.loadSafetensors(new URL(`${MODEL}/model.safetensors`, MODELS_URL).href, {
-    onProgress: ({ loaded, total }) => {
+  // The same Cache API entry as the language model pages use for this model.
+  const { bytes } = await fetchBytesCached(new URL(`${MODEL}/model.safetensors`, MODELS_URL), {
+    what: 'the model weights',
+    onProgress: ({ loaded, total, cached }) => {
       bar.max = total || 1;
       bar.value = loaded;
-      label.textContent = `Downloading ${MODEL}: ${(loaded / 1048576).toFixed(2)} of ${(total / 1048576).toFixed(2)} MB`;
+      label.textContent = `${cached ? 'Reading' : 'Downloading'} ${MODEL}: ${(loaded / 1048576).toFixed(2)} of ${(total / 1048576).toFixed(2)} MB`;
     },
   });
+  const { tensors } = await engine.loadSafetensors(bytes);
   label.textContent = `${MODEL}: ${tensors.size} tensors, ${config.parameters.toLocaleString('en')} parameters.`;
   weights = { config, tensors };
   return weights;
