@@ -177,6 +177,22 @@ export function siteSuite(prefix, { root } = {}) {
       await tab.close();
     });
 
+    test('Length lab: Stop ends a long evaluation at once and the lab runs again', async () => {
+      const tab = await open('lab', '?model=gau-lm-softmax-plus');
+      await tab.selectOption('#lab-length', '8192');
+      await tab.click('#lab-run');
+      await tab.waitForFunction(() => /loss with full attention/.test(document.querySelector('#lab-progress span').textContent));
+      await tab.click('#lab-stop');
+      await finished(tab);
+      assert.equal(await tab.textContent('#lab-progress span'), 'Stopped.');
+      await tab.waitForSelector('body[data-state="ready"]');
+      await tab.selectOption('#lab-length', '1024');
+      await rerun(tab, '#lab-run');
+      assert.match(await tab.textContent('#lab-progress span'), /^Done: /);
+      assert.deepEqual(tab.problems, []);
+      await tab.close();
+    });
+
     test('Diffusion: samples digits step by step and can replay them', async () => {
       const tab = await open('diffusion', '?autorun&count=4&steps=10&seed=3');
       await finished(tab);

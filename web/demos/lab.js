@@ -8,6 +8,7 @@ import {
 
 const HEAT_ROWS = 48;
 const draws = { loss: () => {}, entropy: () => {}, heat: () => {} };
+let engine = null;
 let models = null;  // modelSlot, once the engine is up
 let stopRequested = false;
 
@@ -37,9 +38,24 @@ async function run() {
   $('lab-stop').disabled = false;
   try {
     await evaluate();
+  } catch (error) {
+    // A stopped worker rejects the call it was running: that is the stop, not a failure.
+    if (!(stopRequested && error.code === 'ABORTED')) throw error;
+    $('lab-progress').querySelector('span').textContent = 'Stopped.';
   } finally {
     $('lab-stop').disabled = true;
   }
+}
+
+// Stops at once: an evaluation runs inside the worker for seconds, so the worker is ended and a
+// fresh engine started (the model then reloads from the cache). In-page engines stop between calls.
+async function stop() {
+  stopRequested = true;
+  $('lab-stop').disabled = true;
+  if (typeof engine?.terminate !== 'function') return;
+  engine.terminate();
+  engine = await startEngine();
+  models = modelSlot(engine, $('lab-progress'));
 }
 
 async function evaluate() {
@@ -183,9 +199,9 @@ lineChart($('lab-loss'), [], { empty: 'Press Run: the model reads held-out text 
 lineChart($('lab-entropy'), [], { empty: '' });
 onResize(() => { draws.loss(); draws.entropy(); draws.heat(); });
 $('lab-window').addEventListener('input', () => { $('lab-window').dataset.chosen = 'true'; });
-$('lab-stop').addEventListener('click', () => { stopRequested = true; $('lab-stop').disabled = true; });
+$('lab-stop').addEventListener('click', stop);
 try {
-  const engine = await startEngine();
+  engine = await startEngine();
   models = modelSlot(engine, $('lab-progress'));
   $('lab-run').addEventListener('click', () => runAction($('lab-run'), () => run()));
   const params = new URLSearchParams(location.search);
