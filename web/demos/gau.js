@@ -1,8 +1,10 @@
 // GAU page: the first layer of the shipped GAU-LM, computed by the engine's kernels on a short input
 // with a choice of normaliser, and the FLOPs and memory of MHA, GAU and FLASH against n.
-import { fetchBytesCached } from '../lib/index.js';
+import { BadArgumentError, fetchBytes, fetchBytesCached } from '../lib/index.js';
 import { heatmap, legend, lineChart } from './plot.js';
-import { $, COLORS, MODELS_URL, formatNumber, onResize, renderShell, runAction, startEngine } from './site.js';
+import {
+  $, COLORS, MODELS_URL, downloadProgress, formatNumber, onResize, renderShell, runAction, startEngine,
+} from './site.js';
 
 const MODEL = 'gau-lm-softmax-plus';
 const draws = { inspector: () => {}, cost: () => {} };
@@ -10,23 +12,14 @@ let weights = null;  // { config, tensors }
 
 async function loadWeights(engine) {
   if (weights) return weights;
-  const container = $('gau-progress');
-  container.hidden = false;
-  const label = container.querySelector('span');
-  const bar = container.querySelector('progress');
-  label.textContent = `Loading ${MODEL}…`;
-  const config = await (await fetch(new URL(`${MODEL}/config.json`, MODELS_URL))).json();
+  const progress = downloadProgress($('gau-progress'), MODEL);
+  const configFile = await fetchBytes(new URL(`${MODEL}/config.json`, MODELS_URL), { what: 'the model config' });
+  const config = JSON.parse(new TextDecoder().decode(configFile.bytes));
   // The same Cache API entry as the language model pages use for this model.
-  const { bytes } = await fetchBytesCached(new URL(`${MODEL}/model.safetensors`, MODELS_URL), {
-    what: 'the model weights',
-    onProgress: ({ loaded, total, cached }) => {
-      bar.max = total || 1;
-      bar.value = loaded;
-      label.textContent = `${cached ? 'Reading' : 'Downloading'} ${MODEL}: ${(loaded / 1048576).toFixed(2)} of ${(total / 1048576).toFixed(2)} MB`;
-    },
-  });
+  const { bytes } = await fetchBytesCached(new URL(`${MODEL}/model.safetensors`, MODELS_URL),
+    { what: 'the model weights', onProgress: progress.onProgress });
   const { tensors } = await engine.loadSafetensors(bytes);
-  label.textContent = `${MODEL}: ${tensors.size} tensors, ${config.parameters.toLocaleString('en')} parameters.`;
+  progress.done(`: ${tensors.size} tensors, ${config.parameters.toLocaleString('en')} parameters`);
   weights = { config, tensors };
   return weights;
 }
@@ -36,7 +29,7 @@ async function inspect(engine) {
   const { hidden: d, expansion: e, key_size: s } = config.architecture;
   const vocab = config.tokenizer.vocab;
   const chars = [...$('gau-input').value];
-  if (chars.length < 2) throw Object.assign(new Error('type at least two characters'), { name: 'BadArgumentError', code: 'BAD_ARGUMENT' });
+  if (chars.length < 2) throw new BadArgumentError('type at least two characters');
   const ids = chars.map((ch) => Math.max(0, vocab.indexOf(ch)));
   const n = ids.length;
   const normaliser = document.querySelector('input[name="gau-normaliser"]:checked').value;

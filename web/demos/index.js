@@ -1,12 +1,11 @@
 // The demo site's first page: the engine's features and a live RoPE example computed in wasm.
 import { createEngine } from '../lib/index.js';
-import { PAGES, renderShell } from './site.js';
+import { heatmap } from './plot.js';
+import { $, PAGES, dot, renderShell, repeatRows } from './site.js';
 
 const HEAD_DIM = 16;
 const POSITIONS = 64;
 const SHIFTS = [0, 7, 19, 31];
-
-const $ = (id) => document.getElementById(id);
 
 function showFeature(id, value) {
   const element = $(id);
@@ -27,38 +26,13 @@ function seededVector(length, seed) {
   });
 }
 
-function dot(a, aOffset, b, bOffset, length) {
-  let sum = 0;
-  for (let i = 0; i < length; i++) sum += a[aOffset + i] * b[bOffset + i];
-  return sum;
-}
-
-// The same vector at every position 0 … count-1, one row each.
-function repeatRows(vector, count) {
-  const rows = new Float32Array(vector.length * count);
-  for (let r = 0; r < count; r++) rows.set(vector, r * vector.length);
-  return rows;
-}
-
 function drawHeatmap(canvas, scores, marked) {
+  heatmap(canvas, scores, POSITIONS, POSITIONS, { palette: 'diverging' });
   const context = canvas.getContext('2d');
   const cell = canvas.width / POSITIONS;
-  const limit = Math.max(...scores.map(Math.abs));
-  for (let m = 0; m < POSITIONS; m++) {
-    for (let n = 0; n < POSITIONS; n++) {
-      const t = scores[m * POSITIONS + n] / limit;  // -1 … 1: blue … white … orange
-      const r = t > 0 ? 255 : Math.round(255 * (1 + t * 0.78));
-      const g = Math.round(255 * (1 - Math.abs(t) * 0.62));
-      const b = t < 0 ? 255 : Math.round(255 * (1 - t * 0.9));
-      context.fillStyle = `rgb(${r},${g},${b})`;
-      context.fillRect(n * cell, m * cell, cell, cell);
-    }
-  }
   context.lineWidth = 2;
-  for (const [m, n] of marked) {
-    context.strokeStyle = '#1d2433';
-    context.strokeRect(n * cell + 1, m * cell + 1, cell - 2, cell - 2);
-  }
+  context.strokeStyle = '#1d2433';
+  for (const [m, n] of marked) context.strokeRect(n * cell + 1, m * cell + 1, cell - 2, cell - 2);
 }
 
 function renderPageCards() {

@@ -1,6 +1,7 @@
 // Length extrapolation lab: per-position loss of a shipped language model over held-out text, with
 // the attention it was trained with or overridden at inference (full, log-n, sliding window), the
 // attention entropy of one layer against position, and heat maps of that layer's attention.
+import { BadArgumentError } from '../lib/index.js';
 import { heatmap, legend, lineChart } from './plot.js';
 import {
   $, COLORS, loadHeldoutText, logBinned, modelSlot, onResize, renderShell, runAction, startEngine,
@@ -71,13 +72,13 @@ async function evaluate() {
   const segments = Number($('lab-segments').value);
   const heldout = await loadHeldoutText();
   if (heldout.length < segments * (length + 1)) {
-    throw Object.assign(new Error(`the held-out text holds ${heldout.length} characters, fewer than ` +
-      `${segments} × ${length + 1}: choose fewer texts or a shorter length`), { name: 'BadArgumentError', code: 'BAD_ARGUMENT' });
+    throw new BadArgumentError(`the held-out text holds ${heldout.length} characters, fewer than ` +
+      `${segments} × ${length + 1}: choose fewer texts or a shorter length`);
   }
   // Disjoint stretches of held-out text, averaged position by position.
   const texts = Array.from({ length: segments }, (_, s) => heldout.slice(s * (length + 1), (s + 1) * (length + 1)));
   const { list, skipped } = modes(w, L, normaliser);
-  if (list.length === 0) throw Object.assign(new Error('choose at least one attention mode'), { name: 'BadArgumentError', code: 'BAD_ARGUMENT' });
+  if (list.length === 0) throw new BadArgumentError('choose at least one attention mode');
   const layer = Number($('lab-layer').value || lm.info.layers - 1);
 
   const bar = progress.querySelector('progress');

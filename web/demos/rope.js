@@ -1,25 +1,15 @@
 // RoPE page: the Toeplitz score heat map, the long-range decay bound and the two pair layouts, with
 // every rotation computed by the engine (engine.rope) in its Web Worker.
 import { heatmap, legend, lineChart } from './plot.js';
-import { $, COLORS, formatNumber, onResize, randomGenerator, renderShell, runAction, startEngine } from './site.js';
+import {
+  $, COLORS, dot, formatNumber, onResize, randomGenerator, renderShell, repeatRows, runAction, startEngine,
+} from './site.js';
 
 const POSITIONS = 128;
 const DECAY_MAX = 4096;
 const LAYOUT_OFFSETS = 256;
 // The bound (2/d′) Σ_j |S_j| for d′ = 128, base 10000, as tabulated in ALGORITHMS.md §1.2.
 const REFERENCE_128 = { 0: 32.5, 1: 31.54, 2: 28.96, 4: 22.6, 8: 19.82, 16: 15.77, 32: 13.38, 64: 10.09, 128: 9.27, 256: 6.54 };
-
-function repeatRows(vector, count) {
-  const rows = new Float32Array(vector.length * count);
-  for (let r = 0; r < count; r++) rows.set(vector, r * vector.length);
-  return rows;
-}
-
-function dot(a, aOffset, b, bOffset, length) {
-  let sum = 0;
-  for (let i = 0; i < length; i++) sum += a[aOffset + i] * b[bOffset + i];
-  return sum;
-}
 
 // (2/d′) Σ_{j=1}^{d′/2} |S_j|, S_j = Σ_{i<j} e^{i r θ_i}, in float64.
 function decayBound(r, dim, base) {

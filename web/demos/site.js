@@ -141,34 +141,46 @@ function formatMB(bytes) {
 }
 
 /**
- * Loads models/<name>/ through the engine with a progress bar in `container` (a .progress element
- * holding <progress> and <span>). Downloads are kept in the Cache API, so the next visit reads them
- * from disk. Resolves to the model.
+ * A download's progress shown in `container` (a .progress element holding <progress> and <span>):
+ * returns { onProgress, done() }; done() states the size, whether it came from the cache, and the time.
  */
-export async function loadModel(engine, name, container, { signal } = {}) {
+export function downloadProgress(container, name) {
   const bar = container?.querySelector('progress');
   const label = container?.querySelector('span');
   if (container) container.hidden = false;
+  if (label) label.textContent = `Loading ${name}…`;
   const started = performance.now();
   let last = { loaded: 0, total: 0, cached: false };
-  const onProgress = (progress) => {
-    last = progress;
-    if (bar) {
-      if (progress.total > 0) { bar.max = progress.total; bar.value = progress.loaded; } else bar.removeAttribute('value');
-    }
-    if (label) {
-      label.textContent = `${progress.cached ? 'Reading' : 'Downloading'} ${name}: ${formatMB(progress.loaded)}` +
-        (progress.total ? ` of ${formatMB(progress.total)}` : '') + (progress.cached ? ' (from the cache)' : '');
-    }
+  return {
+    onProgress(progress) {
+      last = progress;
+      if (bar) {
+        if (progress.total > 0) { bar.max = progress.total; bar.value = progress.loaded; } else bar.removeAttribute('value');
+      }
+      if (label) {
+        label.textContent = `${progress.cached ? 'Reading' : 'Downloading'} ${name}: ${formatMB(progress.loaded)}` +
+          (progress.total ? ` of ${formatMB(progress.total)}` : '') + (progress.cached ? ' (from the cache)' : '');
+      }
+    },
+    done(detail = '') {
+      if (bar) { bar.max = 1; bar.value = 1; }
+      if (!label) return;
+      const ms = performance.now() - started;
+      label.textContent = `${name} ready: ${last.total ? formatMB(last.total) : 'loaded'}` +
+        `${last.cached ? ' from the cache' : ''}, ${ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`}${detail}.`;
+    },
   };
-  if (label) label.textContent = `Loading ${name}…`;
-  const model = await engine.loadModel(new URL(`${name}/`, MODELS_URL).href, { onProgress, signal, cache: true });
-  if (bar) { bar.max = 1; bar.value = 1; }
-  if (label) {
-    const ms = performance.now() - started;
-    label.textContent = `${name} ready: ${last.total ? formatMB(last.total) : 'loaded'}` +
-      `${last.cached ? ' from the cache' : ''}, ${ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`}.`;
-  }
+}
+
+/**
+ * Loads models/<name>/ through the engine with a progress bar in `container`. Downloads are kept in
+ * the Cache API, so the next visit reads them from disk. Resolves to the model.
+ */
+export async function loadModel(engine, name, container, { signal } = {}) {
+  const progress = downloadProgress(container, name);
+  const model = await engine.loadModel(new URL(`${name}/`, MODELS_URL).href,
+    { onProgress: progress.onProgress, signal, cache: true });
+  progress.done();
   return model;
 }
 
@@ -208,6 +220,19 @@ export async function runAction(button, action) {
   } finally {
     if (button) button.disabled = false;
   }
+}
+
+/** The same vector at every position 0 … count − 1, one row each. */
+export function repeatRows(vector, count) {
+  const rows = new Float32Array(vector.length * count);
+  for (let r = 0; r < count; r++) rows.set(vector, r * vector.length);
+  return rows;
+}
+
+export function dot(a, aOffset, b, bOffset, length) {
+  let sum = 0;
+  for (let i = 0; i < length; i++) sum += a[aOffset + i] * b[bOffset + i];
+  return sum;
 }
 
 /** A deterministic pseudo-random generator (mulberry32) and standard normal draws from it. */
