@@ -5,6 +5,7 @@
 //   npm run bench:attention                 (builds the SIMD module first)
 //   node bench/attention.mjs [--quick]      (--quick: fewer sizes and rounds, for a smoke run)
 //   GYRE_WASM_DIR=dir node bench/attention.mjs   (load gyre-simd.{js,wasm} from another build dir)
+//   node bench/attention.mjs --table        (print the README's markdown tables from the last results)
 //
 // Sections:
 //  1. causal softmax attention, one head, d = 64 and 128, n = 128 … 4096: time, GFLOP/s counted as the
@@ -274,6 +275,10 @@ async function warmUp(problem) {
   for (let i = 0; i < 3 || performance.now() - t0 < 150; ++i) await problem.run();
 }
 
+function best(samples) {
+  return Math.min(...samples.map((x) => x.cpu));
+}
+
 function medians(samples) {
   return { wall: median(samples.map((x) => x.wall)), cpu: median(samples.map((x) => x.cpu)) };
 }
@@ -295,7 +300,8 @@ async function main() {
     notes: [
       'one thread everywhere; interleaved rounds (the order rotates every round); medians in ms',
       'wall = elapsed time; cpu = this process\'s CPU time for the run (steadier when the machine is shared)',
-      'ratio = peer / Gyre (above 1: Gyre is faster), from the CPU-time medians; wall ratios beside them',
+      'ratio = peer / Gyre (above 1: Gyre is faster), from the CPU-time medians; ratio_wall from wall medians, ' +
+        'ratio_best from each engine\'s fastest run',
       'GFLOP/s counts 4*n^2*d for every engine (the peers compute all of it; Gyre skips the masked half)',
       'tfjs: resident inputs and a resident additive mask (built once, not timed); ort: Q,K,V fed per run, mask built in the graph',
       'memory: wasm memory size in MiB after the run (wasm memory never shrinks, so this is the peak so far); ' +
@@ -326,7 +332,7 @@ async function main() {
         tfjs: maxAbsDiff(engines.gyre.output(), engines.tfjs.output()),
         ort: maxAbsDiff(engines.gyre.output(), engines.ort.output()),
       };
-      const rounds = quick ? 3 : n <= 512 ? 21 : n <= 1024 ? 11 : n <= 2048 ? 7 : 5;
+      const rounds = quick ? 3 : n <= 512 ? 21 : n <= 1024 ? 15 : n <= 2048 ? 9 : 7;
       const samples = Object.fromEntries(names.map((x) => [x, []]));
       for (let r = 0; r < rounds; ++r) {
         for (let i = 0; i < names.length; ++i) {
@@ -343,6 +349,8 @@ async function main() {
         gflops_cpu: Object.fromEntries(names.map((x) => [x, flops / med[x].cpu / 1e6])),
         ratio: { tfjs: med.tfjs.cpu / med.gyre.cpu, ort: med.ort.cpu / med.gyre.cpu },
         ratio_wall: { tfjs: med.tfjs.wall / med.gyre.wall, ort: med.ort.wall / med.gyre.wall },
+        // best (fastest) run of each engine: the least disturbed by other processes on a shared machine
+        ratio_best: { tfjs: best(samples.tfjs) / best(samples.gyre), ort: best(samples.ort) / best(samples.gyre) },
         memory_mib: { gyre: mib(gyre.HEAPU8.buffer.byteLength), tfjs: mib(tfjsHeapBytes(tf)), ort: null },
         max_abs_diff_vs_gyre: agreement,
       };
@@ -364,16 +372,18 @@ async function main() {
   const peerCapMs = quick ? 5000 : 20000;  // a peer that needs longer than this for one run is not run further
   console.log(`\nsliding window w = ${w}, d = ${dw}: medians in ms (CPU time; wall in brackets)`);
   console.log('       n            gyre  gyre µs/token            tfjs             ort');
-  const windowModule = await loadGyre();
+  const windowModules = new Map();  // one fresh module per n: its wasm memory is that n's alone
   const windowSession = await ortSession(ort, dw, w);
   const peerAlive = { tfjs: true, ort: true };
   const peerFailure = { tfjs: null, ort: null };
   for (const n of windowLengths) {
     const data = randomData(n, dw, 7 + n);
     data.window = w;
+    const windowModule = await loadGyre();
+    windowModules.set(n, { module: windowModule, data });
     const ours = gyreProblem(windowModule, n, dw, data);
     await warmUp(ours);
-    const rounds = quick ? 3 : n <= 8192 ? 9 : n <= 32768 ? 7 : 5;
+    const rounds = quick ? 3 : 15;  // Gyre's runs are short: many rounds steady the medians
     const samples = { gyre: [], tfjs: [], ort: [] };
     const peers = {};
     for (const name of ['tfjs', 'ort']) {
@@ -394,7 +404,7 @@ async function main() {
     }
     const names = ['gyre', ...Object.keys(peers)];
     const engines = { gyre: ours, ...peers };
-    const peerRounds = n <= 4096 ? rounds : 3;
+    const peerRounds = quick ? 3 : n <= 4096 ? 9 : 3;
     for (let r = 0; r < rounds; ++r) {
       for (let i = 0; i < names.length; ++i) {
         const name = names[(r + i) % names.length];
@@ -409,7 +419,7 @@ async function main() {
       ms_wall: Object.fromEntries(Object.entries(med).map(([k, v]) => [k, v?.wall ?? null])),
       us_per_token_cpu: (med.gyre.cpu * 1000) / n,
       us_per_token_wall: (med.gyre.wall * 1000) / n,
-      us_per_token_best: (Math.min(...samples.gyre.map((x) => x.cpu)) * 1000) / n,
+      us_per_token_best: (best(samples.gyre) * 1000) / n,
       ratio: { tfjs: med.tfjs ? med.tfjs.cpu / med.gyre.cpu : null, ort: med.ort ? med.ort.cpu / med.gyre.cpu : null },
       memory_mib: { gyre: mib(windowModule.HEAPU8.buffer.byteLength), tfjs: mib(tfjsHeapBytes(tf)) },
       peer_failure: { ...peerFailure },
@@ -421,14 +431,39 @@ async function main() {
   }
   for (const name of ['tfjs', 'ort']) if (peerFailure[name]) console.log(`  ${name}: ${peerFailure[name]}`);
   await windowSession.release();
+  // Flatness: Gyre alone, every n in every round (rotating order), so all lengths share the same
+  // machine conditions; a sequential sweep on a shared machine mixes load changes into the slope.
+  const flat = new Map();
+  for (const [n, { module, data }] of windowModules) {
+    const problem = gyreProblem(module, n, dw, data);
+    await warmUp(problem);
+    flat.set(n, { problem, samples: [] });
+  }
+  const flatRounds = quick ? 5 : 25;
+  const ns = [...flat.keys()];
+  for (let r = 0; r < flatRounds; ++r) {
+    for (let i = 0; i < ns.length; ++i) {
+      const entry = flat.get(ns[(r + i) % ns.length]);
+      entry.samples.push(await timeOnce(entry.problem));
+    }
+  }
+  const perToken = ns.map((n) => {
+    const { samples } = flat.get(n);
+    flat.get(n).problem.free();
+    return { n, us_cpu: (medians(samples).cpu * 1000) / n, us_best: (best(samples) * 1000) / n,
+      us_wall: (medians(samples).wall * 1000) / n };
+  });
   const spread = (values) => Math.max(...values) / Math.min(...values) - 1;
   results.window_flatness = {
-    from_n: windowLengths[0], to_n: windowLengths.at(-1),
-    spread_cpu_median: spread(results.window.map((r) => r.us_per_token_cpu)),
-    spread_cpu_best: spread(results.window.map((r) => r.us_per_token_best)),
-    spread_wall_median: spread(results.window.map((r) => r.us_per_token_wall)),
+    from_n: windowLengths[0], to_n: windowLengths.at(-1), rounds: flatRounds,
+    us_per_token: perToken,
+    spread_cpu_median: spread(perToken.map((x) => x.us_cpu)),
+    spread_cpu_best: spread(perToken.map((x) => x.us_best)),
+    spread_wall_median: spread(perToken.map((x) => x.us_wall)),
   };
-  console.log(`  gyre µs per token, spread from n = ${windowLengths[0]} to ${windowLengths.at(-1)}: ` +
+  console.log(`  gyre µs per token (all n interleaved, ${flatRounds} rounds, CPU medians): ` +
+    perToken.map((x) => `${x.n}: ${fmt(x.us_cpu, 3)}`).join(', '));
+  console.log(`  spread from n = ${windowLengths[0]} to ${windowLengths.at(-1)}: ` +
     `${fmt(100 * results.window_flatness.spread_cpu_median, 1)} % (CPU medians), ` +
     `${fmt(100 * results.window_flatness.spread_cpu_best, 1)} % (best runs), ` +
     `${fmt(100 * results.window_flatness.spread_wall_median, 1)} % (wall medians)`);
@@ -456,6 +491,7 @@ async function main() {
     min_ratio_vs_faster_peer_512_4096: Math.min(...mid.map((r) => r.ratio_vs_faster_peer)),
     median_ratio_vs_faster_peer_512_4096: median(mid.map((r) => r.ratio_vs_faster_peer)),
     window_spread_cpu_median: results.window_flatness.spread_cpu_median,
+    window_spread_cpu_best: results.window_flatness.spread_cpu_best,
     memory_32k_mib: results.memory32k.wasm_memory_mib_peak,
     loadavg_at_end: os.loadavg(),
   };
@@ -468,7 +504,28 @@ async function main() {
   console.log(`wrote ${path.relative(repo, file)}`);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+// The README tables, from bench/results/attention.json.
+function markdownTables(results) {
+  const lines = [];
+  const f = (x, digits = 2) => (x == null ? '—' : x.toFixed(digits));
+  lines.push('| d | n | Gyre ms | tfjs-wasm ms | ort-web ms | Gyre GFLOP/s* | tfjs / Gyre | ort / Gyre | wasm MiB Gyre / tfjs |');
+  lines.push('|---|---|---|---|---|---|---|---|---|');
+  for (const r of results.causal) {
+    lines.push(`| ${r.d} | ${r.n} | ${f(r.ms_cpu.gyre)} | ${f(r.ms_cpu.tfjs)} | ${f(r.ms_cpu.ort)} | ` +
+      `${f(r.gflops_cpu.gyre, 1)} | ${f(r.ratio.tfjs)}× | ${f(r.ratio.ort)}× | ${f(r.memory_mib.gyre, 0)} / ${f(r.memory_mib.tfjs, 0)} |`);
+  }
+  lines.push('');
+  lines.push('| n (w = 128, d = 64) | Gyre ms | Gyre µs / token | tfjs-wasm ms | ort-web ms |');
+  lines.push('|---|---|---|---|---|');
+  for (const r of results.window) {
+    lines.push(`| ${r.n} | ${f(r.ms_cpu.gyre)} | ${f(r.us_per_token_cpu, 3)} | ${f(r.ms_cpu.tfjs)} | ${f(r.ms_cpu.ort)} |`);
+  }
+  return lines.join('\n');
+}
+
+if (process.argv.includes('--table')) {
+  console.log(markdownTables(JSON.parse(fs.readFileSync(path.join(repo, 'bench/results/attention.json'), 'utf8'))));
+} else if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   main().catch((error) => {
     console.error(error?.stack ?? error);
     process.exit(1);
