@@ -32,7 +32,12 @@ async function widenShipped() {
     $('widen-time').textContent = `${ms.toFixed(0)} ms`;
     const [original, widened] = [await greedy(lm), await greedy(wide)];
     $('widen-text-original').textContent = original;
-    $('widen-text-wide').textContent = widened;
+    // The widened text with everything from its first difference marked.
+    let common = 0;
+    while (common < widened.length && widened[common] === original[common]) common++;
+    const diverged = document.createElement('mark');
+    diverged.textContent = widened.slice(common);
+    $('widen-text-wide').replaceChildren(widened.slice(0, common), ...(common < widened.length ? [diverged] : []));
     const same = original === widened;
     $('widen-takeaway').textContent = exactRope
       ? `Widened ×${k} with the duplicated θ table: the logits differ by at most ${formatNumber(delta, 2)}, float32 rounding, ` +
