@@ -115,10 +115,20 @@ export async function startEngine() {
   if (status) status.textContent = 'Starting the WebAssembly engine…';
   const simdParam = params.get('simd');
   const simd = simdParam === 'false' ? false : simdParam === 'true' ? true : 'auto';
-  const worker = params.get('worker') !== 'false';
+  let worker = params.get('worker') !== 'false';
   const started = performance.now();
   try {
-    const engine = await createEngine({ simd, worker, wasmUrl: params.get('wasm') ?? undefined });
+    const options = { simd, wasmUrl: params.get('wasm') ?? undefined };
+    let engine;
+    try {
+      engine = await createEngine({ ...options, worker });
+    } catch (error) {
+      // A browser without module workers still runs the site, in the page.
+      if (!worker || !/worker/i.test(error.message)) throw error;
+      console.warn(`Gyre: ${error.message}; running the engine in the page instead`);
+      worker = false;
+      engine = await createEngine(options);
+    }
     const ms = performance.now() - started;
     const { flavour, version } = engine.features;
     const text = `Engine v${version}, ${flavour === 'simd' ? 'SIMD128' : 'scalar'} build, ` +
