@@ -144,6 +144,13 @@ export function siteSuite(prefix, { root } = {}) {
       assert.ok(parseFloat(await tab.textContent('#gau-zeros')) > 0, 'relu² zeroes negative scores');
       assert.doesNotMatch(await tab.textContent('#gau-rowsum'), /^1\.000/);
       assert.match(await tab.textContent('#cost-takeaway'), /FLASH needs fewer FLOPs than quadratic GAU from n ≈ \d+/);
+      await rerun(tab, '#measure-run');
+      for (const key of ['quadMs', 'flashMs']) {
+        const times = (await tab.getAttribute('#measure-chart', `data-${key.replace('Ms', '-ms')}`)).split(',').map(Number);
+        assert.equal(times.length, 5);
+        assert.ok(times.every((t) => t > 0 && Number.isFinite(t)), `${key}: ${times}`);
+      }
+      assert.ok(await painted(tab, '#measure-chart'));
       await screenshot(tab, 'gau');
       assert.deepEqual(tab.problems, []);
       await tab.close();

@@ -7,7 +7,7 @@ import {
 } from './site.js';
 
 const MODEL = 'gau-lm-softmax-plus';
-const draws = { inspector: () => {}, cost: () => {} };
+const draws = { inspector: () => {}, cost: () => {}, measure: () => {} };
 let weights = null;  // { config, tensors }
 
 async function loadWeights(engine) {
@@ -135,14 +135,54 @@ function drawCosts() {
   draws.cost();
 }
 
+const MEASURED_LENGTHS = [256, 512, 1024, 2048, 4096];
+
+async function measure(engine) {
+  const container = $('measure-progress');
+  container.hidden = false;
+  const bar = container.querySelector('progress');
+  const label = container.querySelector('span');
+  bar.max = MEASURED_LENGTHS.length * 2;
+  bar.value = 0;
+  const quad = [];
+  const flash = [];
+  for (const n of MEASURED_LENGTHS) {
+    label.textContent = `n = ${n}: quadratic relu² attention…`;
+    const q = await engine.kernels.benchmark({ kernel: 'attention', n, headDim: 64, valueDim: 128, mask: 'causal', normaliser: 'relu2', minMs: 150, minRuns: 3 });
+    bar.value++;
+    label.textContent = `n = ${n}: FLASH mixed-chunk…`;
+    const f = await engine.kernels.benchmark({ kernel: 'flash', n, chunk: 256, qkDim: 64, valueDim: 128, minMs: 150, minRuns: 3 });
+    bar.value++;
+    quad.push([n, q.medianMs]);
+    flash.push([n, f.medianMs]);
+  }
+  label.textContent = 'Done.';
+  const series = [
+    { label: 'quadratic relu² attention (causal)', color: COLORS.window, points: quad, dots: true },
+    { label: 'FLASH mixed-chunk, c = 256', color: COLORS.windowLogn, points: flash, dots: true },
+  ];
+  draws.measure = () => lineChart($('measure-chart'), series, { xLog: 2, yLog: 10, xLabel: 'sequence length n', yLabel: 'milliseconds' });
+  legend($('measure-legend'), series);
+  draws.measure();
+  const last = MEASURED_LENGTHS.length - 1;
+  const faster = MEASURED_LENGTHS.find((n, i) => flash[i][1] < quad[i][1]);
+  $('measure-chart').dataset.quadMs = quad.map((p) => p[1].toFixed(3)).join(',');
+  $('measure-chart').dataset.flashMs = flash.map((p) => p[1].toFixed(3)).join(',');
+  $('measure-takeaway').textContent = `At n = ${MEASURED_LENGTHS[last]}: ${quad[last][1].toFixed(1)} ms quadratic, ` +
+    `${flash[last][1].toFixed(1)} ms FLASH (${(quad[last][1] / flash[last][1]).toFixed(1)}×). ` +
+    (faster ? `FLASH is faster from n = ${faster} on in this run.` : 'FLASH was not faster at any measured length in this run.');
+}
+
 renderShell('gau.html');
-onResize(() => { draws.inspector(); draws.cost(); });
+lineChart($('measure-chart'), [], { empty: 'Press Measure to time both kernels at n = 256 … 4096 (a few seconds).' });
+onResize(() => { draws.inspector(); draws.cost(); draws.measure(); });
 for (const id of ['cost-d', 'cost-heads', 'cost-s', 'cost-c']) $(id).addEventListener('change', drawCosts);
 drawCosts();
 try {
   const engine = await startEngine();
   const run = () => runAction($('gau-run'), () => inspect(engine));
   $('gau-run').addEventListener('click', run);
+  $('measure-run').addEventListener('click', () => runAction($('measure-run'), () => measure(engine)));
   for (const radio of document.querySelectorAll('input[name="gau-normaliser"]')) radio.addEventListener('change', run);
   $('gau-input').addEventListener('keydown', (event) => { if (event.key === 'Enter') run(); });
   await run();

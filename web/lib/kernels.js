@@ -176,9 +176,9 @@ export class Kernels {
    * Times one kernel on resident random inputs in this thread: warm-up, then runs until `minMs` has
    * passed (at least `minRuns` runs). Returns { kernel, params, runs, medianMs, fastestMs, work, unit,
    * rate }: `rate` is work per second in `unit` (GFLOP/s; Gelem/s for the element-wise kernels).
-   * kernel: 'gemm' { m, n, k }, 'attention' { n, headDim, mask, window, normaliser },
+   * kernel: 'gemm' { m, n, k }, 'attention' { n, headDim, valueDim, mask, window, normaliser },
    * 'flash' { n, chunk, qkDim, valueDim }, 'exp' { n }, 'softmax' { rows, cols }.
-   * FLOPs are the useful work: causal attention counts 2·(visible pairs)·(2·headDim).
+   * FLOPs are the useful work: attention counts 2·(headDim + valueDim) per visible query–key pair.
    */
   benchmark({ kernel, minMs = 300, minRuns = 5, ...params } = {}) {
     check(BENCHMARKS.includes(kernel), `kernel must be one of ${BENCHMARKS.join(', ')}; got ${kernel}`);
@@ -222,6 +222,7 @@ export class Kernels {
       case 'attention': {
         const n = positiveInt(params.n ?? 1024, 'n');
         const d = positiveInt(params.headDim ?? 64, 'headDim');
+        const dv = positiveInt(params.valueDim ?? d, 'valueDim');
         const mask = lookup(MASKS, params.mask ?? 'causal', 'mask');
         const normaliser = lookup(NORMALISERS, params.normaliser ?? 'softmax', 'normaliser');
         const window = params.window ?? 0;
@@ -232,10 +233,10 @@ export class Kernels {
           pairs = (w * (w + 1)) / 2 + (n - w) * w;
         }
         return {
-          specs: [n * d, n * d, n * d, n * d],
-          work: pairs * 4 * d,
+          specs: [n * d, n * d, n * dv, n * dv],
+          work: pairs * 2 * (d + dv),
           unit: 'GFLOP/s',
-          run: ([q, k, v, o]) => this.#run('kernelAttention', n, n, 1, d, d, mask, window, normaliser, 0, q, k, v, o, 0),
+          run: ([q, k, v, o]) => this.#run('kernelAttention', n, n, 1, d, dv, mask, window, normaliser, 0, q, k, v, o, 0),
         };
       }
       case 'flash': {
