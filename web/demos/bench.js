@@ -1,7 +1,7 @@
 // Benchmark page: engine.kernels.benchmark() for a suite of kernels and sizes, in the SIMD128 engine's
 // worker and (optionally) in a second worker running the scalar build, with a live results table.
 import { createEngine } from '../lib/index.js';
-import { $, describeError, h, renderShell, runAction, showError, startEngine } from './site.js';
+import { $, h, renderShell, runAction, startEngine } from './site.js';
 
 const QUICK = [
   { kernel: 'gemm', m: 128, n: 128, k: 128, size: '128 × 128 × 128' },
@@ -113,7 +113,4 @@ try {
   if (params.has('budget')) $('bench-budget').value = params.get('budget');
   showBudget();
   if (params.has('autorun')) await runAction($('bench-run'), () => run(engine));
-} catch (error) {
-  if (document.body.dataset.state !== 'error') showError(error);
-  console.debug(describeError(error));
-}
+} catch { /* startEngine showed the error */ }
