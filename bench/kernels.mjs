@@ -20,7 +20,7 @@ const option = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
 };
-const rounds = Number(option('rounds', 15));
+const rounds = Number(option('rounds', 21));
 const only = option('only', 'all');
 const outFile = path.resolve(root, option('out', 'bench/results/kernels.json'));
 
