@@ -22,6 +22,7 @@ configure() {  # configure <dir> <cmake...>: only when not configured yet; later
   if [ ! -f "$dir/CMakeCache.txt" ]; then "$@" -S "$repo" -B "$dir" "${generator[@]}"; fi
 }
 
+failed=()
 for flavour in "${flavours[@]}"; do
   dir="$build_root/$flavour"
   echo "== build $flavour ($dir)"
@@ -31,7 +32,10 @@ for flavour in "${flavours[@]}"; do
     wasm-scalar) configure "$dir" emcmake cmake -DCMAKE_BUILD_TYPE=Release -DGYRE_WASM_SIMD=OFF ;;
     *) echo "build.sh: unknown flavour '$flavour' (native, wasm-simd, wasm-scalar)" >&2; exit 2 ;;
   esac
-  cmake --build "$dir" -j "$jobs"
+  # Keep going past a failing target, so one broken file does not hide the others' errors.
+  keep_going=()
+  if [ ${#generator[@]} -gt 0 ]; then keep_going=(-- -k 0); fi
+  if ! cmake --build "$dir" -j "$jobs" "${keep_going[@]}"; then failed+=("$flavour"); fi
   if [ "$flavour" != native ]; then
     name="gyre-${flavour#wasm-}"
     if [ -f "$dir/$name.wasm" ]; then
@@ -43,3 +47,7 @@ for flavour in "${flavours[@]}"; do
     fi
   fi
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "build.sh: the build failed in: ${failed[*]}" >&2
+  exit 1
+fi
