@@ -1,7 +1,8 @@
 // `npm run bench:kernels`: Gyre's GEMM and vector kernels against tfjs-backend-wasm (XNNPACK) and
 // onnxruntime-web (MLAS), in one Node process, one thread each, interleaved rounds, medians.
 //   node --no-experimental-fetch bench/kernels.mjs [--rounds N] [--only gemm|vec] [--out FILE]
-// Ours: the wasm-simd module (web/lib/wasm/gyre-simd.*), weights packed once (gemm_pack_b).
+// Ours: the wasm-simd module (web/lib/wasm/gyre-simd.*), weights packed once (gemm_pack_b);
+// the A·Bᵀ cases (attention scores) give every engine both operands fresh, nothing pre-packed.
 // tfjs: tf.matMul on resident tensors (the backend caches XNNPACK's packed B per B tensor).
 // onnxruntime-web: InferenceSession.run, B a constant initializer; its time includes the copy of
 // the input into and the output out of its heap, which its API cannot avoid.
@@ -181,6 +182,36 @@ function withRates(result, rate) {
   return { engines, ratioTfjs: result.tfjs.pairedRatio, ratioOrt: result.ort.pairedRatio };
 }
 
+// C = A·Bᵀ with both operands fresh every call (attention scores Q·Kᵀ, K = head size): ours
+// gemm_nt packs Bᵀ block by block inside the call; tfjs matMul(a, b, false, true); ORT Gemm
+// with transB = 1 and B a graph input.
+async function transposedCase(gyre, tf, ort, [M, K, N]) {
+  const A = randomArray(M * K, 3 + M), B = randomArray(N * K, 5 + N);
+  const a = heapCopy(gyre, A), b = heapCopy(gyre, B), c = gyre._malloc(M * N * 4);
+  const ta = tf.tensor2d(A, [M, K]), tb = tf.tensor2d(B, [N, K]);
+  check(gyre.kernelGemmNt(M, N, K, a, K, b, K, c, N, 0, 0));
+  const want = tf.matMul(ta, tb, false, true).dataSync();
+  const got = gyre.HEAPF32.subarray(c / 4, c / 4 + M * N);
+  for (let i = 0; i < M * N; i += 101) {
+    if (!(Math.abs(got[i] - want[i]) < 1e-3 * Math.sqrt(K))) throw new Error(`A·Bᵀ ${M}x${K}x${N}: ours ${got[i]} vs tfjs ${want[i]}`);
+  }
+  const session = await ort.InferenceSession.create(buildModel({
+    nodes: [onnxNode('Gemm', ['A', 'B'], ['C'], { transB: 1 })],
+    inputs: [['A', [M, K]], ['B', [N, K]]], outputs: [['C', [M, N]]],
+  }), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const feeds = { A: new ort.Tensor('float32', A, [M, K]), B: new ort.Tensor('float32', B, [N, K]) };
+  const result = await measure({
+    gyre: () => gyre.kernelGemmNt(M, N, K, a, K, b, K, c, N, 0, 0),
+    tfjs: () => tf.matMul(ta, tb, false, true).dispose(),
+    ort: () => session.run(feeds),
+  });
+  ta.dispose(); tb.dispose();
+  await session.release();
+  for (const p of [a, b, c]) gyre._free(p);
+  const flops = 2 * M * N * K;
+  return { name: `A·Bᵀ ${M}x${K}x${N}`, kind: 'gemm', flops, ...withRates(result, (ms) => flops / ms / 1e6) };
+}
+
 async function vectorCase(gyre, tf, ort, op) {
   const rows = 1024, cols = 1024, n = rows * cols;
   const X = randomArray(n, 99).map((v) => v * 8);
@@ -242,6 +273,14 @@ const results = [];
 if (only === 'all' || only === 'gemm') {
   for (const shape of gemmShapes) {
     const r = await gemmCase(gyre, tf, ort, shape);
+    results.push(r);
+    console.log(`${r.name.padEnd(16)} GFLOP/s median: ours ${r.engines.gyre.median.toFixed(1)}, tfjs ${r.engines.tfjs.median.toFixed(1)}, ` +
+      `ort ${r.engines.ort.median.toFixed(1)}  ->  ${r.ratioTfjs.toFixed(2)}x tfjs, ${r.ratioOrt.toFixed(2)}x ort`);
+  }
+}
+if (only === 'all' || only === 'gemm') {
+  for (const shape of [[512, 64, 512], [2048, 64, 2048]]) {
+    const r = await transposedCase(gyre, tf, ort, shape);
     results.push(r);
     console.log(`${r.name.padEnd(16)} GFLOP/s median: ours ${r.engines.gyre.median.toFixed(1)}, tfjs ${r.engines.tfjs.median.toFixed(1)}, ` +
       `ort ${r.engines.ort.median.toFixed(1)}  ->  ${r.ratioTfjs.toFixed(2)}x tfjs, ${r.ratioOrt.toFixed(2)}x ort`);
