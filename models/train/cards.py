@@ -129,7 +129,16 @@ def lm_card(name):
              % (training["steps"], training["batch"], arch["train_length"], format(training["tokens_seen"], ","),
                 training["tokens_seen"] / max(1, meta.get("train_chars", 1)), training["minutes"],
                 training["optimizer"], training["residual_warmup_steps"], name),
-             "", "![training curve](training-curve.png)", "", "## Results", ""]
+             "", "![training curve](training-curve.png)", ""]
+    if history.get("init_from"):
+        source = history["init_from"]
+        lines += ["**Warm start.** The shared CPU left too little time to train every variant from scratch, so "
+                  "this model starts from the weights of `%s` after %d steps (%.0f minutes; normaliser %s) and was "
+                  "then trained for the %d steps above with the %s normaliser (fresh optimizer). The architecture "
+                  "and the shipped function are exactly the %s model's; only its training history is shared."
+                  % (source["name"], source["step"], source["minutes"], source["normaliser"], training["steps"],
+                     arch["normaliser"], arch["normaliser"]), ""]
+    lines += ["## Results", ""]
     if final is not None:
         verdict = ("meets" if final <= TARGET_BITS else "does **not** meet")
         lines.append("Validation loss on all held-out characters (non-overlapping windows of %d): **%.3f bits/char**. "

@@ -103,6 +103,7 @@ def lm_config(name, checkpoint, dtype):
             "optimizer": "AdamW(betas 0.9/0.98, wd %g), peak lr %g, warm-up %d, cosine to %g x" %
                          (args["weight_decay"], args["lr"], args["warmup"], args["final_lr_fraction"]),
             "residual_warmup_steps": args["residual_warmup"],
+            "initialised_from": history.get("init_from"),
             "final_valid_bits_per_char": history.get("final_valid_bits"),
             "last_valid_bits_per_char_64_windows": history["valid"][-1][1] if history["valid"] else None},
     }

@@ -107,6 +107,9 @@ def build_parser():
                         "clock from the run's first start to the deadline (robust to a shared, busy CPU)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--checkpoint-dir", default=CHECKPOINT_DIR)
+    p.add_argument("--init-from", default=None,
+                   help="start a new run from the weights of another checkpoint with the same shape (for "
+                        "example another normaliser); the optimizer starts fresh")
     p.add_argument("--tiny", action="store_true", help="smoke test: a slice of the data, no final full eval")
     return p
 
@@ -141,6 +144,16 @@ def main(argv=None):
         rng.bit_generator.state = checkpoint["rng"]
         torch.set_rng_state(checkpoint["torch_rng"])
         print("resumed %s at step %d (%.1f min trained)" % (args.name, step, elapsed / 60), flush=True)
+    elif args.init_from:
+        source = torch.load(os.path.join(args.checkpoint_dir, args.init_from + ".pt"), map_location="cpu")
+        shape = {k: v for k, v in source["model_config"].items() if k != "normaliser"}
+        if source["vocab"] != vocab or shape != {k: v for k, v in model.config.items() if k != "normaliser"}:
+            raise SystemExit("--init-from %s: another vocabulary or shape" % args.init_from)
+        model.load_state_dict(source["model"])
+        history["init_from"] = {"name": args.init_from, "step": source["step"],
+                                "normaliser": source["model_config"]["normaliser"],
+                                "minutes": round(source["elapsed"] / 60, 1)}
+        print("initialised from %s at step %d" % (args.init_from, source["step"]), flush=True)
     params = sum(p_.numel() for p_ in model.parameters())
     print("%s: %d parameters, vocab %d, %d train / %d valid chars" %
           (args.name, params, len(vocab), len(train_ids), len(valid_ids)), flush=True)
