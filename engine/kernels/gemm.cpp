@@ -10,8 +10,9 @@ namespace gyre::kernels {
 namespace {
 
 constexpr int kNR = kGemmPanelWidth;
-// Blocking, measured under V8 on 512³ (B block of kKc×kNc floats stays in L2, a micro-panel of
-// kKc×8 in L1). On-the-fly packing (gemm, gemm_nt) uses a stack buffer of kKc×kNcStack floats.
+// Blocking: a B block of kKc×kNc floats (256 KiB) stays in L2, a micro-panel of kKc×8 in L1.
+// Under V8 on 512³, kKc of 128, 256 and 512 and kNc of 128 to 512 ran alike within the noise of
+// a shared machine. On-the-fly packing (gemm, gemm_nt) uses a stack buffer of kKc×kNcStack floats.
 constexpr int kKc = 256;
 constexpr int kNc = 256;
 constexpr int kNcStack = 64;

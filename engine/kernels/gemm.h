@@ -4,7 +4,7 @@
 // 8p … 8p+7 as K consecutive rows of 8 floats (zero-padded past N). The SIMD128 microkernels
 // (gemm_4x8_simd128 and its 1–3 row edge twins) keep a 4×8 tile of C in registers and read A by
 // broadcast and B by two vector loads per k; the tile shape was chosen by measurement under
-// Node's V8 (4x8 beat 3x8, 5x8 and 6x8, see bench/kernels.mjs and the README). The driver blocks
+// Node's V8 (4x8 beat 2x8, 3x8, 5x8 and 6x8; figures in the README). The driver blocks
 // over N and K so a B block stays in L2 and a micro-panel in L1. M = 1 takes a GEMV path that
 // streams four panels at once.
 //
