@@ -100,6 +100,10 @@ def _():
         entry = export.export_lm(name)
         assert entry["length"] > 128 and set(entry["modes"]) == set(export.LM_MODES)
         roundtrip_lm(name)
+    # a variant warm-started from another normaliser's weights
+    _, history = train_lm.main(["--name", "gau-warm", "--normaliser", "relu2", "--init-from", "gau-softmax_plus",
+                                "--steps", "2"] + TINY_LM)
+    assert history["init_from"]["name"] == "gau-softmax_plus" and len(history["train"]) == 2
 
 
 @check("RoFormerV2: train, export, golden")
