@@ -515,10 +515,17 @@ function markdownTables(results) {
       `${f(r.gflops_cpu.gyre, 1)} | ${f(r.ratio.tfjs)}× | ${f(r.ratio.ort)}× | ${f(r.memory_mib.gyre, 0)} / ${f(r.memory_mib.tfjs, 0)} |`);
   }
   lines.push('');
-  lines.push('| n (w = 128, d = 64) | Gyre ms | Gyre µs / token | tfjs-wasm ms | ort-web ms |');
-  lines.push('|---|---|---|---|---|');
+  lines.push('| n (w = 128, d = 64) | Gyre ms | Gyre µs / token | tfjs-wasm ms | ort-web ms | faster peer / Gyre |');
+  lines.push('|---|---|---|---|---|---|');
+  // Gyre's columns come from the sweep with every n interleaved; the peers and the ratio from the
+  // per-n rounds interleaved with Gyre at that n.
+  const perToken = new Map((results.window_flatness?.us_per_token ?? []).map((x) => [x.n, x.us_cpu]));
   for (const r of results.window) {
-    lines.push(`| ${r.n} | ${f(r.ms_cpu.gyre)} | ${f(r.us_per_token_cpu, 3)} | ${f(r.ms_cpu.tfjs)} | ${f(r.ms_cpu.ort)} |`);
+    const us = perToken.get(r.n) ?? r.us_per_token_cpu;
+    const peer = (name) => (r.ms_cpu[name] != null ? f(r.ms_cpu[name]) : r.peer_failure[name] ? 'fails' : '—');
+    const ratios = [r.ratio.tfjs, r.ratio.ort].filter((x) => x != null);
+    lines.push(`| ${r.n} | ${f((us * r.n) / 1000)} | ${f(us, 3)} | ${peer('tfjs')} | ${peer('ort')} | ` +
+      `${ratios.length ? `${f(Math.min(...ratios), 0)}×` : '—'} |`);
   }
   return lines.join('\n');
 }
