@@ -17,6 +17,7 @@ async function generate() {
     topP: Number($('write-topp').value),
     repetitionPenalty: Number($('write-penalty').value),
     seed: Number($('write-seed').value),
+    attention: $('write-attention').value,
   };
   const output = $('write-output');
   const generated = output.querySelector('.generated');
