@@ -1,5 +1,7 @@
 #include "models/gau_lm.h"
 
+#include "kernels/vecmath.h"
+
 #include <cstring>
 #include <tuple>
 
@@ -71,10 +73,8 @@ class GauLm final : public LanguageModel {
         const float* z = row + 2 * e;
         float* qr = q + static_cast<std::size_t>(r) * s;
         float* kr = keys + static_cast<std::size_t>(r) * s;
-        for (int i = 0; i < s; ++i) {
-          qr[i] = z[i] * layer.q_scale[i];
-          kr[i] = z[i] * layer.k_scale[i];
-        }
+        (void)kernels::vec_mul(z, layer.q_scale, qr, s);
+        (void)kernels::vec_mul(z, layer.k_scale, kr, s);
         std::memcpy(values + static_cast<std::size_t>(r) * e, row + e, sizeof(float) * e);
       }
       if (Status status = apply_rope(q, rows, s, first_position); !status.is_ok()) return status;
@@ -95,12 +95,11 @@ class GauLm final : public LanguageModel {
         return status;
       }
       for (int r = 0; r < rows; ++r) {
-        const float* u = h + static_cast<std::size_t>(r) * width;
         float* a = attended + static_cast<std::size_t>(r) * e;
-        for (int i = 0; i < e; ++i) a[i] *= u[i];
+        (void)kernels::vec_mul(a, h + static_cast<std::size_t>(r) * width, a, e);  // U ⊙ (A V)
       }
       layer.output.apply(attended, rows, delta_.data());
-      for (std::uint64_t i = 0; i < n * d; ++i) x[i] += delta_.data()[i];
+      (void)kernels::vec_add(x, delta_.data(), x, static_cast<int>(n * d));
       rms_norm_rows(x, rows);
     }
     return Status::ok();

@@ -1,5 +1,7 @@
 #include "models/roformer_v2.h"
 
+#include "kernels/vecmath.h"
+
 #include <cstring>
 #include <tuple>
 
@@ -96,11 +98,11 @@ class RoFormerV2 final : public LanguageModel {
         return status;
       }
       layer.output.apply(attended_.data(), rows, delta_.data());
-      for (std::uint64_t i = 0; i < n * d; ++i) x[i] += delta_.data()[i];
+      (void)kernels::vec_add(x, delta_.data(), x, static_cast<int>(n * d));
       rms_norm_rows(x, rows);
       layer.ffn_in.apply(x, rows, inner_.data(), Activation::relu);
       layer.ffn_out.apply(inner_.data(), rows, delta_.data());
-      for (std::uint64_t i = 0; i < n * d; ++i) x[i] += delta_.data()[i];
+      (void)kernels::vec_add(x, delta_.data(), x, static_cast<int>(n * d));
       rms_norm_rows(x, rows);
     }
     return Status::ok();
