@@ -141,6 +141,75 @@ export class Engine {
   rope(x: Float32Array, options?: RopeOptions): Float32Array;
   /** The raw kernels and their timing harness. */
   readonly kernels: Kernels;
+  /** A model directory (config.json + model.safetensors) or its bytes: see model.js. */
+  loadModel(
+    source: string | URL | { config: string | object; weights: ArrayBuffer | ArrayBufferView },
+    options?: { signal?: AbortSignal; onProgress?: (progress: Progress) => void },
+  ): Promise<LanguageModel | DiffusionModel>;
+}
+
+/** 'as-trained': causal, trained normaliser; 'full': the same, optionally with the post-hoc log-n
+ * scale; 'local': a sliding window of `window` keys (default the training length). */
+export interface AttentionOptions {
+  attention?: 'as-trained' | 'full' | 'local';
+  window?: number;
+  logn?: boolean;
+}
+
+export interface GenerateOptions extends AttentionOptions {
+  maxTokens?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  repetitionWindow?: number;
+  seed?: number;
+  signal?: AbortSignal;
+}
+
+export class LanguageModel {
+  private constructor();
+  readonly name: string;
+  readonly config: object;
+  readonly info: {
+    family: 'gau-lm' | 'roformer-v2'; normaliser: 'softmax' | 'softmax_plus' | 'relu2'; vocabSize: number;
+    hidden: number; layers: number; heads: number; headSize: number; ropeDim: number; trainLength: number;
+    parameters: number;
+  };
+  readonly vocab: readonly string[];
+  encode(text: string): Int32Array;
+  decode(ids: Iterable<number>): string;
+  /** Logits [n × vocabSize] of a causal pass. */
+  logits(input: string | number[] | Int32Array, options?: AttentionOptions): Float32Array;
+  /** nll[i]: −log p(token i+1 | tokens 0..i), in nats. */
+  evaluate(text: string | number[] | Int32Array, options?: AttentionOptions): { nll: Float32Array; meanNll: number; bitsPerChar: number };
+  attentionEntropy(text: string | number[] | Int32Array, options?: AttentionOptions & { layer?: number }): { entropy: Float32Array; heads: number };
+  attentionWeights(
+    text: string | number[] | Int32Array,
+    options?: AttentionOptions & { layer?: number; head?: number; queryBegin?: number; queryEnd?: number },
+  ): { weights: Float32Array; rows: number; keys: number };
+  /** One character per piece; an aborted signal throws AbortedError. */
+  generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, undefined>;
+  widen(k: number, options?: { exactRope?: boolean }): LanguageModel;
+  /** On a widened model: max |Δ logits| against its original. */
+  verify(input?: string | number[] | Int32Array): number;
+  dispose(): void;
+}
+
+export interface SampleStep { step: number; totalSteps: number; k: number; x: Float32Array; x0: Float32Array }
+
+export class DiffusionModel {
+  private constructor();
+  readonly name: string;
+  readonly config: object;
+  readonly info: { family: 'ddpm-unet'; imageSize: number; channels: number; steps: number; parameters: number };
+  predictNoise(x: Float32Array, k: number | number[] | Int32Array): Float32Array;
+  sample(options?: {
+    count?: number; steps?: number; stride?: number; eta?: number; sigma?: 'beta' | 'alt';
+    method?: 'ancestral' | 'ddim'; seed?: number; start?: Float32Array; signal?: AbortSignal;
+    onStep?: (step: SampleStep) => void;
+  }): Promise<{ images: Float32Array; count: number; imageSize: number; channels: number }>;
+  dispose(): void;
 }
 
 /** Every method of T returning a Promise: the engine and its objects as seen through a Web Worker. */
