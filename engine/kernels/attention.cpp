@@ -23,6 +23,7 @@ constexpr float kMaskedLogit = -1e30f;
 constexpr int kTileQueries = 4;     // rows of the register-blocked micro-tile
 constexpr int kBlockQueries = 64;   // rows that share one pass over the key blocks (a multiple of 4)
 constexpr int kPanelKeys = 8;
+constexpr bool kSimdBuild = GYRE_SIMD128;
 
 int q_stride_of(const AttentionShape& s) {
   return s.q_stride ? s.q_stride : s.num_heads * s.head_dim;
@@ -716,6 +717,8 @@ Status attention_scalar(const AttentionConfig& config, const AttentionShape& sha
 namespace detail {
 
 std::size_t attention_scratch_floats(const AttentionShape& shape) {
+  // Few queries (decoding) and the scalar build go through the row kernel: no packed K needed.
+  if (!kSimdBuild || shape.num_queries < kTileQueries) return row_scratch_floats(shape);
   const std::size_t dv = static_cast<std::size_t>(value_dim_of(shape));
   const std::size_t tiled =
       round_up(static_cast<std::size_t>(std::max(shape.num_keys, 0)), kPanelKeys) * shape.head_dim +
