@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
-  AbortedError, BadArgumentError, BadModelError, DiffusionModel, LanguageModel, createEngine,
+  AbortedError, BadArgumentError, BadModelError, DiffusionModel, LanguageModel, TooLargeError, createEngine,
 } from '../../web/lib/index.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -176,6 +176,10 @@ for (const flavour of ['simd', 'scalar']) {
       const wide = lm.widen(2);
       assert.ok(wide.verify() <= 1e-4);
       wide.dispose();
+      // 1M parameters × 16² would need gigabytes of heap: refused before allocating, engine intact.
+      assert.throws(() => lm.widen(16), TooLargeError);
+      assert.throws(() => lm.widen(1.5), BadArgumentError);
+      assert.ok(lm.evaluate(TEXT).bitsPerChar > 0);
     });
 
     test('DDPM: seeded strided sampling with per-step x_t and predicted x0', async () => {
