@@ -144,7 +144,12 @@ export class Engine {
   /** A model directory (config.json + model.safetensors) or its bytes: see model.js. */
   loadModel(
     source: string | URL | { config: string | object; weights: ArrayBuffer | ArrayBufferView },
-    options?: { signal?: AbortSignal; onProgress?: (progress: Progress) => void },
+    options?: {
+      signal?: AbortSignal;
+      onProgress?: (progress: Progress & { cached?: boolean }) => void;
+      /** true or a cache name: keep the downloads in the Cache API, revalidated on every load. */
+      cache?: boolean | string;
+    },
   ): Promise<LanguageModel | DiffusionModel>;
 }
 
