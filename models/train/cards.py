@@ -233,6 +233,10 @@ def ddpm_card(name):
         for sampler, r in quality["samplers"].items():
             lines.append("| %s | %.0f %% | %s |" % (sampler, 100 * r["recognisable_fraction"],
                                                    " ".join(map(str, r["class_histogram_of_recognisable"]))))
+        best = max(r["recognisable_fraction"] for r in quality["samplers"].values())
+        lines += ["", "The goal is that most samples are recognisable digits: %s (best sampler %.0f %%). More "
+                  "training helps; rerun the training command with a later `--deadline` to resume." % (
+                      "met" if best > 0.5 else "**not met** by this measure", 100 * best)]
         lines.append("")
     lines += ["## Engine contract", "",
               "Golden vectors (float64 from these exact weights) in `tests/golden/%s.safetensors`: epsilon at "

@@ -54,9 +54,16 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", default="ddpm-digits")
     p.add_argument("--samples", type=int, default=36)
+    p.add_argument("--from-grids", action="store_true",
+                   help="classify the samples of the card's grid PNGs instead of drawing new ones")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     model_dir = os.path.join(data.ROOT, "models", args.name)
+    if args.from_grids:
+        import export as export_module
+        evaluate_samples(model_dir, {sampler: samples_from_grid(os.path.join(model_dir, file))
+                                     for sampler, file in export_module.DDPM_GRID_FILES.items()})
+        return
     config = json.load(open(os.path.join(model_dir, "config.json")))
     tensors, _ = safetensors_io.load_file(os.path.join(model_dir, "model.safetensors"))
     evaluate_samples(model_dir, draw_samples(export.unet_from_tensors(config, tensors), args.samples))
@@ -72,14 +79,24 @@ def draw_samples(model, count=64):
             "strided DDIM, 10 steps, eta 0": ddim_strided(model, start.clone(), stride=100)}
 
 
-@torch.no_grad()
+def samples_from_grid(path):
+    """Recover the samples from a card grid PNG (tiles of 28 px with 2 px gaps, drawn at 2x)."""
+    from PIL import Image
+
+    grid = np.asarray(Image.open(path).convert("L"), dtype=np.float32)[::2, ::2]
+    side = (grid.shape[0] - 2) // 30
+    tiles = [grid[2 + r * 30:2 + r * 30 + 28, 2 + c * 30:2 + c * 30 + 28] for r in range(side) for c in range(side)]
+    return torch.from_numpy(np.stack(tiles)[:, None] / 127.5 - 1.0).float()
+
+
 def evaluate_samples(model_dir, samples):
     """Label the samples with a classifier trained on real digits; write sample-quality.json."""
     images, labels = data.load_digits()
     classifier, accuracy = train_classifier(images, labels)
     result = {"classifier_test_accuracy": accuracy, "confidence_threshold": CONFIDENT, "samplers": {}}
     for sampler, x in samples.items():
-        probs = torch.softmax(classifier(x.float()), 1)
+        with torch.no_grad():
+            probs = torch.softmax(classifier(x.float()), 1)
         confident = probs.max(1).values >= CONFIDENT
         result["samplers"][sampler] = {
             "recognisable_fraction": confident.float().mean().item(),

@@ -33,6 +33,9 @@ LM_MODES = {"full": dict(window=None, logn=False), "full_logn": dict(window=None
             "window_%d" % GOLDEN_WINDOW: dict(window=GOLDEN_WINDOW, logn=False)}
 DDPM_GOLDEN_STEPS = [0, 10, 100, 500, 999]
 DDIM_STRIDE = 100
+DDPM_GRID_FILES = {"ancestral, 1000 steps, sigma = beta": "samples-ancestral-1000.png",
+                   "strided DDIM, 50 steps, eta 0": "samples-ddim-50.png",
+                   "strided DDIM, 10 steps, eta 0": "samples-ddim-10.png"}
 
 
 def lm_config(name, checkpoint, dtype):
@@ -295,14 +298,11 @@ def write_ddpm_figures(name, checkpoint, model, out_dir, samples=36):
     import evaluate_ddpm
 
     grids = evaluate_ddpm.draw_samples(model.float(), samples)
-    files = {"ancestral, 1000 steps, sigma = beta": "samples-ancestral-1000.png",
-             "strided DDIM, 50 steps, eta 0": "samples-ddim-50.png",
-             "strided DDIM, 10 steps, eta 0": "samples-ddim-10.png"}
     from PIL import Image
 
     side = int(math.sqrt(samples))
     for sampler, x in grids.items():
-        file = files[sampler]
+        file = DDPM_GRID_FILES[sampler]
         tiles = ((x[:, 0].numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
         grid = np.full((side * 30 + 2, side * 30 + 2), 255, np.uint8)
         for i in range(side * side):
