@@ -20,9 +20,6 @@ class GauLm final : public LanguageModel {
     const float* k_scale = nullptr;
   };
 
-  int key_width() const override { return config_.key_size; }
-  int value_width() const override { return config_.expansion; }
-
   Status build_layers() override {
     const LmConfig& c = config_;
     for (int l = 0; l < c.layers; ++l) {
@@ -44,7 +41,7 @@ class GauLm final : public LanguageModel {
   }
 
   Status run_layers(float* x, int rows, int first_position, int layer_end, const AttentionSetup& setup,
-                    KvCache& cache, bool stateless, const Capture& capture) override {
+                    Pass pass, const Capture& capture) override {
     const int d = config_.hidden, e = config_.expansion, s = config_.key_size;
     const int width = 2 * e + s;
     const std::uint64_t n = static_cast<std::uint64_t>(rows);
@@ -59,39 +56,20 @@ class GauLm final : public LanguageModel {
       float* h = projected_.data();
       layer.input.apply(x, rows, h, Activation::silu);
 
-      KvSlot& slot = cache.slot(stateless ? 0 : l);
-      if (stateless) {
-        slot.count = 0;
-        slot.first_position = first_position;
-      }
-      if (Status status = cache.make_room(slot, rows); !status.is_ok()) return status;
-      float* keys = slot.keys.data() + static_cast<std::size_t>(slot.count) * s;
-      float* values = slot.values.data() + static_cast<std::size_t>(slot.count) * e;
+      float* keys = scratch_keys();
+      float* values = scratch_values();
       float* q = queries_.data();
       for (int r = 0; r < rows; ++r) {
         const float* row = h + static_cast<std::size_t>(r) * width;
         const float* z = row + 2 * e;
-        float* qr = q + static_cast<std::size_t>(r) * s;
-        float* kr = keys + static_cast<std::size_t>(r) * s;
-        (void)kernels::vec_mul(z, layer.q_scale, qr, s);
-        (void)kernels::vec_mul(z, layer.k_scale, kr, s);
+        (void)kernels::vec_mul(z, layer.q_scale, q + static_cast<std::size_t>(r) * s, s);
+        (void)kernels::vec_mul(z, layer.k_scale, keys + static_cast<std::size_t>(r) * s, s);
         std::memcpy(values + static_cast<std::size_t>(r) * e, row + e, sizeof(float) * e);
       }
       if (Status status = apply_rope(q, rows, s, first_position); !status.is_ok()) return status;
       if (Status status = apply_rope(keys, rows, s, first_position); !status.is_ok()) return status;
-      slot.count += rows;
-
-      kernels::AttentionShape shape;
-      shape.num_queries = rows;
-      shape.num_keys = slot.count;
-      shape.num_heads = 1;
-      shape.head_dim = s;
-      shape.value_dim = e;
-      shape.query_position = first_position;
-      shape.key_position = slot.first_position;
       float* attended = attended_.data();
-      if (Status status = attention_with_capture(setup, shape, q, slot.keys.data(), slot.values.data(), attended, l, capture);
-          !status.is_ok()) {
+      if (Status status = attend(l, pass, setup, rows, first_position, q, s, attended, capture); !status.is_ok()) {
         return status;
       }
       for (int r = 0; r < rows; ++r) {

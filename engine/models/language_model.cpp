@@ -164,59 +164,6 @@ std::string Tokenizer::decode(std::span<const int> ids) const {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Key/value cache
-
-void KvCache::configure(int layers, int key_width, int value_width, int window) {
-  if (static_cast<int>(slots_.size()) != layers || key_width != key_width_ || value_width != value_width_) {
-    slots_.clear();
-    slots_.resize(layers);
-  }
-  key_width_ = key_width;
-  value_width_ = value_width;
-  window_ = window;
-  clear();
-}
-
-void KvCache::clear() {
-  for (KvSlot& slot : slots_) {
-    slot.count = 0;
-    slot.first_position = 0;
-  }
-}
-
-Status KvCache::make_room(KvSlot& slot, int incoming) {
-  if (window_ > 0 && slot.count + incoming > slot.capacity) {
-    // Keys older than the window can never be seen again: keep the last window − 1.
-    const int keep = std::min(slot.count, window_ - 1);
-    const int drop = slot.count - keep;
-    if (drop > 0) {
-      std::memmove(slot.keys.data(), slot.keys.data() + static_cast<std::size_t>(drop) * key_width_,
-                   sizeof(float) * static_cast<std::size_t>(keep) * key_width_);
-      std::memmove(slot.values.data(), slot.values.data() + static_cast<std::size_t>(drop) * value_width_,
-                   sizeof(float) * static_cast<std::size_t>(keep) * value_width_);
-      slot.first_position += drop;
-      slot.count = keep;
-    }
-  }
-  const std::int64_t needed = static_cast<std::int64_t>(slot.count) + incoming;
-  if (needed <= slot.capacity) return Status::ok();
-  std::int64_t capacity = std::max<std::int64_t>(needed, window_ > 0 ? 2 * window_ : 2 * std::int64_t{slot.capacity});
-  capacity = std::max<std::int64_t>(capacity, 16);
-  Result<FloatBuffer> keys = FloatBuffer::allocate(static_cast<std::uint64_t>(capacity) * key_width_, "the key cache");
-  if (!keys) return keys.status();
-  Result<FloatBuffer> values = FloatBuffer::allocate(static_cast<std::uint64_t>(capacity) * value_width_, "the value cache");
-  if (!values) return values.status();
-  if (slot.count > 0) {
-    std::memcpy(keys.value().data(), slot.keys.data(), sizeof(float) * static_cast<std::size_t>(slot.count) * key_width_);
-    std::memcpy(values.value().data(), slot.values.data(), sizeof(float) * static_cast<std::size_t>(slot.count) * value_width_);
-  }
-  slot.keys = std::move(keys).value();
-  slot.values = std::move(values).value();
-  slot.capacity = static_cast<int>(capacity);
-  return Status::ok();
-}
-
-// ---------------------------------------------------------------------------------------------------
 // LanguageModel
 
 LanguageModel::LanguageModel(LmConfig config, TensorMap weights)
@@ -418,17 +365,67 @@ Status LanguageModel::attention_with_capture(const AttentionSetup& setup, const 
   return Status::ok();
 }
 
+Status LanguageModel::reserve_scratch(int rows) {
+  const std::uint64_t n = static_cast<std::uint64_t>(rows);
+  if (Status s = ensure_capacity(hidden_, n * config_.hidden, "the activations"); !s.is_ok()) return s;
+  if (Status s = ensure_capacity(scratch_keys_, n * key_width(), "the keys"); !s.is_ok()) return s;
+  return ensure_capacity(scratch_values_, n * value_width(), "the values");
+}
+
+Status LanguageModel::grow_cache(int layer) {
+  kernels::KvCache& cache = decode_caches_[layer];
+  if (cache.is_ring() || cache.length() < cache.slots()) return Status::ok();
+  const int heads = config_.attention_heads();
+  const int value_dim = value_width() / heads;
+  Result<kernels::KvCache> grown = kernels::KvCache::create(heads, config_.head_size(), value_dim, 2 * cache.slots());
+  if (!grown) return grown.status();
+  if (Status s = grown.value().append(cache.keys(), cache.values(), cache.length()); !s.is_ok()) return s;
+  cache = std::move(grown).value();
+  return Status::ok();
+}
+
+Status LanguageModel::attend(int layer, Pass pass, const AttentionSetup& setup, int rows, int first_position,
+                             const float* q, int q_stride, float* out, const Capture& capture) {
+  const int heads = config_.attention_heads();
+  if (pass == Pass::decode) {
+    if (Status s = grow_cache(layer); !s.is_ok()) return s;
+    kernels::KvCache& cache = decode_caches_[layer];
+    if (Status s = cache.append(scratch_keys(), scratch_values(), 1); !s.is_ok()) return s;
+    if (Status s = kernels::attention_decode(setup.config, cache, q, out, attention_workspace_); !s.is_ok()) return s;
+    if (setup.relu2_logn_log_train > 0) {
+      // The one query sees min(position + 1, window) keys: relu(c·a)² = c²·relu(a)².
+      const int visible = decode_window_ > 0 ? std::min(first_position + 1, decode_window_) : first_position + 1;
+      const float c = std::max(1.0f, std::log(static_cast<float>(visible)) / setup.relu2_logn_log_train);
+      for (int i = 0; i < value_width(); ++i) out[i] *= c * c;
+    }
+    return Status::ok();
+  }
+  kernels::AttentionShape shape;
+  shape.num_queries = rows;
+  shape.num_keys = rows;
+  shape.num_heads = heads;
+  shape.head_dim = config_.head_size();
+  shape.value_dim = value_width() / heads;
+  shape.query_position = first_position;
+  shape.key_position = first_position;
+  shape.q_stride = q_stride;
+  if (Status s = attention_with_capture(setup, shape, q, scratch_keys(), scratch_values(), out, layer, capture); !s.is_ok()) {
+    return s;
+  }
+  if (pass == Pass::prefill) return decode_caches_[layer].append(scratch_keys(), scratch_values(), rows);
+  return Status::ok();
+}
+
 Status LanguageModel::forward(std::span<const int> tokens, const AttentionOverride& attention, float* logits,
                               const Capture& capture) {
   if (Status s = check_tokens(tokens); !s.is_ok()) return s;
   Result<AttentionSetup> setup = attention_setup(attention);
   if (!setup) return setup.status();
   const int rows = static_cast<int>(tokens.size());
-  if (Status s = ensure_capacity(hidden_, static_cast<std::uint64_t>(rows) * config_.hidden, "the activations"); !s.is_ok()) return s;
+  if (Status s = reserve_scratch(rows); !s.is_ok()) return s;
   if (Status s = embed(tokens, hidden_.data()); !s.is_ok()) return s;
-  scratch_cache_.configure(1, key_width(), value_width(), 0);
   const int layer_end = logits == nullptr && capture.layer >= 0 ? capture.layer + 1 : config_.layers;
-  if (Status s = run_layers(hidden_.data(), rows, 0, layer_end, setup.value(), scratch_cache_, true, capture); !s.is_ok()) return s;
+  if (Status s = run_layers(hidden_.data(), rows, 0, layer_end, setup.value(), Pass::full, capture); !s.is_ok()) return s;
   if (logits != nullptr) output_.apply(hidden_.data(), rows, logits);
   return Status::ok();
 }
@@ -501,14 +498,22 @@ Status LanguageModel::begin(std::span<const int> prompt, const AttentionOverride
   Result<AttentionSetup> setup = attention_setup(attention);
   if (!setup) return setup.status();
   decode_setup_ = setup.value();
-  const int window = attention.mode == AttentionOverride::Mode::local ? attention.window : 0;
-  decode_cache_.configure(config_.layers, key_width(), value_width(), window);
+  decode_window_ = attention.mode == AttentionOverride::Mode::local ? attention.window : 0;
   position_ = 0;
   const int rows = static_cast<int>(prompt.size());
-  if (Status s = ensure_capacity(hidden_, static_cast<std::uint64_t>(rows) * config_.hidden, "the activations"); !s.is_ok()) return s;
+  // A ring of `window` keys for local attention; otherwise a linear cache that doubles when full.
+  decode_caches_.clear();
+  const int heads = config_.attention_heads();
+  for (int l = 0; l < config_.layers; ++l) {
+    Result<kernels::KvCache> cache = kernels::KvCache::create(heads, config_.head_size(), value_width() / heads,
+                                                              std::max(rows + 256, 2 * rows), decode_window_);
+    if (!cache) return cache.status();
+    decode_caches_.push_back(std::move(cache).value());
+  }
+  if (Status s = reserve_scratch(rows); !s.is_ok()) return s;
   if (Status s = embed(prompt, hidden_.data()); !s.is_ok()) return s;
-  if (Status s = run_layers(hidden_.data(), rows, 0, config_.layers, decode_setup_, decode_cache_, false, {}); !s.is_ok()) {
-    decode_cache_.clear();
+  if (Status s = run_layers(hidden_.data(), rows, 0, config_.layers, decode_setup_, Pass::prefill, {}); !s.is_ok()) {
+    decode_caches_.clear();
     return s;
   }
   output_.apply(hidden_.data() + static_cast<std::size_t>(rows - 1) * config_.hidden, 1, next_logits_.data());
@@ -517,11 +522,11 @@ Status LanguageModel::begin(std::span<const int> prompt, const AttentionOverride
 }
 
 Status LanguageModel::advance(int token) {
-  if (position_ == 0) return bad_argument("advance() needs begin() with a prompt first");
+  if (position_ == 0 || decode_caches_.empty()) return bad_argument("advance() needs begin() with a prompt first");
   const int one[1] = {token};
   if (Status s = check_tokens(one); !s.is_ok()) return s;
   if (Status s = embed(one, hidden_.data()); !s.is_ok()) return s;
-  if (Status s = run_layers(hidden_.data(), 1, position_, config_.layers, decode_setup_, decode_cache_, false, {}); !s.is_ok()) return s;
+  if (Status s = run_layers(hidden_.data(), 1, position_, config_.layers, decode_setup_, Pass::decode, {}); !s.is_ok()) return s;
   output_.apply(hidden_.data(), 1, next_logits_.data());
   ++position_;
   return Status::ok();

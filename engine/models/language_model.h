@@ -18,6 +18,7 @@
 #include "core/tensor.h"
 #include "io/config.h"
 #include "kernels/attention.h"
+#include "kernels/kv_cache.h"
 #include "kernels/rope.h"
 #include "models/linear.h"
 
@@ -86,30 +87,10 @@ struct AttentionOverride {
   bool logn = false;
 };
 
-// One layer's keys and values for decoding, or (stateless) for a single pass. With a window only the
-// last window − 1 entries are kept before new tokens are appended, so memory stays O(window).
-struct KvSlot {
-  FloatBuffer keys, values;
-  int count = 0;           // rows held
-  int capacity = 0;        // rows allocated
-  int first_position = 0;  // absolute position of row 0
-};
-
-class KvCache {
- public:
-  void configure(int layers, int key_width, int value_width, int window);
-  // Makes room for `incoming` rows after the last one, evicting rows outside the window.
-  Status make_room(KvSlot& slot, int incoming);
-  KvSlot& slot(int layer) { return slots_[layer]; }
-  void clear();
-  int key_width() const { return key_width_; }
-  int value_width() const { return value_width_; }
-  int window() const { return window_; }
-
- private:
-  std::vector<KvSlot> slots_;
-  int key_width_ = 0, value_width_ = 0, window_ = 0;
-};
+// How a pass treats keys and values: a full pass attends over the scratch of this call; prefill does the
+// same and also appends them to the decoding caches; decode appends one token to the caches and attends
+// from them (KERNELS-II's KvCache: linear, or a ring of `window` keys for local attention).
+enum class Pass : std::uint8_t { full, prefill, decode };
 
 // What a pass records beside the logits, for one layer.
 struct Capture {
@@ -169,12 +150,21 @@ class LanguageModel {
   LanguageModel(LmConfig config, TensorMap weights);
   // Packs the layer weights (called once by create()).
   virtual Status build_layers() = 0;
-  virtual int key_width() const = 0;    // per-token cached key floats (all heads)
-  virtual int value_width() const = 0;  // per-token cached value floats (all heads)
-  // Runs layers [0, layer_end) on x [rows × hidden] (in place) for tokens at positions
-  // first_position …; `stateless` uses slot 0 of the cache as scratch for every layer.
+  // Runs layers [0, layer_end) on x [rows × hidden] (in place) for tokens at positions first_position …
+  // Each layer writes its rotated keys and values to scratch_keys() / scratch_values() (rows × key_width(),
+  // rows × value_width()) and calls attend().
   virtual Status run_layers(float* x, int rows, int first_position, int layer_end, const AttentionSetup& setup,
-                            KvCache& cache, bool stateless, const Capture& capture) = 0;
+                            Pass pass, const Capture& capture) = 0;
+
+  int key_width() const { return config_.attention_heads() * config_.head_size(); }
+  int value_width() const { return config_.family == LmFamily::gau ? config_.expansion : config_.hidden; }
+  float* scratch_keys() { return scratch_keys_.data(); }
+  float* scratch_values() { return scratch_values_.data(); }
+  // Attention of one layer for `rows` queries q (row stride q_stride) over the keys and values in scratch
+  // (full, prefill) or in the layer's decoding cache (decode: one query, appended first); out holds
+  // rows × value_width().
+  Status attend(int layer, Pass pass, const AttentionSetup& setup, int rows, int first_position, const float* q,
+                int q_stride, float* out, const Capture& capture);
 
   const Tensor& weight(const std::string& name) const { return weights_.at(name); }
   // RMSNorm of rows in place (gain and eps from the config).
@@ -194,11 +184,15 @@ class LanguageModel {
   Status embed(std::span<const int> tokens, float* x) const;
   Result<AttentionSetup> attention_setup(const AttentionOverride& attention) const;
   Status check_tokens(std::span<const int> tokens) const;
+  Status reserve_scratch(int rows);
+  // Doubles a full linear decoding cache (a ring never fills).
+  Status grow_cache(int layer);
 
   Linear output_;
   std::unique_ptr<kernels::RopeTable> rope_;
-  KvCache scratch_cache_;  // stateless passes
-  KvCache decode_cache_;
+  FloatBuffer scratch_keys_, scratch_values_;       // this call's keys and values, one layer at a time
+  std::vector<kernels::KvCache> decode_caches_;     // one per layer while decoding
+  int decode_window_ = 0;                           // 0: linear caches
   AttentionSetup decode_setup_;
   FloatBuffer hidden_;  // [rows × hidden] activations of the current call
   std::vector<float> next_logits_;

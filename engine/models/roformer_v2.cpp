@@ -20,9 +20,6 @@ class RoFormerV2 final : public LanguageModel {
     Linear ffn_out; // intermediate → d
   };
 
-  int key_width() const override { return config_.hidden; }
-  int value_width() const override { return config_.hidden; }
-
   Status build_layers() override {
     const LmConfig& c = config_;
     const std::size_t square = static_cast<std::size_t>(c.hidden) * c.hidden;
@@ -52,8 +49,8 @@ class RoFormerV2 final : public LanguageModel {
   }
 
   Status run_layers(float* x, int rows, int first_position, int layer_end, const AttentionSetup& setup,
-                    KvCache& cache, bool stateless, const Capture& capture) override {
-    const int d = config_.hidden, heads = config_.heads, head_size = config_.head_size();
+                    Pass pass, const Capture& capture) override {
+    const int d = config_.hidden;
     const std::uint64_t n = static_cast<std::uint64_t>(rows);
     for (auto [buffer, floats, what] : {std::tuple{&projected_, n * 3 * d, "the QKV projections"},
                                         std::tuple{&attended_, n * d, "the attention output"},
@@ -66,14 +63,8 @@ class RoFormerV2 final : public LanguageModel {
       float* qkv = projected_.data();
       layer.qkv.apply(x, rows, qkv);
 
-      KvSlot& slot = cache.slot(stateless ? 0 : l);
-      if (stateless) {
-        slot.count = 0;
-        slot.first_position = first_position;
-      }
-      if (Status status = cache.make_room(slot, rows); !status.is_ok()) return status;
-      float* keys = slot.keys.data() + static_cast<std::size_t>(slot.count) * d;
-      float* values = slot.values.data() + static_cast<std::size_t>(slot.count) * d;
+      float* keys = scratch_keys();
+      float* values = scratch_values();
       for (int r = 0; r < rows; ++r) {
         const float* row = qkv + static_cast<std::size_t>(r) * 3 * d;
         std::memcpy(keys + static_cast<std::size_t>(r) * d, row + d, sizeof(float) * d);
@@ -81,19 +72,7 @@ class RoFormerV2 final : public LanguageModel {
       }
       if (Status status = apply_rope(qkv, rows, 3 * d, first_position); !status.is_ok()) return status;
       if (Status status = apply_rope(keys, rows, d, first_position); !status.is_ok()) return status;
-      slot.count += rows;
-
-      kernels::AttentionShape shape;
-      shape.num_queries = rows;
-      shape.num_keys = slot.count;
-      shape.num_heads = heads;
-      shape.head_dim = head_size;
-      shape.value_dim = head_size;
-      shape.query_position = first_position;
-      shape.key_position = slot.first_position;
-      shape.q_stride = 3 * d;
-      if (Status status = attention_with_capture(setup, shape, qkv, slot.keys.data(), slot.values.data(),
-                                                 attended_.data(), l, capture);
+      if (Status status = attend(l, pass, setup, rows, first_position, qkv, 3 * d, attended_.data(), capture);
           !status.is_ok()) {
         return status;
       }

@@ -97,7 +97,10 @@ TEST_CASE("decoding token by token equals the full pass (full cache and sliding-
     if (!entry.contains("prompt")) continue;
     CAPTURE(name);
     auto model = test::load_lm(entry["model"].get<std::string>());
-    const std::vector<int> ids = model->tokenizer().encode(entry["prompt"].get<std::string>());
+    // Twice the prompt, from a one-token start: the linear cache (prompt + 256 slots) must grow.
+    std::vector<int> ids = model->tokenizer().encode(entry["prompt"].get<std::string>());
+    const std::vector<int> once = ids;
+    ids.insert(ids.end(), once.begin(), once.end());
     const int n = static_cast<int>(ids.size());
     const int vocab = model->config().vocab_size;
     AttentionOverride full;
@@ -111,7 +114,7 @@ TEST_CASE("decoding token by token equals the full pass (full cache and sliding-
       CAPTURE(attention.window);
       std::vector<float> logits(static_cast<std::size_t>(n) * vocab);
       REQUIRE(model->forward(ids, attention, logits.data()).is_ok());
-      const int prompt = 5;
+      const int prompt = 1;
       REQUIRE(model->begin(std::span(ids).first(prompt), attention).is_ok());
       float worst = test::max_abs_diff(model->next_logits().data(), logits.data() + (prompt - 1) * vocab, vocab);
       for (int i = prompt; i < n; ++i) {
