@@ -180,15 +180,17 @@ void UNet::conv3x3(const Linear& weights, const float* x, int batch, int side, i
       float* row = columns + static_cast<std::size_t>(r) * row_floats;
       for (int ky = 0; ky < 3; ++ky) {
         const int si = i + ky - 1;
-        for (int kx = 0; kx < 3; ++kx) {
-          const int sj = j + kx - 1;
-          float* tap = row + (ky * 3 + kx) * c_in;
-          if (si < 0 || si >= side || sj < 0 || sj >= side) {
-            std::memset(tap, 0, sizeof(float) * c_in);
-          } else {
-            std::memcpy(tap, image + (static_cast<std::size_t>(si) * side + sj) * c_in, sizeof(float) * c_in);
-          }
+        float* taps = row + ky * 3 * c_in;
+        if (si < 0 || si >= side) {
+          std::fill(taps, taps + 3 * c_in, 0.0f);
+          continue;
         }
+        // The three taps of a kernel row are three neighbouring pixels: one contiguous run in HWC.
+        const int first_tap = j == 0 ? 1 : 0, end_tap = j == side - 1 ? 2 : 3;
+        const float* source = image + (static_cast<std::size_t>(si) * side + j - 1 + first_tap) * c_in;
+        if (first_tap == 1) std::fill(taps, taps + c_in, 0.0f);
+        std::copy(source, source + (end_tap - first_tap) * c_in, taps + first_tap * c_in);
+        if (end_tap == 2) std::fill(taps + 2 * c_in, taps + 3 * c_in, 0.0f);
       }
     }
     weights.apply(columns, count, y + static_cast<std::size_t>(first) * weights.out(), activation);
