@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  BadArgumentError, BadModelError, NotFoundError, UnsupportedDtypeError, createEngine,
+  BadArgumentError, BadModelError, NotFoundError, TooLargeError, UnsupportedDtypeError, createEngine,
 } from '../../web/lib/index.js';
 import { safetensorsBytes, validFile } from './safetensors-writer.mjs';
 
@@ -107,6 +107,14 @@ for (const simd of [true, false]) {
       await writeFile(path, '<!DOCTYPE html><html></html>');
       await assert.rejects(engine.loadSafetensors(path), (error) =>
         error instanceof BadModelError && error.message.startsWith(`${path} returned an HTML page`));
+    });
+
+    test('a file larger than the wasm heap can hold is TOO_LARGE before anything is copied', async () => {
+      // Zero pages: the 2 GiB array costs address space, not memory, since it is never written.
+      const huge = new Uint8Array(2 ** 31 + 8);
+      await assert.rejects(engine.loadSafetensors(huge), (error) =>
+        error instanceof TooLargeError && /2\.00 GiB \(2147483656 bytes\), more than the 2\.00 GiB/.test(error.message));
+      await expectValid(engine);
     });
 
     test('a hundred failed loads of a 4 MiB file leak no heap', async () => {

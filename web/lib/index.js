@@ -142,8 +142,9 @@ export class Engine {
   /** Copies bytes into the wasm heap, runs fn(address), and frees them whatever happens. */
   #withHeapCopy(bytes, what, fn) {
     if (bytes.byteLength > this.#heapMaxBytes) {
-      throw new TooLargeError(`${what} is ${formatBytes(bytes.byteLength)}, more than the ` +
-        `${formatBytes(this.#heapMaxBytes)} the engine can address`);
+      throw new TooLargeError(`${what} is ${formatBytes(bytes.byteLength)} ` +
+        `(${bytes.byteLength} bytes), more than the ${formatBytes(this.#heapMaxBytes)} the engine ` +
+        'can address');
     }
     const address = this.#module._malloc(Math.max(1, bytes.byteLength));
     if (!address) {
