@@ -123,12 +123,16 @@ def lm_card(name):
              "```", command_line("train_lm.py", train_lm.build_parser(), checkpoint["args"]), "```", "",
              "%d steps of %d x %d characters (%s characters, %.2f passes over the training text), %.0f minutes "
              "of wall-clock time on one CPU thread shared with other work (Debian python3-torch 1.13). "
-             "%s. The residual scale alpha rises linearly from 0 to 1 over the first %d steps (RoFormerV2's "
-             "warm-up) and is 1 in the shipped weights. Interrupted runs resume from "
+             "%s. %s Interrupted runs resume from "
              "`models/checkpoints/%s.pt` by rerunning the command; `--deadline HH:MM` trains until a UTC time."
              % (training["steps"], training["batch"], arch["train_length"], format(training["tokens_seen"], ","),
                 training["tokens_seen"] / max(1, meta.get("train_chars", 1)), training["minutes"],
-                training["optimizer"], training["residual_warmup_steps"], name),
+                training["optimizer"],
+                ("The residual scale alpha rises linearly from 0 to 1 over the first %d steps (RoFormerV2's "
+                 "warm-up) and is 1 in the shipped weights." % training["residual_warmup_steps"])
+                if training["residual_warmup_steps"] > 1 else
+                "The residual scale alpha is 1 throughout (the warm-up ran in the run this one starts from).",
+                name),
              "", "![training curve](training-curve.png)", ""]
     if history.get("init_from"):
         source = history["init_from"]
