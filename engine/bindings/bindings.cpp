@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/js_result.h"
 #include "core/status.h"
 #include "core/tensor.h"
 #include "io/safetensors.h"
@@ -20,30 +21,6 @@ namespace gyre::bindings {
 namespace {
 
 using emscripten::val;
-
-val success(val value) {
-  val result = val::object();
-  result.set("ok", true);
-  result.set("value", value);
-  return result;
-}
-
-val failure(const Status& status) {
-  val result = val::object();
-  result.set("ok", false);
-  result.set("code", std::string(error_code_name(status.code())));
-  result.set("message", status.message());
-  return result;
-}
-
-val failure(ErrorCode code, std::string message) {
-  return failure(Status(code, std::move(message)));
-}
-
-// A JS-owned copy, so the wasm heap can be freed and may grow without invalidating the result.
-val float32_array_copy(const float* data, std::size_t count) {
-  return val::global("Float32Array").new_(emscripten::typed_memory_view(count, data));
-}
 
 constexpr bool kSimd =
 #if defined(__wasm_simd128__)

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/js_result.h"
 #include "core/status.h"
 #include "models/ddpm.h"
 #include "models/language_model.h"
@@ -24,27 +25,6 @@ namespace {
 
 using emscripten::val;
 using models::AttentionOverride;
-
-val success(val value) {
-  val result = val::object();
-  result.set("ok", true);
-  result.set("value", value);
-  return result;
-}
-
-val failure(const Status& status) {
-  val result = val::object();
-  result.set("ok", false);
-  result.set("code", std::string(error_code_name(status.code())));
-  result.set("message", status.message());
-  return result;
-}
-
-val failure(ErrorCode code, std::string message) { return failure(Status(code, std::move(message))); }
-
-val float32_copy(const float* data, std::size_t count) {
-  return val::global("Float32Array").new_(emscripten::typed_memory_view(count, data));
-}
 
 // A language model with its generation state (one generation at a time per model).
 struct LmEntry {
@@ -148,7 +128,7 @@ val lm_logits(int handle, val ids_js, val attention_js) {
   Result<FloatBuffer> logits = FloatBuffer::allocate(count, "the logits");
   if (!logits) return failure(logits.status());
   if (Status s = entry->model->forward(ids.value(), attention.value(), logits.value().data()); !s.is_ok()) return failure(s);
-  return success(float32_copy(logits.value().data(), count));
+  return success(float32_array_copy(logits.value().data(), count));
 }
 
 val lm_nll(int handle, val ids_js, val attention_js) {
@@ -160,7 +140,7 @@ val lm_nll(int handle, val ids_js, val attention_js) {
   if (!attention) return failure(attention.status());
   Result<std::vector<float>> nll = entry->model->negative_log_likelihood(ids.value(), attention.value());
   if (!nll) return failure(nll.status());
-  return success(float32_copy(nll.value().data(), nll.value().size()));
+  return success(float32_array_copy(nll.value().data(), nll.value().size()));
 }
 
 val lm_entropy(int handle, val ids_js, val attention_js, int layer) {
@@ -172,7 +152,7 @@ val lm_entropy(int handle, val ids_js, val attention_js, int layer) {
   if (!attention) return failure(attention.status());
   Result<std::vector<float>> entropy = entry->model->attention_entropy(ids.value(), attention.value(), layer);
   if (!entropy) return failure(entropy.status());
-  return success(float32_copy(entropy.value().data(), entropy.value().size()));
+  return success(float32_array_copy(entropy.value().data(), entropy.value().size()));
 }
 
 val lm_attention_weights(int handle, val ids_js, val attention_js, int layer, int head, int query_begin, int query_end) {
@@ -185,7 +165,7 @@ val lm_attention_weights(int handle, val ids_js, val attention_js, int layer, in
   Result<std::vector<float>> weights =
       entry->model->attention_weights(ids.value(), attention.value(), layer, head, query_begin, query_end);
   if (!weights) return failure(weights.status());
-  return success(float32_copy(weights.value().data(), weights.value().size()));
+  return success(float32_array_copy(weights.value().data(), weights.value().size()));
 }
 
 // Starts a generation: runs the prompt and prepares the sampler.
@@ -282,7 +262,7 @@ val ddpm_predict(int handle, val x_js, val k_js) {
   }
   std::vector<float> eps(x.size());
   if (Status s = entry->net->predict_noise(x.data(), static_cast<int>(k.size()), k.data(), eps.data()); !s.is_ok()) return failure(s);
-  return success(float32_copy(eps.data(), eps.size()));
+  return success(float32_array_copy(eps.data(), eps.size()));
 }
 
 val ddpm_begin(int handle, val options_js, val start_js) {
@@ -316,8 +296,8 @@ val ddpm_step(int handle, bool with_images) {
   result.set("done", entry->sampler->done());
   result.set("stepsDone", entry->sampler->steps_done());
   if (with_images || entry->sampler->done()) {
-    result.set("x", float32_copy(entry->sampler->x(), entry->sampler->floats()));
-    result.set("x0", float32_copy(entry->sampler->predicted_x0(), entry->sampler->floats()));
+    result.set("x", float32_array_copy(entry->sampler->x(), entry->sampler->floats()));
+    result.set("x0", float32_array_copy(entry->sampler->predicted_x0(), entry->sampler->floats()));
   }
   return success(result);
 }

@@ -1,0 +1,39 @@
+// What every Embind function returns to JS: { ok: true, value } or { ok: false, code, message }.
+// web/lib turns a failure into its GyreError subclass; nothing throws across the boundary.
+#pragma once
+
+#include <emscripten/val.h>
+
+#include <cstddef>
+#include <string>
+#include <utility>
+
+#include "core/status.h"
+
+namespace gyre::bindings {
+
+inline emscripten::val success(emscripten::val value) {
+  emscripten::val result = emscripten::val::object();
+  result.set("ok", true);
+  result.set("value", value);
+  return result;
+}
+
+inline emscripten::val failure(const Status& status) {
+  emscripten::val result = emscripten::val::object();
+  result.set("ok", false);
+  result.set("code", std::string(error_code_name(status.code())));
+  result.set("message", status.message());
+  return result;
+}
+
+inline emscripten::val failure(ErrorCode code, std::string message) {
+  return failure(Status(code, std::move(message)));
+}
+
+// A JS-owned copy, so the wasm heap can be freed and may grow without invalidating the result.
+inline emscripten::val float32_array_copy(const float* data, std::size_t count) {
+  return emscripten::val::global("Float32Array").new_(emscripten::typed_memory_view(count, data));
+}
+
+}  // namespace gyre::bindings
