@@ -77,8 +77,7 @@ class GauLm final : public LanguageModel {
         (void)kernels::vec_mul(a, h + static_cast<std::size_t>(r) * width, a, e);  // U ⊙ (A V)
       }
       layer.output.apply(attended, rows, delta_.data());
-      (void)kernels::vec_add(x, delta_.data(), x, static_cast<int>(n * d));
-      rms_norm_rows(x, rows);
+      residual_norm_rows(x, delta_.data(), rows);
     }
     return Status::ok();
   }

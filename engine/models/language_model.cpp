@@ -287,6 +287,11 @@ void LanguageModel::rms_norm_rows(float* x, int rows) const {
   }
 }
 
+void LanguageModel::residual_norm_rows(float* x, const float* delta, int rows) const {
+  (void)kernels::vec_add(x, delta, x, rows * config_.hidden);
+  rms_norm_rows(x, rows);
+}
+
 Status LanguageModel::apply_rope(float* x, int rows, int row_stride, int first_position) {
   const std::int64_t end = static_cast<std::int64_t>(first_position) + rows;
   if (end > rope_->max_positions()) {

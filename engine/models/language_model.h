@@ -169,6 +169,8 @@ class LanguageModel {
   const Tensor& weight(const std::string& name) const { return weights_.at(name); }
   // RMSNorm of rows in place (gain and eps from the config).
   void rms_norm_rows(float* x, int rows) const;
+  // The post-norm residual of every layer: x <- RMSNorm(x + delta), row by row.
+  void residual_norm_rows(float* x, const float* delta, int rows) const;
   // Rotates rows of `heads_in_row` heads (head_size floats each) at positions first_position + r.
   Status apply_rope(float* x, int rows, int row_stride, int first_position);
   // Entropy/weights capture and relu² log-n post-scaling for one layer's attention, given its Q and K.

@@ -77,12 +77,10 @@ class RoFormerV2 final : public LanguageModel {
         return status;
       }
       layer.output.apply(attended_.data(), rows, delta_.data());
-      (void)kernels::vec_add(x, delta_.data(), x, static_cast<int>(n * d));
-      rms_norm_rows(x, rows);
+      residual_norm_rows(x, delta_.data(), rows);
       layer.ffn_in.apply(x, rows, inner_.data(), Activation::relu);
       layer.ffn_out.apply(inner_.data(), rows, delta_.data());
-      (void)kernels::vec_add(x, delta_.data(), x, static_cast<int>(n * d));
-      rms_norm_rows(x, rows);
+      residual_norm_rows(x, delta_.data(), rows);
     }
     return Status::ok();
   }
