@@ -17,14 +17,24 @@ namespace {
 namespace k = gyre::kernels;
 using Address = std::uintptr_t;
 
-const float* in(Address p) { return reinterpret_cast<const float*>(p); }
-float* out(Address p) { return reinterpret_cast<float*>(p); }
-std::string report(const Status& s) { return s.is_ok() ? std::string() : s.to_string(); }
+const float* in(Address p) {
+  return reinterpret_cast<const float*>(p);
+}
+float* out(Address p) {
+  return reinterpret_cast<float*>(p);
+}
+std::string report(const Status& s) {
+  return s.is_ok() ? std::string() : s.to_string();
+}
 
 // Activation codes as JS passes them: 0 none, 1 relu, 2 silu, 3 gelu (validated by the kernel).
-k::Activation activation(int code) { return static_cast<k::Activation>(code); }
+k::Activation activation(int code) {
+  return static_cast<k::Activation>(code);
+}
 
-double gemm_packed_size(int K, int N) { return static_cast<double>(k::gemm_packed_size(K, N)); }
+double gemm_packed_size(int K, int N) {
+  return static_cast<double>(k::gemm_packed_size(K, N));
+}
 
 std::string gemm_pack_b(Address B, int K, int N, int ldb, bool transposed, Address packed) {
   return report(k::gemm_pack_b(in(B), K, N, ldb, transposed, out(packed)));
@@ -32,7 +42,8 @@ std::string gemm_pack_b(Address B, int K, int N, int ldb, bool transposed, Addre
 
 std::string gemm_packed(int M, int N, int K, Address A, int lda, Address packed, Address C, int ldc,
                         Address bias, int act) {
-  return report(k::gemm_packed(M, N, K, in(A), lda, in(packed), out(C), ldc, in(bias), activation(act)));
+  return report(
+      k::gemm_packed(M, N, K, in(A), lda, in(packed), out(C), ldc, in(bias), activation(act)));
 }
 
 std::string gemm(int M, int N, int K, Address A, int lda, Address B, int ldb, Address C, int ldc,
@@ -42,7 +53,8 @@ std::string gemm(int M, int N, int K, Address A, int lda, Address B, int ldb, Ad
 
 std::string gemm_nt(int M, int N, int K, Address A, int lda, Address B, int ldb, Address C, int ldc,
                     Address bias, int act) {
-  return report(k::gemm_nt(M, N, K, in(A), lda, in(B), ldb, out(C), ldc, in(bias), activation(act)));
+  return report(
+      k::gemm_nt(M, N, K, in(A), lda, in(B), ldb, out(C), ldc, in(bias), activation(act)));
 }
 
 template <Status (*fn)(const float*, float*, int)>
@@ -59,7 +71,8 @@ std::string softmax_rows(Address x, Address y, int rows, int cols, int stride) {
   return report(k::softmax_rows(in(x), out(y), rows, cols, stride));
 }
 
-std::string rms_norm(Address x, Address y, int rows, int cols, int stride, Address gain, float eps) {
+std::string rms_norm(Address x, Address y, int rows, int cols, int stride, Address gain,
+                     float eps) {
   return report(k::rms_norm(in(x), out(y), rows, cols, stride, in(gain), eps));
 }
 
@@ -70,9 +83,9 @@ std::string layer_norm(Address x, Address y, int rows, int cols, int stride, Add
 
 std::string group_norm(Address x, Address y, int channels, int pixels, int groups, Address gamma,
                        Address beta, float eps, bool channels_last) {
-  return report(k::group_norm(in(x), out(y), channels, pixels, groups, in(gamma), in(beta), eps,
-                              channels_last ? k::GroupNormLayout::channels_last
-                                            : k::GroupNormLayout::channels_first));
+  return report(k::group_norm(
+      in(x), out(y), channels, pixels, groups, in(gamma), in(beta), eps,
+      channels_last ? k::GroupNormLayout::channels_last : k::GroupNormLayout::channels_first));
 }
 
 }  // namespace

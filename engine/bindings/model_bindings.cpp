@@ -1,6 +1,7 @@
-// Embind surface of the models (web/lib/model.js is its only caller). Models live in a handle table:
-// JS holds integer handles and frees them with modelFree. Every function returns { ok: true, value } or
-// { ok: false, code, message } and validates its arguments first; nothing throws into JS.
+// Embind surface of the models (web/lib/model.js is its only caller). Models live in a handle
+// table: JS holds integer handles and frees them with modelFree. Every function returns { ok: true,
+// value } or { ok: false, code, message } and validates its arguments first; nothing throws into
+// JS.
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
@@ -52,7 +53,8 @@ DdpmEntry* find_ddpm(int handle) {
   return it == diffusion_models.end() ? nullptr : &it->second;
 }
 val no_model(int handle) {
-  return failure(ErrorCode::kBadArgument, "model handle " + std::to_string(handle) + " is not loaded (disposed?)");
+  return failure(ErrorCode::kBadArgument,
+                 "model handle " + std::to_string(handle) + " is not loaded (disposed?)");
 }
 
 std::span<const std::uint8_t> heap_bytes(std::uintptr_t address, std::size_t size) {
@@ -60,7 +62,8 @@ std::span<const std::uint8_t> heap_bytes(std::uintptr_t address, std::size_t siz
 }
 
 Result<std::vector<int>> ids_from(const val& ids) {
-  if (!ids.instanceof(val::global("Int32Array"))) return Result<std::vector<int>>(ErrorCode::kBadArgument, "token ids must be an Int32Array");
+  if (!ids.instanceof (val::global("Int32Array")))
+    return Result<std::vector<int>>(ErrorCode::kBadArgument, "token ids must be an Int32Array");
   return emscripten::convertJSArrayToNumberVector<int>(ids);
 }
 
@@ -68,10 +71,16 @@ Result<std::vector<int>> ids_from(const val& ids) {
 Result<AttentionOverride> attention_from(const val& options) {
   AttentionOverride attention;
   const std::string mode = options["mode"].as<std::string>();
-  if (mode == "as-trained") attention.mode = AttentionOverride::Mode::as_trained;
-  else if (mode == "full") attention.mode = AttentionOverride::Mode::full;
-  else if (mode == "local") attention.mode = AttentionOverride::Mode::local;
-  else return Result<AttentionOverride>(ErrorCode::kBadArgument, "attention must be 'as-trained', 'full' or 'local', not '" + mode + "'");
+  if (mode == "as-trained")
+    attention.mode = AttentionOverride::Mode::as_trained;
+  else if (mode == "full")
+    attention.mode = AttentionOverride::Mode::full;
+  else if (mode == "local")
+    attention.mode = AttentionOverride::Mode::local;
+  else
+    return Result<AttentionOverride>(
+        ErrorCode::kBadArgument,
+        "attention must be 'as-trained', 'full' or 'local', not '" + mode + "'");
   attention.window = options["window"].as<int>();
   attention.logn = options["logn"].as<bool>();
   return attention;
@@ -104,7 +113,8 @@ int store_lm(std::unique_ptr<models::LanguageModel> model) {
 }
 
 val lm_load(std::string config, std::uintptr_t address, std::size_t size) {
-  Result<std::unique_ptr<models::LanguageModel>> model = models::LanguageModel::load(config, heap_bytes(address, size));
+  Result<std::unique_ptr<models::LanguageModel>> model =
+      models::LanguageModel::load(config, heap_bytes(address, size));
   if (!model) return failure(model.status());
   const int handle = store_lm(std::move(model).value());
   return success(lm_info(*language_models[handle].model, handle));
@@ -114,7 +124,8 @@ val lm_encode(int handle, std::string text) {
   LmEntry* entry = find_lm(handle);
   if (!entry) return no_model(handle);
   const std::vector<int> ids = entry->model->tokenizer().encode(text);
-  return success(val::global("Int32Array").new_(emscripten::typed_memory_view(ids.size(), ids.data())));
+  return success(
+      val::global("Int32Array").new_(emscripten::typed_memory_view(ids.size(), ids.data())));
 }
 
 val lm_logits(int handle, val ids_js, val attention_js) {
@@ -124,10 +135,13 @@ val lm_logits(int handle, val ids_js, val attention_js) {
   if (!ids) return failure(ids.status());
   Result<AttentionOverride> attention = attention_from(attention_js);
   if (!attention) return failure(attention.status());
-  const std::uint64_t count = ids.value().size() * static_cast<std::uint64_t>(entry->model->config().vocab_size);
+  const std::uint64_t count =
+      ids.value().size() * static_cast<std::uint64_t>(entry->model->config().vocab_size);
   Result<FloatBuffer> logits = FloatBuffer::allocate(count, "the logits");
   if (!logits) return failure(logits.status());
-  if (Status s = entry->model->forward(ids.value(), attention.value(), logits.value().data()); !s.is_ok()) return failure(s);
+  if (Status s = entry->model->forward(ids.value(), attention.value(), logits.value().data());
+      !s.is_ok())
+    return failure(s);
   return success(float32_array_copy(logits.value().data(), count));
 }
 
@@ -138,7 +152,8 @@ val lm_nll(int handle, val ids_js, val attention_js) {
   if (!ids) return failure(ids.status());
   Result<AttentionOverride> attention = attention_from(attention_js);
   if (!attention) return failure(attention.status());
-  Result<std::vector<float>> nll = entry->model->negative_log_likelihood(ids.value(), attention.value());
+  Result<std::vector<float>> nll =
+      entry->model->negative_log_likelihood(ids.value(), attention.value());
   if (!nll) return failure(nll.status());
   return success(float32_array_copy(nll.value().data(), nll.value().size()));
 }
@@ -150,20 +165,22 @@ val lm_entropy(int handle, val ids_js, val attention_js, int layer) {
   if (!ids) return failure(ids.status());
   Result<AttentionOverride> attention = attention_from(attention_js);
   if (!attention) return failure(attention.status());
-  Result<std::vector<float>> entropy = entry->model->attention_entropy(ids.value(), attention.value(), layer);
+  Result<std::vector<float>> entropy =
+      entry->model->attention_entropy(ids.value(), attention.value(), layer);
   if (!entropy) return failure(entropy.status());
   return success(float32_array_copy(entropy.value().data(), entropy.value().size()));
 }
 
-val lm_attention_weights(int handle, val ids_js, val attention_js, int layer, int head, int query_begin, int query_end) {
+val lm_attention_weights(int handle, val ids_js, val attention_js, int layer, int head,
+                         int query_begin, int query_end) {
   LmEntry* entry = find_lm(handle);
   if (!entry) return no_model(handle);
   Result<std::vector<int>> ids = ids_from(ids_js);
   if (!ids) return failure(ids.status());
   Result<AttentionOverride> attention = attention_from(attention_js);
   if (!attention) return failure(attention.status());
-  Result<std::vector<float>> weights =
-      entry->model->attention_weights(ids.value(), attention.value(), layer, head, query_begin, query_end);
+  Result<std::vector<float>> weights = entry->model->attention_weights(
+      ids.value(), attention.value(), layer, head, query_begin, query_end);
   if (!weights) return failure(weights.status());
   return success(float32_array_copy(weights.value().data(), weights.value().size()));
 }
@@ -184,7 +201,8 @@ val lm_generate_begin(int handle, val ids_js, val attention_js, val sampling) {
   options.repetition_window = sampling["repetitionWindow"].as<int>();
   options.seed = static_cast<std::uint64_t>(sampling["seed"].as<double>());
   if (Status s = entry->model->begin(ids.value(), attention.value()); !s.is_ok()) return failure(s);
-  entry->sampler = std::make_unique<models::TokenSampler>(options, entry->model->config().vocab_size);
+  entry->sampler =
+      std::make_unique<models::TokenSampler>(options, entry->model->config().vocab_size);
   entry->recent = ids.value();
   entry->pending = -1;
   return success(val(entry->model->position()));
@@ -194,7 +212,8 @@ val lm_generate_begin(int handle, val ids_js, val attention_js, val sampling) {
 val lm_generate_next(int handle, int count) {
   LmEntry* entry = find_lm(handle);
   if (!entry) return no_model(handle);
-  if (!entry->sampler) return failure(ErrorCode::kBadArgument, "generateNext needs generateBegin first");
+  if (!entry->sampler)
+    return failure(ErrorCode::kBadArgument, "generateNext needs generateBegin first");
   std::vector<int> tokens;
   for (int i = 0; i < count; ++i) {
     if (entry->pending >= 0) {
@@ -202,11 +221,13 @@ val lm_generate_next(int handle, int count) {
     }
     const int token = entry->sampler->sample(entry->model->next_logits(), entry->recent);
     entry->recent.push_back(token);
-    if (entry->recent.size() > 4096) entry->recent.erase(entry->recent.begin(), entry->recent.end() - 1024);
+    if (entry->recent.size() > 4096)
+      entry->recent.erase(entry->recent.begin(), entry->recent.end() - 1024);
     entry->pending = token;
     tokens.push_back(token);
   }
-  return success(val::global("Int32Array").new_(emscripten::typed_memory_view(tokens.size(), tokens.data())));
+  return success(
+      val::global("Int32Array").new_(emscripten::typed_memory_view(tokens.size(), tokens.data())));
 }
 
 val lm_widen(int handle, int k, bool exact_rope) {
@@ -225,7 +246,8 @@ val lm_max_logit_difference(int a, int b, val ids_js) {
   if (!second) return no_model(b);
   Result<std::vector<int>> ids = ids_from(ids_js);
   if (!ids) return failure(ids.status());
-  Result<float> difference = models::max_logit_difference(*first->model, *second->model, ids.value());
+  Result<float> difference =
+      models::max_logit_difference(*first->model, *second->model, ids.value());
   if (!difference) return failure(difference.status());
   return success(val(difference.value()));
 }
@@ -251,17 +273,23 @@ val ddpm_load(std::string config, std::uintptr_t address, std::size_t size) {
 val ddpm_predict(int handle, val x_js, val k_js) {
   DdpmEntry* entry = find_ddpm(handle);
   if (!entry) return no_model(handle);
-  if (!x_js.instanceof(val::global("Float32Array")) || !k_js.instanceof(val::global("Int32Array"))) {
-    return failure(ErrorCode::kBadArgument, "predictNoise needs a Float32Array of images and an Int32Array of time indices");
+  if (!x_js.instanceof (val::global("Float32Array")) || !k_js.instanceof
+      (val::global("Int32Array"))) {
+    return failure(ErrorCode::kBadArgument,
+                   "predictNoise needs a Float32Array of images and an Int32Array of time indices");
   }
   const std::vector<float> x = emscripten::convertJSArrayToNumberVector<float>(x_js);
   const std::vector<int> k = emscripten::convertJSArrayToNumberVector<int>(k_js);
   if (x.size() != k.size() * entry->net->image_floats()) {
-    return failure(ErrorCode::kBadArgument, "images hold " + std::to_string(x.size()) + " floats, expected " +
-                                                std::to_string(k.size()) + " × " + std::to_string(entry->net->image_floats()));
+    return failure(ErrorCode::kBadArgument, "images hold " + std::to_string(x.size()) +
+                                                " floats, expected " + std::to_string(k.size()) +
+                                                " × " + std::to_string(entry->net->image_floats()));
   }
   std::vector<float> eps(x.size());
-  if (Status s = entry->net->predict_noise(x.data(), static_cast<int>(k.size()), k.data(), eps.data()); !s.is_ok()) return failure(s);
+  if (Status s =
+          entry->net->predict_noise(x.data(), static_cast<int>(k.size()), k.data(), eps.data());
+      !s.is_ok())
+    return failure(s);
   return success(float32_array_copy(eps.data(), eps.size()));
 }
 
@@ -270,10 +298,13 @@ val ddpm_begin(int handle, val options_js, val start_js) {
   if (!entry) return no_model(handle);
   models::DdpmOptions options;
   options.count = options_js["count"].as<int>();
-  options.method = options_js["method"].as<std::string>() == "ancestral" ? models::DdpmMethod::ancestral : models::DdpmMethod::strided;
+  options.method = options_js["method"].as<std::string>() == "ancestral"
+                       ? models::DdpmMethod::ancestral
+                       : models::DdpmMethod::strided;
   options.stride = options_js["stride"].as<int>();
   options.eta = options_js["eta"].as<float>();
-  options.sigma = options_js["sigma"].as<std::string>() == "beta" ? models::DdpmSigma::beta : models::DdpmSigma::posterior;
+  options.sigma = options_js["sigma"].as<std::string>() == "beta" ? models::DdpmSigma::beta
+                                                                  : models::DdpmSigma::posterior;
   options.seed = static_cast<std::uint64_t>(options_js["seed"].as<double>());
   std::vector<float> start;
   if (!start_js.isNull() && !start_js.isUndefined()) {
@@ -282,11 +313,13 @@ val ddpm_begin(int handle, val options_js, val start_js) {
       return failure(ErrorCode::kBadArgument, "the starting noise must hold count × image floats");
     }
   }
-  if (Status s = entry->sampler->begin(options, start.empty() ? nullptr : start.data()); !s.is_ok()) return failure(s);
+  if (Status s = entry->sampler->begin(options, start.empty() ? nullptr : start.data()); !s.is_ok())
+    return failure(s);
   return success(val(entry->sampler->total_steps()));
 }
 
-// One sampler step; returns { k, done, stepsDone } and, when asked, copies of x_t and the predicted x0.
+// One sampler step; returns { k, done, stepsDone } and, when asked, copies of x_t and the predicted
+// x0.
 val ddpm_step(int handle, bool with_images) {
   DdpmEntry* entry = find_ddpm(handle);
   if (!entry) return no_model(handle);

@@ -9,8 +9,10 @@ using nlohmann::json;
 
 Result<ModelConfig> ModelConfig::parse(std::string_view text, std::string what) {
   json root = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return Result<ModelConfig>(ErrorCode::kBadModel, what + " is not valid JSON");
-  if (!root.is_object()) return Result<ModelConfig>(ErrorCode::kBadModel, what + " must hold a JSON object");
+  if (root.is_discarded())
+    return Result<ModelConfig>(ErrorCode::kBadModel, what + " is not valid JSON");
+  if (!root.is_object())
+    return Result<ModelConfig>(ErrorCode::kBadModel, what + " must hold a JSON object");
   ModelConfig config;
   config.root_ = std::make_shared<const json>(std::move(root));
   config.node_ = config.root_.get();
@@ -19,7 +21,8 @@ Result<ModelConfig> ModelConfig::parse(std::string_view text, std::string what) 
 }
 
 Status ModelConfig::bad(std::string_view key, std::string_view problem) const {
-  return Status(ErrorCode::kBadModel, what_ + ": '" + std::string(key) + "' " + std::string(problem));
+  return Status(ErrorCode::kBadModel,
+                what_ + ": '" + std::string(key) + "' " + std::string(problem));
 }
 
 const json* ModelConfig::find(std::string_view key) const {
@@ -38,14 +41,18 @@ Result<ModelConfig> ModelConfig::object(std::string_view key) const {
   return nested;
 }
 
-bool ModelConfig::has(std::string_view key) const { return find(key) != nullptr; }
+bool ModelConfig::has(std::string_view key) const {
+  return find(key) != nullptr;
+}
 
-Result<std::int64_t> ModelConfig::integer(std::string_view key, std::int64_t min, std::int64_t max) const {
+Result<std::int64_t> ModelConfig::integer(std::string_view key, std::int64_t min,
+                                          std::int64_t max) const {
   const json* value = find(key);
   if (value == nullptr) return bad(key, "is missing");
   std::int64_t number = 0;
   if (value->is_number_integer()) {
-    if (value->is_number_unsigned() && value->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
+    if (value->is_number_unsigned() &&
+        value->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
       return bad(key, "must be at most " + std::to_string(max));
     }
     number = value->get<std::int64_t>();
@@ -62,8 +69,8 @@ Result<std::int64_t> ModelConfig::integer(std::string_view key, std::int64_t min
   return number;
 }
 
-Result<std::int64_t> ModelConfig::integer_or(std::string_view key, std::int64_t fallback, std::int64_t min,
-                                             std::int64_t max) const {
+Result<std::int64_t> ModelConfig::integer_or(std::string_view key, std::int64_t fallback,
+                                             std::int64_t min, std::int64_t max) const {
   if (!has(key)) return fallback;
   return integer(key, min, max);
 }
@@ -117,8 +124,8 @@ Result<std::vector<std::int64_t>> ModelConfig::integer_list(std::string_view key
     if (!item.is_number_integer()) return bad(key, "must be an array of integers");
     const std::int64_t number = item.get<std::int64_t>();
     if (number < min || number > max) {
-      return bad(key, "holds " + std::to_string(number) + ", outside [" + std::to_string(min) + ", " +
-                          std::to_string(max) + "]");
+      return bad(key, "holds " + std::to_string(number) + ", outside [" + std::to_string(min) +
+                          ", " + std::to_string(max) + "]");
     }
     items.push_back(number);
   }

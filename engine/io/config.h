@@ -21,7 +21,8 @@ class ModelConfig {
   // Parses `text`; `what` names the file in messages (default "config.json").
   static Result<ModelConfig> parse(std::string_view text, std::string what = "config.json");
 
-  // A nested object, e.g. object("architecture"); its messages name the path ("config.json: architecture").
+  // A nested object, e.g. object("architecture"); its messages name the path ("config.json:
+  // architecture").
   Result<ModelConfig> object(std::string_view key) const;
 
   bool has(std::string_view key) const;
@@ -35,7 +36,8 @@ class ModelConfig {
   Result<std::string> string(std::string_view key) const;
   Result<std::string> string_or(std::string_view key, std::string fallback) const;
   Result<std::vector<std::string>> string_list(std::string_view key) const;
-  Result<std::vector<std::int64_t>> integer_list(std::string_view key, std::int64_t min, std::int64_t max) const;
+  Result<std::vector<std::int64_t>> integer_list(std::string_view key, std::int64_t min,
+                                                 std::int64_t max) const;
 
   const std::string& what() const { return what_; }
 
@@ -44,7 +46,7 @@ class ModelConfig {
   const nlohmann::json* find(std::string_view key) const;
 
   std::shared_ptr<const nlohmann::json> root_;  // keeps the document alive for nested views
-  const nlohmann::json* node_ = nullptr;         // this object inside it
+  const nlohmann::json* node_ = nullptr;        // this object inside it
   std::string what_;
 };
 

@@ -20,8 +20,8 @@ using detail::RowState;
 // A logit of a masked key: finite, so that 0·(s − max) stays 0 in the entropy sums, and far below
 // any real logit, so that exp(s − max) underflows to exactly 0.
 constexpr float kMaskedLogit = -1e30f;
-constexpr int kTileQueries = 4;     // rows of the register-blocked micro-tile
-constexpr int kBlockQueries = 64;   // rows that share one pass over the key blocks (a multiple of 4)
+constexpr int kTileQueries = 4;    // rows of the register-blocked micro-tile
+constexpr int kBlockQueries = 64;  // rows that share one pass over the key blocks (a multiple of 4)
 constexpr int kPanelKeys = 8;
 constexpr bool kSimdBuild = GYRE_SIMD128;
 
@@ -246,10 +246,10 @@ void pack_key_panels(const float* k, int k_stride, int num_keys, int d, float* p
 }
 
 // The tiled kernel for one head. Queries go in blocks of kBlockQueries (micro-tiles of 4 rows); for
-// each key block of kKeyBlock keys, every micro-tile of the query block that sees some of those keys
-// runs QKᵀ, the online-softmax update and P·V on exactly its visible key range (rounded to panels).
-// Visiting key blocks in the outer loop keeps one block of packed K and V in cache for all the
-// micro-tiles of the query block instead of streaming all keys once per 4 queries.
+// each key block of kKeyBlock keys, every micro-tile of the query block that sees some of those
+// keys runs QKᵀ, the online-softmax update and P·V on exactly its visible key range (rounded to
+// panels). Visiting key blocks in the outer loop keeps one block of packed K and V in cache for all
+// the micro-tiles of the query block instead of streaming all keys once per 4 queries.
 template <bool kEntropy>
 void attend_head_tiled(const AttentionConfig& config, const AttentionShape& shape,
                        const HeadView& h, float* workspace) {

@@ -17,7 +17,9 @@ constexpr int kKc = 256;
 constexpr int kNc = 256;
 constexpr int kNcStack = 64;
 
-std::size_t idx(int row, int stride) { return static_cast<std::size_t>(row) * static_cast<std::size_t>(stride); }
+std::size_t idx(int row, int stride) {
+  return static_cast<std::size_t>(row) * static_cast<std::size_t>(stride);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Microkernels. Each computes an MR×8 tile of C over kc steps of k:
@@ -43,10 +45,10 @@ void gemm_tile_scalar(int kc, const float* a, int lda, const float* b, float* c,
     for (int j = 0; j < kNR; ++j) c[idx(r, ldc) + j] = apply_activation_scalar(acc[r][j], act);
 }
 
-#define GYRE_NAMED_TILE(name, impl, rows)                                                          \
-  inline void name(int kc, const float* a, int lda, const float* b, float* c, int ldc,          \
-                   const float* bias8, bool load_c, Activation act) {                           \
-    impl<rows>(kc, a, lda, b, c, ldc, bias8, load_c, act);                                      \
+#define GYRE_NAMED_TILE(name, impl, rows)                                              \
+  inline void name(int kc, const float* a, int lda, const float* b, float* c, int ldc, \
+                   const float* bias8, bool load_c, Activation act) {                  \
+    impl<rows>(kc, a, lda, b, c, ldc, bias8, load_c, act);                             \
   }
 GYRE_NAMED_TILE(gemm_4x8_scalar, gemm_tile_scalar, 4)
 GYRE_NAMED_TILE(gemm_3x8_scalar, gemm_tile_scalar, 3)
@@ -57,10 +59,14 @@ GYRE_NAMED_TILE(gemm_1x8_scalar, gemm_tile_scalar, 1)
 
 inline v128_t activate_f32x4(v128_t x, Activation act) {
   switch (act) {
-    case Activation::none: return x;
-    case Activation::relu: return wasm_f32x4_pmax(x, wasm_f32x4_splat(0.0f));
-    case Activation::silu: return silu_f32x4(x);
-    case Activation::gelu: return gelu_f32x4(x);
+    case Activation::none:
+      return x;
+    case Activation::relu:
+      return wasm_f32x4_pmax(x, wasm_f32x4_splat(0.0f));
+    case Activation::silu:
+      return silu_f32x4(x);
+    case Activation::gelu:
+      return gelu_f32x4(x);
   }
   return x;
 }
@@ -116,10 +122,14 @@ struct ScalarTiles {
   template <int R>
   static void tile(int kc, const float* a, int lda, const float* b, float* c, int ldc,
                    const float* bias8, bool load_c, Activation act) {
-    if constexpr (R == 4) gemm_4x8_scalar(kc, a, lda, b, c, ldc, bias8, load_c, act);
-    else if constexpr (R == 3) gemm_3x8_scalar(kc, a, lda, b, c, ldc, bias8, load_c, act);
-    else if constexpr (R == 2) gemm_2x8_scalar(kc, a, lda, b, c, ldc, bias8, load_c, act);
-    else gemm_1x8_scalar(kc, a, lda, b, c, ldc, bias8, load_c, act);
+    if constexpr (R == 4)
+      gemm_4x8_scalar(kc, a, lda, b, c, ldc, bias8, load_c, act);
+    else if constexpr (R == 3)
+      gemm_3x8_scalar(kc, a, lda, b, c, ldc, bias8, load_c, act);
+    else if constexpr (R == 2)
+      gemm_2x8_scalar(kc, a, lda, b, c, ldc, bias8, load_c, act);
+    else
+      gemm_1x8_scalar(kc, a, lda, b, c, ldc, bias8, load_c, act);
   }
 };
 
@@ -132,10 +142,14 @@ struct Simd128Tiles {
   template <int R>
   static void tile(int kc, const float* a, int lda, const float* b, float* c, int ldc,
                    const float* bias8, bool load_c, Activation act) {
-    if constexpr (R == 4) gemm_4x8_simd128(kc, a, lda, b, c, ldc, bias8, load_c, act);
-    else if constexpr (R == 3) gemm_3x8_simd128(kc, a, lda, b, c, ldc, bias8, load_c, act);
-    else if constexpr (R == 2) gemm_2x8_simd128(kc, a, lda, b, c, ldc, bias8, load_c, act);
-    else gemm_1x8_simd128(kc, a, lda, b, c, ldc, bias8, load_c, act);
+    if constexpr (R == 4)
+      gemm_4x8_simd128(kc, a, lda, b, c, ldc, bias8, load_c, act);
+    else if constexpr (R == 3)
+      gemm_3x8_simd128(kc, a, lda, b, c, ldc, bias8, load_c, act);
+    else if constexpr (R == 2)
+      gemm_2x8_simd128(kc, a, lda, b, c, ldc, bias8, load_c, act);
+    else
+      gemm_1x8_simd128(kc, a, lda, b, c, ldc, bias8, load_c, act);
   }
 };
 using BestTiles = Simd128Tiles;
@@ -146,8 +160,8 @@ using BestTiles = ScalarTiles;
 // R rows × nc columns: full panels straight into C, a ragged right edge (nc % 8) through an
 // 8-wide scratch tile.
 template <class Tiles, int R>
-void gemm_rows(int kc, const float* a, int lda, const float* block, std::size_t panel_stride, int nc,
-               float* c, int ldc, const float* bias, bool load_c, Activation act) {
+void gemm_rows(int kc, const float* a, int lda, const float* block, std::size_t panel_stride,
+               int nc, float* c, int ldc, const float* bias, bool load_c, Activation act) {
   int j = 0;
   for (; j + kNR <= nc; j += kNR)
     Tiles::template tile<R>(kc, a, lda, block + (j / kNR) * panel_stride, c + j, ldc,
@@ -157,11 +171,13 @@ void gemm_rows(int kc, const float* a, int lda, const float* block, std::size_t 
   alignas(16) float scratch[R * kNR] = {};
   alignas(16) float bias8[kNR] = {};
   if (load_c)
-    for (int r = 0; r < R; ++r) std::memcpy(scratch + r * kNR, c + idx(r, ldc) + j, sizeof(float) * nr);
+    for (int r = 0; r < R; ++r)
+      std::memcpy(scratch + r * kNR, c + idx(r, ldc) + j, sizeof(float) * nr);
   if (bias) std::memcpy(bias8, bias + j, sizeof(float) * nr);
   Tiles::template tile<R>(kc, a, lda, block + (j / kNR) * panel_stride, scratch, kNR,
                           bias ? bias8 : nullptr, load_c, act);
-  for (int r = 0; r < R; ++r) std::memcpy(c + idx(r, ldc) + j, scratch + r * kNR, sizeof(float) * nr);
+  for (int r = 0; r < R; ++r)
+    std::memcpy(c + idx(r, ldc) + j, scratch + r * kNR, sizeof(float) * nr);
 }
 
 // All rows of C for columns [n0, n0 + nc) and k in [k0, k0 + kc), with B's block given as panels
@@ -180,23 +196,33 @@ void gemm_block(int M, int nc, int kc, const float* A, int lda, const float* blo
   const float* a = A + idx(m, lda);
   float* c = C + idx(m, ldc);
   switch (M - m) {
-    case 3: gemm_rows<Tiles, 3>(kc, a, lda, block, panel_stride, nc, c, ldc, tile_bias, !first_k, tile_act); break;
-    case 2: gemm_rows<Tiles, 2>(kc, a, lda, block, panel_stride, nc, c, ldc, tile_bias, !first_k, tile_act); break;
-    case 1: gemm_rows<Tiles, 1>(kc, a, lda, block, panel_stride, nc, c, ldc, tile_bias, !first_k, tile_act); break;
-    default: break;
+    case 3:
+      gemm_rows<Tiles, 3>(kc, a, lda, block, panel_stride, nc, c, ldc, tile_bias, !first_k,
+                          tile_act);
+      break;
+    case 2:
+      gemm_rows<Tiles, 2>(kc, a, lda, block, panel_stride, nc, c, ldc, tile_bias, !first_k,
+                          tile_act);
+      break;
+    case 1:
+      gemm_rows<Tiles, 1>(kc, a, lda, block, panel_stride, nc, c, ldc, tile_bias, !first_k,
+                          tile_act);
+      break;
+    default:
+      break;
   }
 }
 
 // K = 0: C = act(bias), or act(0).
 void fill_epilogue_only(int M, int N, float* C, int ldc, const float* bias, Activation act) {
   for (int i = 0; i < M; ++i)
-    for (int j = 0; j < N; ++j) C[idx(i, ldc) + j] = apply_activation_scalar(bias ? bias[j] : 0.0f, act);
+    for (int j = 0; j < N; ++j)
+      C[idx(i, ldc) + j] = apply_activation_scalar(bias ? bias[j] : 0.0f, act);
 }
 
 template <class Tiles>
-void gemm_packed_driver(int M, int N, int K, const float* A, int lda,
-                        const float* packed_b, float* C, int ldc, const float* bias,
-                        Activation act) {
+void gemm_packed_driver(int M, int N, int K, const float* A, int lda, const float* packed_b,
+                        float* C, int ldc, const float* bias, Activation act) {
   if (M == 0 || N == 0) return;
   if (K == 0) return fill_epilogue_only(M, N, C, ldc, bias, act);
   const std::size_t panel_stride = static_cast<std::size_t>(K) * kNR;
@@ -204,16 +230,18 @@ void gemm_packed_driver(int M, int N, int K, const float* A, int lda,
     const int nc = std::min(kNc, N - n0);
     for (int k0 = 0; k0 < K; k0 += kKc) {
       const int kc = std::min(kKc, K - k0);
-      const float* block = packed_b + (n0 / kNR) * panel_stride + static_cast<std::size_t>(k0) * kNR;
+      const float* block =
+          packed_b + (n0 / kNR) * panel_stride + static_cast<std::size_t>(k0) * kNR;
       gemm_block<Tiles>(M, nc, kc, A + k0, lda, block, panel_stride, C + n0, ldc,
-                 bias ? bias + n0 : nullptr, k0 == 0, k0 + kc == K, act);
+                        bias ? bias + n0 : nullptr, k0 == 0, k0 + kc == K, act);
     }
   }
 }
 
 // Packs rows [k0, k0+kc) × columns [n0, n0+nc) of B (or of Bᵀ's transpose) into panels of kc×8
 // floats, panel q at out + q·kc·8, zero-padding columns past nc.
-void pack_block(const float* B, int ldb, bool transposed, int k0, int kc, int n0, int nc, float* out) {
+void pack_block(const float* B, int ldb, bool transposed, int k0, int kc, int n0, int nc,
+                float* out) {
   for (int j = 0; j < nc; j += kNR) {
     const int nr = std::min(kNR, nc - j);
     float* panel = out + static_cast<std::size_t>(j / kNR) * kc * kNR;
@@ -234,8 +262,10 @@ void pack_block(const float* B, int ldb, bool transposed, int k0, int kc, int n0
           const v128_t r0 = wasm_v128_load(c0), r1 = wasm_v128_load(c0 + ldb);
           const v128_t r2 = wasm_v128_load(c0 + 2 * static_cast<std::size_t>(ldb));
           const v128_t r3 = wasm_v128_load(c0 + 3 * static_cast<std::size_t>(ldb));
-          const v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5);
-          const v128_t t2 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
+          const v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5),
+                       t1 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5);
+          const v128_t t2 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7),
+                       t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
           float* d = panel + idx(k, kNR) + 4 * half;
           wasm_v128_store(d, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
           wasm_v128_store(d + kNR, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
@@ -255,9 +285,8 @@ void pack_block(const float* B, int ldb, bool transposed, int k0, int kc, int n0
 }
 
 template <class Tiles>
-void gemm_unpacked_driver(int M, int N, int K, const float* A, int lda,
-                          const float* B, int ldb, bool transposed, float* C, int ldc,
-                          const float* bias, Activation act) {
+void gemm_unpacked_driver(int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+                          bool transposed, float* C, int ldc, const float* bias, Activation act) {
   if (M == 0 || N == 0) return;
   if (K == 0) return fill_epilogue_only(M, N, C, ldc, bias, act);
   alignas(16) float block[kKc * kNcStack];
@@ -267,7 +296,7 @@ void gemm_unpacked_driver(int M, int N, int K, const float* A, int lda,
       const int kc = std::min(kKc, K - k0);
       pack_block(B, ldb, transposed, k0, kc, n0, nc, block);
       gemm_block<Tiles>(M, nc, kc, A + k0, lda, block, static_cast<std::size_t>(kc) * kNR, C + n0,
-                 ldc, bias ? bias + n0 : nullptr, k0 == 0, k0 + kc == K, act);
+                        ldc, bias ? bias + n0 : nullptr, k0 == 0, k0 + kc == K, act);
     }
   }
 }
@@ -290,7 +319,8 @@ void gemv_packed_scalar(int N, int K, const float* x, const float* packed_b, flo
 }
 
 #if GYRE_SIMD128
-void store_gemv_panel(v128_t lo, v128_t hi, int j, int N, float* y, const float* bias, Activation act) {
+void store_gemv_panel(v128_t lo, v128_t hi, int j, int N, float* y, const float* bias,
+                      Activation act) {
   alignas(16) float out[kNR];
   wasm_v128_store(out, lo);
   wasm_v128_store(out + 4, hi);
@@ -313,7 +343,8 @@ void gemv_packed_simd128(int N, int K, const float* x, const float* packed_b, fl
     const float* b1 = b0 + panel_stride;
     const float* b2 = b1 + panel_stride;
     const float* b3 = b2 + panel_stride;
-    v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+           a7 = a0;
     for (int k = 0; k < K; ++k) {
       const v128_t xk = wasm_v128_load32_splat(x + k);
       const std::size_t o = idx(k, kNR);
@@ -399,12 +430,17 @@ void gemv_transposed_simd128(int N, int K, const float* x, const float* B, int l
         acc[r][1] = wasm_f32x4_add(acc[r][1], wasm_f32x4_mul(x1, wasm_v128_load(b[r] + k + 4)));
       }
     }
-    const v128_t s0 = wasm_f32x4_add(acc[0][0], acc[0][1]), s1 = wasm_f32x4_add(acc[1][0], acc[1][1]);
-    const v128_t s2 = wasm_f32x4_add(acc[2][0], acc[2][1]), s3 = wasm_f32x4_add(acc[3][0], acc[3][1]);
-    const v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(s0, s1, 0, 4, 1, 5), wasm_i32x4_shuffle(s0, s1, 2, 6, 3, 7));
-    const v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(s2, s3, 0, 4, 1, 5), wasm_i32x4_shuffle(s2, s3, 2, 6, 3, 7));
+    const v128_t s0 = wasm_f32x4_add(acc[0][0], acc[0][1]),
+                 s1 = wasm_f32x4_add(acc[1][0], acc[1][1]);
+    const v128_t s2 = wasm_f32x4_add(acc[2][0], acc[2][1]),
+                 s3 = wasm_f32x4_add(acc[3][0], acc[3][1]);
+    const v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(s0, s1, 0, 4, 1, 5),
+                                      wasm_i32x4_shuffle(s0, s1, 2, 6, 3, 7));
+    const v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(s2, s3, 0, 4, 1, 5),
+                                      wasm_i32x4_shuffle(s2, s3, 2, 6, 3, 7));
     // s01 = (a0+a2, b0+b2, a1+a3, b1+b3) for rows a, b: add its halves.
-    v128_t sums = wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5), wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
+    v128_t sums = wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5),
+                                 wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
     alignas(16) float out[4];
     wasm_v128_store(out, sums);
     for (int r = 0; r < rows; ++r) {
@@ -436,14 +472,15 @@ Status check_stride(const char* fn, const char* name, int stride, int row, int r
 }
 
 Status check_pointer(const char* fn, const char* name, const void* p, bool needed) {
-  if (needed && p == nullptr) return {ErrorCode::kBadArgument, std::string(fn) + ": " + name + " is null"};
+  if (needed && p == nullptr)
+    return {ErrorCode::kBadArgument, std::string(fn) + ": " + name + " is null"};
   return Status::ok();
 }
 
 Status check_activation(const char* fn, Activation act) {
   if (static_cast<unsigned>(act) > static_cast<unsigned>(Activation::gelu))
-    return {ErrorCode::kBadArgument, std::string(fn) + ": unknown activation " +
-                                         std::to_string(static_cast<unsigned>(act))};
+    return {ErrorCode::kBadArgument,
+            std::string(fn) + ": unknown activation " + std::to_string(static_cast<unsigned>(act))};
   return Status::ok();
 }
 
@@ -466,10 +503,14 @@ Status check_gemm(const char* fn, int M, int N, int K, const float* A, int lda, 
 
 float apply_activation_scalar(float x, Activation activation) {
   switch (activation) {
-    case Activation::none: return x;
-    case Activation::relu: return x > 0.0f ? x : 0.0f;
-    case Activation::silu: return silu_scalar(x);
-    case Activation::gelu: return gelu_scalar(x);
+    case Activation::none:
+      return x;
+    case Activation::relu:
+      return x > 0.0f ? x : 0.0f;
+    case Activation::silu:
+      return silu_scalar(x);
+    case Activation::gelu:
+      return gelu_scalar(x);
   }
   return x;
 }
@@ -490,7 +531,8 @@ Status gemm_pack_b(const float* B, int K, int N, int ldb, bool transposed, float
   const std::size_t panel_stride = static_cast<std::size_t>(K) * kNR;
   for (int n0 = 0; n0 < N; n0 += kNR) {
     // One panel is exactly a K×8 block in pack_block's layout.
-    pack_block(B, ldb, transposed, 0, K, n0, std::min(kNR, N - n0), packed + (n0 / kNR) * panel_stride);
+    pack_block(B, ldb, transposed, 0, K, n0, std::min(kNR, N - n0),
+               packed + (n0 / kNR) * panel_stride);
   }
   return Status::ok();
 }
@@ -521,8 +563,8 @@ Status gemm_packed_scalar(int M, int N, int K, const float* A, int lda, const fl
   return Status::ok();
 }
 
-Status gemm(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
-            const float* bias, Activation activation) {
+Status gemm(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C,
+            int ldc, const float* bias, Activation activation) {
   Status s = check_gemm("gemm", M, N, K, A, lda, B, ldb, N, C, ldc, activation);
   if (!s.is_ok()) return s;
 #if GYRE_SIMD128
@@ -550,7 +592,8 @@ Status gemm_nt(int M, int N, int K, const float* A, int lda, const float* B, int
 }
 
 void gemm_reference(int M, int N, int K, const float* A, int lda, const float* B, int ldb,
-                    bool b_transposed, float* C, int ldc, const float* bias, Activation activation) {
+                    bool b_transposed, float* C, int ldc, const float* bias,
+                    Activation activation) {
   for (int i = 0; i < M; ++i) {
     for (int j = 0; j < N; ++j) {
       double sum = bias ? bias[j] : 0.0;

@@ -44,8 +44,8 @@ Status gemm_packed(int M, int N, int K, const float* A, int lda, const float* pa
 
 // C = act(A·B + bias) with B row-major [K,N] (ldb >= N), packed block by block on the stack.
 // For activations times activations (attention's P·V); weights should use gemm_packed.
-Status gemm(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
-            const float* bias = nullptr, Activation activation = Activation::none);
+Status gemm(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C,
+            int ldc, const float* bias = nullptr, Activation activation = Activation::none);
 
 // C = act(A·Bᵀ + bias) with B row-major [N,K] (ldb >= K): attention scores Q·Kᵀ.
 Status gemm_nt(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C,

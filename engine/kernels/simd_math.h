@@ -75,10 +75,16 @@ inline float exp_scalar(float x) {
 
 // exp for x <= 0 (softmax after subtracting the row max): the same result as exp_scalar there,
 // without the upper clamp. A positive x is out of contract.
-inline float exp_nonpositive_scalar(float x) { return exp_scalar(x); }
+inline float exp_nonpositive_scalar(float x) {
+  return exp_scalar(x);
+}
 
-inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + exp_scalar(-x)); }
-inline float silu_scalar(float x) { return x / (1.0f + exp_scalar(-x)); }
+inline float sigmoid_scalar(float x) {
+  return 1.0f / (1.0f + exp_scalar(-x));
+}
+inline float silu_scalar(float x) {
+  return x / (1.0f + exp_scalar(-x));
+}
 
 // erf by Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7), through the shared exp.
 namespace erf_constants {
@@ -162,7 +168,8 @@ inline v128_t erf_f32x4(v128_t x) {
   const v128_t sign_mask = wasm_i32x4_splat(static_cast<int32_t>(0x80000000u));
   const v128_t z = wasm_v128_andnot(x, sign_mask);
   const v128_t one = wasm_f32x4_splat(1.0f);
-  const v128_t t = wasm_f32x4_div(one, wasm_f32x4_add(one, wasm_f32x4_mul(wasm_f32x4_splat(kP), z)));
+  const v128_t t =
+      wasm_f32x4_div(one, wasm_f32x4_add(one, wasm_f32x4_mul(wasm_f32x4_splat(kP), z)));
   v128_t poly = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(kA5), t), wasm_f32x4_splat(kA4));
   poly = wasm_f32x4_add(wasm_f32x4_mul(poly, t), wasm_f32x4_splat(kA3));
   poly = wasm_f32x4_add(wasm_f32x4_mul(poly, t), wasm_f32x4_splat(kA2));

@@ -9,7 +9,9 @@
 namespace gyre::kernels {
 namespace {
 
-std::size_t idx(int row, int stride) { return static_cast<std::size_t>(row) * static_cast<std::size_t>(stride); }
+std::size_t idx(int row, int stride) {
+  return static_cast<std::size_t>(row) * static_cast<std::size_t>(stride);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Row primitives. kSimd selects the SIMD128 body; the scalar body is the twin.
@@ -38,7 +40,8 @@ void map_binary(const float* a, const float* b, float* y, int n, VecOp vec_op, S
   int i = 0;
 #if GYRE_SIMD128
   if constexpr (kSimd) {
-    for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, vec_op(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+    for (; i + 4 <= n; i += 4)
+      wasm_v128_store(y + i, vec_op(wasm_v128_load(a + i), wasm_v128_load(b + i)));
   }
 #else
   (void)vec_op;
@@ -179,7 +182,8 @@ void affine_row(const float* x, float* y, int n, float a, float b) {
 #if GYRE_SIMD128
   if constexpr (kSimd) {
     const v128_t va = wasm_f32x4_splat(a), vb = wasm_f32x4_splat(b);
-    for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(x + i), va), vb));
+    for (; i + 4 <= n; i += 4)
+      wasm_v128_store(y + i, wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(x + i), va), vb));
   }
 #endif
   for (; i < n; ++i) y[i] = x[i] * a + b;
@@ -188,7 +192,9 @@ void affine_row(const float* x, float* y, int n, float a, float b) {
 // ---------------------------------------------------------------------------------------------
 // Validation.
 
-Status bad(const char* fn, const std::string& what) { return {ErrorCode::kBadArgument, std::string(fn) + ": " + what}; }
+Status bad(const char* fn, const std::string& what) {
+  return {ErrorCode::kBadArgument, std::string(fn) + ": " + what};
+}
 
 Status check_n(const char* fn, int n, std::initializer_list<const void*> buffers) {
   if (n < 0) return bad(fn, "negative count " + std::to_string(n));
@@ -199,10 +205,13 @@ Status check_n(const char* fn, int n, std::initializer_list<const void*> buffers
 }
 
 Status check_rows(const char* fn, const float* x, const float* y, int rows, int cols, int stride) {
-  if (rows < 0 || cols < 0) return bad(fn, "negative size rows=" + std::to_string(rows) + " cols=" + std::to_string(cols));
+  if (rows < 0 || cols < 0)
+    return bad(fn, "negative size rows=" + std::to_string(rows) + " cols=" + std::to_string(cols));
   if (rows > 0 && cols > 0) {
     if (!x || !y) return bad(fn, "null buffer");
-    if (stride < cols) return bad(fn, "stride=" + std::to_string(stride) + " is smaller than cols=" + std::to_string(cols));
+    if (stride < cols)
+      return bad(
+          fn, "stride=" + std::to_string(stride) + " is smaller than cols=" + std::to_string(cols));
   }
   return Status::ok();
 }
@@ -216,13 +225,17 @@ Status check_eps(const char* fn, float eps) {
 // Implementations shared by the public functions and their scalar twins.
 
 #if GYRE_SIMD128
-v128_t relu_f32x4(v128_t x) { return wasm_f32x4_pmax(x, wasm_f32x4_splat(0.0f)); }
+v128_t relu_f32x4(v128_t x) {
+  return wasm_f32x4_pmax(x, wasm_f32x4_splat(0.0f));
+}
 #define GYRE_VEC(op) [](v128_t v) { return op(v); }
 #else
 #define GYRE_VEC(op) nullptr
 #endif
 
-float relu_scalar(float x) { return x > 0.0f ? x : 0.0f; }
+float relu_scalar(float x) {
+  return x > 0.0f ? x : 0.0f;
+}
 
 template <bool kSimd>
 Status softmax_rows_impl(const char* fn, const float* x, float* y, int rows, int cols, int stride) {
@@ -270,11 +283,13 @@ Status layer_norm_impl(const char* fn, const float* x, float* y, int rows, int c
 }
 
 template <bool kSimd>
-Status group_norm_impl(const char* fn, const float* x, float* y, int channels, int pixels, int groups,
-                       const float* gamma, const float* beta, float eps, GroupNormLayout layout) {
+Status group_norm_impl(const char* fn, const float* x, float* y, int channels, int pixels,
+                       int groups, const float* gamma, const float* beta, float eps,
+                       GroupNormLayout layout) {
   if (channels < 0 || pixels < 0) return bad(fn, "negative size");
   if (groups <= 0 || channels % groups != 0)
-    return bad(fn, "groups=" + std::to_string(groups) + " must be positive and divide channels=" + std::to_string(channels));
+    return bad(fn, "groups=" + std::to_string(groups) +
+                       " must be positive and divide channels=" + std::to_string(channels));
   if (layout != GroupNormLayout::channels_first && layout != GroupNormLayout::channels_last)
     return bad(fn, "unknown layout");
   Status s = check_eps(fn, eps);
@@ -290,11 +305,13 @@ Status group_norm_impl(const char* fn, const float* x, float* y, int channels, i
       const float* xg = x + idx(c0, pixels);
       const int n = per_group * pixels;
       const float mean = static_cast<float>(row_sum<kSimd>(xg, n) / count);
-      const float scale = static_cast<float>(1.0 / std::sqrt(row_sum_sq_dev<kSimd>(xg, n, mean) / count + eps));
+      const float scale =
+          static_cast<float>(1.0 / std::sqrt(row_sum_sq_dev<kSimd>(xg, n, mean) / count + eps));
       for (int c = c0; c < c0 + per_group; ++c) {
         // Per channel: y = x·a + b with a = scale·gamma[c], b = beta[c] − mean·a.
         const float a = scale * (gamma ? gamma[c] : 1.0f);
-        affine_row<kSimd>(x + idx(c, pixels), y + idx(c, pixels), pixels, a, (beta ? beta[c] : 0.0f) - mean * a);
+        affine_row<kSimd>(x + idx(c, pixels), y + idx(c, pixels), pixels, a,
+                          (beta ? beta[c] : 0.0f) - mean * a);
       }
     } else {
       // The group is per_group consecutive channels of every pixel.
@@ -302,11 +319,12 @@ Status group_norm_impl(const char* fn, const float* x, float* y, int channels, i
       for (int p = 0; p < pixels; ++p) sum += row_sum<kSimd>(x + idx(p, channels) + c0, per_group);
       const float mean = static_cast<float>(sum / count);
       double sq = 0.0;
-      for (int p = 0; p < pixels; ++p) sq += row_sum_sq_dev<kSimd>(x + idx(p, channels) + c0, per_group, mean);
+      for (int p = 0; p < pixels; ++p)
+        sq += row_sum_sq_dev<kSimd>(x + idx(p, channels) + c0, per_group, mean);
       const float scale = static_cast<float>(1.0 / std::sqrt(sq / count + eps));
       for (int p = 0; p < pixels; ++p)
-        normalize_row<kSimd>(x + idx(p, channels) + c0, y + idx(p, channels) + c0, per_group, mean, scale,
-                             gamma ? gamma + c0 : nullptr, beta ? beta + c0 : nullptr);
+        normalize_row<kSimd>(x + idx(p, channels) + c0, y + idx(p, channels) + c0, per_group, mean,
+                             scale, gamma ? gamma + c0 : nullptr, beta ? beta + c0 : nullptr);
     }
   }
   return Status::ok();
@@ -319,16 +337,18 @@ constexpr bool kUseSimd = GYRE_SIMD128 != 0;
 // ---------------------------------------------------------------------------------------------
 // Public entry points and their scalar twins.
 
-#define GYRE_UNARY(name, vec_op, scalar_op)                                           \
-  Status name(const float* x, float* y, int n) {                                      \
-    Status s = check_n(#name, n, {x, y});                                             \
-    if (s.is_ok()) map_unary<kUseSimd>(x, y, n, GYRE_VEC(vec_op), [](float v) { return scalar_op(v); });         \
-    return s;                                                                         \
-  }                                                                                   \
-  Status name##_scalar(const float* x, float* y, int n) {                             \
-    Status s = check_n(#name "_scalar", n, {x, y});                                   \
-    if (s.is_ok()) map_unary<false>(x, y, n, GYRE_VEC(vec_op), [](float v) { return scalar_op(v); });            \
-    return s;                                                                         \
+#define GYRE_UNARY(name, vec_op, scalar_op)                                                 \
+  Status name(const float* x, float* y, int n) {                                            \
+    Status s = check_n(#name, n, {x, y});                                                   \
+    if (s.is_ok())                                                                          \
+      map_unary<kUseSimd>(x, y, n, GYRE_VEC(vec_op), [](float v) { return scalar_op(v); }); \
+    return s;                                                                               \
+  }                                                                                         \
+  Status name##_scalar(const float* x, float* y, int n) {                                   \
+    Status s = check_n(#name "_scalar", n, {x, y});                                         \
+    if (s.is_ok())                                                                          \
+      map_unary<false>(x, y, n, GYRE_VEC(vec_op), [](float v) { return scalar_op(v); });    \
+    return s;                                                                               \
   }
 
 GYRE_UNARY(vec_exp, exp_f32x4, exp_scalar)
@@ -343,20 +363,24 @@ GYRE_UNARY(vec_relu, relu_f32x4, relu_scalar)
 #define GYRE_BINARY_VEC(op) nullptr
 #endif
 
-#define GYRE_BINARY(name, vec_op, expr)                                                       \
-  Status name(const float* a, const float* b, float* y, int n) {                              \
-    Status s = check_n(#name, n, {a, b, y});                                                  \
-    if (s.is_ok()) map_binary<kUseSimd>(a, b, y, n, GYRE_BINARY_VEC(vec_op), [](float p, float q) { return expr; }); \
-    return s;                                                                                 \
-  }                                                                                           \
-  Status name##_scalar(const float* a, const float* b, float* y, int n) {                     \
-    Status s = check_n(#name "_scalar", n, {a, b, y});                                        \
-    if (s.is_ok()) map_binary<false>(a, b, y, n, GYRE_BINARY_VEC(vec_op), [](float p, float q) { return expr; }); \
-    return s;                                                                                 \
+#define GYRE_BINARY(name, vec_op, expr)                                   \
+  Status name(const float* a, const float* b, float* y, int n) {          \
+    Status s = check_n(#name, n, {a, b, y});                              \
+    if (s.is_ok())                                                        \
+      map_binary<kUseSimd>(a, b, y, n, GYRE_BINARY_VEC(vec_op),           \
+                           [](float p, float q) { return expr; });        \
+    return s;                                                             \
+  }                                                                       \
+  Status name##_scalar(const float* a, const float* b, float* y, int n) { \
+    Status s = check_n(#name "_scalar", n, {a, b, y});                    \
+    if (s.is_ok())                                                        \
+      map_binary<false>(a, b, y, n, GYRE_BINARY_VEC(vec_op),              \
+                        [](float p, float q) { return expr; });           \
+    return s;                                                             \
   }
 
 GYRE_BINARY(vec_add, wasm_f32x4_add, p + q)
-GYRE_BINARY(vec_mul, wasm_f32x4_mul, p * q)
+GYRE_BINARY(vec_mul, wasm_f32x4_mul, p* q)
 
 Status softmax_rows(const float* x, float* y, int rows, int cols, int stride) {
   return softmax_rows_impl<kUseSimd>("softmax_rows", x, y, rows, cols, stride);
@@ -365,7 +389,8 @@ Status softmax_rows_scalar(const float* x, float* y, int rows, int cols, int str
   return softmax_rows_impl<false>("softmax_rows_scalar", x, y, rows, cols, stride);
 }
 
-Status rms_norm(const float* x, float* y, int rows, int cols, int stride, const float* gain, float eps) {
+Status rms_norm(const float* x, float* y, int rows, int cols, int stride, const float* gain,
+                float eps) {
   return rms_norm_impl<kUseSimd>("rms_norm", x, y, rows, cols, stride, gain, eps);
 }
 Status rms_norm_scalar(const float* x, float* y, int rows, int cols, int stride, const float* gain,
@@ -382,13 +407,15 @@ Status layer_norm_scalar(const float* x, float* y, int rows, int cols, int strid
   return layer_norm_impl<false>("layer_norm_scalar", x, y, rows, cols, stride, gamma, beta, eps);
 }
 
-Status group_norm(const float* x, float* y, int channels, int pixels, int groups, const float* gamma,
-                  const float* beta, float eps, GroupNormLayout layout) {
-  return group_norm_impl<kUseSimd>("group_norm", x, y, channels, pixels, groups, gamma, beta, eps, layout);
+Status group_norm(const float* x, float* y, int channels, int pixels, int groups,
+                  const float* gamma, const float* beta, float eps, GroupNormLayout layout) {
+  return group_norm_impl<kUseSimd>("group_norm", x, y, channels, pixels, groups, gamma, beta, eps,
+                                   layout);
 }
 Status group_norm_scalar(const float* x, float* y, int channels, int pixels, int groups,
                          const float* gamma, const float* beta, float eps, GroupNormLayout layout) {
-  return group_norm_impl<false>("group_norm_scalar", x, y, channels, pixels, groups, gamma, beta, eps, layout);
+  return group_norm_impl<false>("group_norm_scalar", x, y, channels, pixels, groups, gamma, beta,
+                                eps, layout);
 }
 
 }  // namespace gyre::kernels

@@ -17,10 +17,10 @@
 namespace gyre::kernels {
 
 // Elementwise y[i] = f(x[i]) for i < n.
-Status vec_exp(const float* x, float* y, int n);        // rel. error <= 2e-7; see simd_math.h limits
+Status vec_exp(const float* x, float* y, int n);  // rel. error <= 2e-7; see simd_math.h limits
 Status vec_sigmoid(const float* x, float* y, int n);
-Status vec_silu(const float* x, float* y, int n);       // x·sigmoid(x) (Swish)
-Status vec_gelu(const float* x, float* y, int n);       // exact erf GELU (abs. error <= 5e-7)
+Status vec_silu(const float* x, float* y, int n);  // x·sigmoid(x) (Swish)
+Status vec_gelu(const float* x, float* y, int n);  // exact erf GELU (abs. error <= 5e-7)
 Status vec_relu(const float* x, float* y, int n);
 // Elementwise y[i] = a[i] + b[i], a[i]·b[i].
 Status vec_add(const float* a, const float* b, float* y, int n);
@@ -44,8 +44,9 @@ Status layer_norm(const float* x, float* y, int rows, int cols, int stride, cons
 //   channels_first: x[c · pixels + p] (NCHW, one image);  channels_last: x[p · channels + c] (HWC).
 // groups == channels is InstanceNorm.
 enum class GroupNormLayout : std::uint8_t { channels_first, channels_last };
-Status group_norm(const float* x, float* y, int channels, int pixels, int groups, const float* gamma,
-                  const float* beta, float eps, GroupNormLayout layout = GroupNormLayout::channels_first);
+Status group_norm(const float* x, float* y, int channels, int pixels, int groups,
+                  const float* gamma, const float* beta, float eps,
+                  GroupNormLayout layout = GroupNormLayout::channels_first);
 
 // Scalar twins (always compiled; the scalar wasm build runs them).
 Status vec_exp_scalar(const float* x, float* y, int n);

@@ -24,10 +24,12 @@ DdpmSchedule DdpmSchedule::su(int steps) {
 Status DdpmSampler::begin(const DdpmOptions& options, const float* start) {
   const int T = net_.config().steps;
   if (options.count < 1 || options.count > 4096) {
-    return Status(ErrorCode::kBadArgument, "count must be in [1, 4096], not " + std::to_string(options.count));
+    return Status(ErrorCode::kBadArgument,
+                  "count must be in [1, 4096], not " + std::to_string(options.count));
   }
   if (options.method == DdpmMethod::strided && (options.stride < 1 || options.stride > T)) {
-    return Status(ErrorCode::kBadArgument, "stride must be in [1, " + std::to_string(T) + "], not " + std::to_string(options.stride));
+    return Status(ErrorCode::kBadArgument, "stride must be in [1, " + std::to_string(T) +
+                                               "], not " + std::to_string(options.stride));
   }
   if (!(options.eta >= 0.0f && options.eta <= 1.0f)) {
     return Status(ErrorCode::kBadArgument, "eta must be in [0, 1]");
@@ -45,20 +47,23 @@ Status DdpmSampler::begin(const DdpmOptions& options, const float* start) {
       divide_.push_back(static_cast<float>(s.alpha[k]));
       noise_coef_.push_back(static_cast<float>(s.beta[k] * s.beta[k] / s.bar_beta[k]));
       const double previous = k > 0 ? s.bar_beta[k - 1] : 0.0;
-      sigma_.push_back(static_cast<float>(options.sigma == DdpmSigma::beta ? s.beta[k] : s.beta[k] * previous / s.bar_beta[k]));
+      sigma_.push_back(static_cast<float>(
+          options.sigma == DdpmSigma::beta ? s.beta[k] : s.beta[k] * previous / s.bar_beta[k]));
     }
   } else {
     const int count = (T + options.stride - 1) / options.stride;
     for (int i = count - 1; i >= 0; --i) {
       const double bar_alpha = s.bar_alpha[static_cast<std::size_t>(i) * options.stride];
-      const double bar_alpha_prev = i > 0 ? s.bar_alpha[static_cast<std::size_t>(i - 1) * options.stride] : 1.0;
+      const double bar_alpha_prev =
+          i > 0 ? s.bar_alpha[static_cast<std::size_t>(i - 1) * options.stride] : 1.0;
       const double bar_beta = std::sqrt(1.0 - bar_alpha * bar_alpha);
       const double bar_beta_prev = std::sqrt(1.0 - bar_alpha_prev * bar_alpha_prev);
       const double alpha = bar_alpha / bar_alpha_prev;
       const double sigma = options.eta * bar_beta_prev / bar_beta * std::sqrt(1.0 - alpha * alpha);
       k_.push_back(i * options.stride);
       divide_.push_back(static_cast<float>(alpha));
-      noise_coef_.push_back(static_cast<float>(bar_beta - alpha * std::sqrt(bar_beta_prev * bar_beta_prev - sigma * sigma)));
+      noise_coef_.push_back(static_cast<float>(
+          bar_beta - alpha * std::sqrt(bar_beta_prev * bar_beta_prev - sigma * sigma)));
       sigma_.push_back(static_cast<float>(sigma));
     }
   }
@@ -68,19 +73,24 @@ Status DdpmSampler::begin(const DdpmOptions& options, const float* start) {
   for (FloatBuffer* buffer : {&x_, &x0_, &eps_}) {
     if (Status st = ensure_capacity(*buffer, floats(), "the DDPM images"); !st.is_ok()) return st;
   }
-  if (start != nullptr) std::memcpy(x_.data(), start, sizeof(float) * floats());
-  else rng_.fill_normal(x_.data(), floats());
+  if (start != nullptr)
+    std::memcpy(x_.data(), start, sizeof(float) * floats());
+  else
+    rng_.fill_normal(x_.data(), floats());
   std::memset(x0_.data(), 0, sizeof(float) * floats());
   batch_k_.assign(options.count, 0);
   return Status::ok();
 }
 
 Status DdpmSampler::step() {
-  if (remaining_ == 0) return Status(ErrorCode::kBadArgument, "the sampler has finished; call begin() again");
+  if (remaining_ == 0)
+    return Status(ErrorCode::kBadArgument, "the sampler has finished; call begin() again");
   const int i = total_ - remaining_;
   const int k = k_[i];
   std::fill(batch_k_.begin(), batch_k_.end(), k);
-  if (Status s = net_.predict_noise(x_.data(), options_.count, batch_k_.data(), eps_.data()); !s.is_ok()) return s;
+  if (Status s = net_.predict_noise(x_.data(), options_.count, batch_k_.data(), eps_.data());
+      !s.is_ok())
+    return s;
   const float bar_alpha = static_cast<float>(schedule_.bar_alpha[k]);
   const float bar_beta = static_cast<float>(schedule_.bar_beta[k]);
   const float coef = noise_coef_[i], divide = divide_[i], sigma = sigma_[i];

@@ -51,17 +51,20 @@ class DdpmSampler {
   int steps_done() const { return total_ - remaining_; }
   int current_k() const { return last_k_; }  // network index of the step just taken
 
-  const float* x() const { return x_.data(); }                      // [count, C, H, W]
-  const float* predicted_x0() const { return x0_.data(); }          // after each step
-  const float* predicted_noise() const { return eps_.data(); }      // the network output of the step
-  std::size_t floats() const { return static_cast<std::size_t>(options_.count) * net_.image_floats(); }
+  const float* x() const { return x_.data(); }                  // [count, C, H, W]
+  const float* predicted_x0() const { return x0_.data(); }      // after each step
+  const float* predicted_noise() const { return eps_.data(); }  // the network output of the step
+  std::size_t floats() const {
+    return static_cast<std::size_t>(options_.count) * net_.image_floats();
+  }
 
  private:
   UNet& net_;
   DdpmOptions options_;
   DdpmSchedule schedule_;
   Rng rng_;
-  // Strided schedule (or, for ancestral, the full one): per step i the network index and coefficients.
+  // Strided schedule (or, for ancestral, the full one): per step i the network index and
+  // coefficients.
   std::vector<int> k_;
   std::vector<float> divide_, noise_coef_, sigma_;
   int total_ = 0, remaining_ = 0, last_k_ = -1;

@@ -10,7 +10,8 @@ namespace {
 
 class GauLm final : public LanguageModel {
  public:
-  GauLm(LmConfig config, TensorMap weights) : LanguageModel(std::move(config), std::move(weights)) {}
+  GauLm(LmConfig config, TensorMap weights)
+      : LanguageModel(std::move(config), std::move(weights)) {}
 
  private:
   struct Layer {
@@ -25,11 +26,12 @@ class GauLm final : public LanguageModel {
     for (int l = 0; l < c.layers; ++l) {
       const std::string prefix = "layers." + std::to_string(l) + ".";
       Layer layer;
-      Result<Linear> input = Linear::create(weight(prefix + "i_dense.weight").data(), 2 * c.expansion + c.key_size,
-                                            c.hidden, prefix + "i_dense.weight");
+      Result<Linear> input =
+          Linear::create(weight(prefix + "i_dense.weight").data(), 2 * c.expansion + c.key_size,
+                         c.hidden, prefix + "i_dense.weight");
       if (!input) return input.status();
-      Result<Linear> output = Linear::create(weight(prefix + "o_dense.weight").data(), c.hidden, c.expansion,
-                                             prefix + "o_dense.weight");
+      Result<Linear> output = Linear::create(weight(prefix + "o_dense.weight").data(), c.hidden,
+                                             c.expansion, prefix + "o_dense.weight");
       if (!output) return output.status();
       layer.input = std::move(input).value();
       layer.output = std::move(output).value();
@@ -40,8 +42,8 @@ class GauLm final : public LanguageModel {
     return Status::ok();
   }
 
-  Status run_layers(float* x, int rows, int first_position, int layer_end, const AttentionSetup& setup,
-                    Pass pass, const Capture& capture) override {
+  Status run_layers(float* x, int rows, int first_position, int layer_end,
+                    const AttentionSetup& setup, Pass pass, const Capture& capture) override {
     const int d = config_.hidden, e = config_.expansion, s = config_.key_size;
     const int width = 2 * e + s;
     const std::uint64_t n = static_cast<std::uint64_t>(rows);
@@ -69,7 +71,8 @@ class GauLm final : public LanguageModel {
       if (Status status = apply_rope(q, rows, s, first_position); !status.is_ok()) return status;
       if (Status status = apply_rope(keys, rows, s, first_position); !status.is_ok()) return status;
       float* attended = attended_.data();
-      if (Status status = attend(l, pass, setup, rows, first_position, q, s, attended, capture); !status.is_ok()) {
+      if (Status status = attend(l, pass, setup, rows, first_position, q, s, attended, capture);
+          !status.is_ok()) {
         return status;
       }
       for (int r = 0; r < rows; ++r) {

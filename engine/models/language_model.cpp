@@ -12,8 +12,12 @@
 namespace gyre::models {
 namespace {
 
-Status bad_model(std::string message) { return Status(ErrorCode::kBadModel, std::move(message)); }
-Status bad_argument(std::string message) { return Status(ErrorCode::kBadArgument, std::move(message)); }
+Status bad_model(std::string message) {
+  return Status(ErrorCode::kBadModel, std::move(message));
+}
+Status bad_argument(std::string message) {
+  return Status(ErrorCode::kBadArgument, std::move(message));
+}
 
 // Longest text a single call accepts: far beyond any demo, small enough that sizes stay in int.
 constexpr int kMaxTokens = 1 << 22;
@@ -24,14 +28,32 @@ std::uint32_t next_code_point(std::string_view text, std::size_t& i) {
   const unsigned char lead = byte(i);
   int extra = 0;
   std::uint32_t code = 0;
-  if (lead < 0x80) { ++i; return lead; }
-  if ((lead & 0xe0) == 0xc0) { extra = 1; code = lead & 0x1f; }
-  else if ((lead & 0xf0) == 0xe0) { extra = 2; code = lead & 0x0f; }
-  else if ((lead & 0xf8) == 0xf0) { extra = 3; code = lead & 0x07; }
-  else { ++i; return 0xfffd; }
-  if (i + extra >= text.size()) { ++i; return 0xfffd; }
+  if (lead < 0x80) {
+    ++i;
+    return lead;
+  }
+  if ((lead & 0xe0) == 0xc0) {
+    extra = 1;
+    code = lead & 0x1f;
+  } else if ((lead & 0xf0) == 0xe0) {
+    extra = 2;
+    code = lead & 0x0f;
+  } else if ((lead & 0xf8) == 0xf0) {
+    extra = 3;
+    code = lead & 0x07;
+  } else {
+    ++i;
+    return 0xfffd;
+  }
+  if (i + extra >= text.size()) {
+    ++i;
+    return 0xfffd;
+  }
   for (int k = 1; k <= extra; ++k) {
-    if ((byte(i + k) & 0xc0) != 0x80) { ++i; return 0xfffd; }
+    if ((byte(i + k) & 0xc0) != 0x80) {
+      ++i;
+      return 0xfffd;
+    }
     code = (code << 6) | (byte(i + k) & 0x3f);
   }
   i += extra + 1;
@@ -42,53 +64,73 @@ std::uint32_t next_code_point(std::string_view text, std::size_t& i) {
 
 std::string LmConfig::normaliser_name() const {
   switch (normaliser) {
-    case kernels::AttentionNormaliser::softmax: return "softmax";
-    case kernels::AttentionNormaliser::softmax_plus: return "softmax_plus";
-    case kernels::AttentionNormaliser::relu2: return "relu2";
+    case kernels::AttentionNormaliser::softmax:
+      return "softmax";
+    case kernels::AttentionNormaliser::softmax_plus:
+      return "softmax_plus";
+    case kernels::AttentionNormaliser::relu2:
+      return "relu2";
   }
   return "softmax";
 }
 
 Result<LmConfig> parse_lm_config(const io::ModelConfig& json) {
-  // The layout models/train/export.py writes: "family", "architecture" {sizes, normaliser, train_length},
-  // "norm" {eps}, "rope" {base, dim}, "tokenizer" {vocab, unknown_id}.
+  // The layout models/train/export.py writes: "family", "architecture" {sizes, normaliser,
+  // train_length}, "norm" {eps}, "rope" {base, dim}, "tokenizer" {vocab, unknown_id}.
   LmConfig config;
   Result<std::string> family = json.string("family");
   if (!family) return family.status();
-  if (family.value() == "gau-lm") config.family = LmFamily::gau;
-  else if (family.value() == "roformer-v2") config.family = LmFamily::roformer_v2;
-  else return bad_model(json.what() + ": 'family' " + family.value() + " is not a language model (gau-lm, roformer-v2)");
+  if (family.value() == "gau-lm")
+    config.family = LmFamily::gau;
+  else if (family.value() == "roformer-v2")
+    config.family = LmFamily::roformer_v2;
+  else
+    return bad_model(json.what() + ": 'family' " + family.value() +
+                     " is not a language model (gau-lm, roformer-v2)");
 
   Result<io::ModelConfig> arch = json.object("architecture");
   if (!arch) return arch.status();
-  const auto read_int = [&](const char* key, int& out, std::int64_t min, std::int64_t max) -> Status {
+  const auto read_int = [&](const char* key, int& out, std::int64_t min,
+                            std::int64_t max) -> Status {
     Result<std::int64_t> value = arch.value().integer(key, min, max);
     if (!value) return value.status();
     out = static_cast<int>(value.value());
     return Status::ok();
   };
-  for (Status s : {read_int("vocab_size", config.vocab_size, 2, 1 << 20), read_int("hidden", config.hidden, 2, 1 << 16),
-                   read_int("layers", config.layers, 1, 1024), read_int("train_length", config.train_length, 2, 1 << 20)}) {
+  for (Status s :
+       {read_int("vocab_size", config.vocab_size, 2, 1 << 20),
+        read_int("hidden", config.hidden, 2, 1 << 16), read_int("layers", config.layers, 1, 1024),
+        read_int("train_length", config.train_length, 2, 1 << 20)}) {
     if (!s.is_ok()) return s;
   }
   Result<std::string> normaliser = arch.value().string("normaliser");
   if (!normaliser) return normaliser.status();
-  if (normaliser.value() == "softmax") config.normaliser = kernels::AttentionNormaliser::softmax;
-  else if (normaliser.value() == "softmax_plus") config.normaliser = kernels::AttentionNormaliser::softmax_plus;
-  else if (normaliser.value() == "relu2") config.normaliser = kernels::AttentionNormaliser::relu2;
-  else return bad_model(arch.value().what() + ": 'normaliser' must be softmax, softmax_plus or relu2, not " + normaliser.value());
+  if (normaliser.value() == "softmax")
+    config.normaliser = kernels::AttentionNormaliser::softmax;
+  else if (normaliser.value() == "softmax_plus")
+    config.normaliser = kernels::AttentionNormaliser::softmax_plus;
+  else if (normaliser.value() == "relu2")
+    config.normaliser = kernels::AttentionNormaliser::relu2;
+  else
+    return bad_model(arch.value().what() +
+                     ": 'normaliser' must be softmax, softmax_plus or relu2, not " +
+                     normaliser.value());
 
   if (config.family == LmFamily::gau) {
-    for (Status s : {read_int("expansion", config.expansion, 1, 1 << 18), read_int("key_size", config.key_size, 2, 1 << 12)}) {
+    for (Status s : {read_int("expansion", config.expansion, 1, 1 << 18),
+                     read_int("key_size", config.key_size, 2, 1 << 12)}) {
       if (!s.is_ok()) return s;
     }
-    if (config.key_size % 2 != 0) return bad_model(arch.value().what() + ": 'key_size' must be even (RoPE pairs)");
+    if (config.key_size % 2 != 0)
+      return bad_model(arch.value().what() + ": 'key_size' must be even (RoPE pairs)");
   } else {
-    for (Status s : {read_int("heads", config.heads, 1, 1 << 12), read_int("intermediate", config.intermediate, 1, 1 << 18)}) {
+    for (Status s : {read_int("heads", config.heads, 1, 1 << 12),
+                     read_int("intermediate", config.intermediate, 1, 1 << 18)}) {
       if (!s.is_ok()) return s;
     }
     if (config.hidden % config.heads != 0 || (config.hidden / config.heads) % 2 != 0) {
-      return bad_model(arch.value().what() + ": 'hidden' must be a multiple of 'heads' with an even head size");
+      return bad_model(arch.value().what() +
+                       ": 'hidden' must be a multiple of 'heads' with an even head size");
     }
   }
 
@@ -96,14 +138,16 @@ Result<LmConfig> parse_lm_config(const io::ModelConfig& json) {
   if (json.has("rope")) {
     Result<io::ModelConfig> rope = json.object("rope");
     if (!rope) return rope.status();
-    Result<std::int64_t> dim = rope.value().integer_or("dim", config.head_size(), 2, config.head_size());
+    Result<std::int64_t> dim =
+        rope.value().integer_or("dim", config.head_size(), 2, config.head_size());
     if (!dim) return dim.status();
     Result<double> base = rope.value().number_or("base", 10000.0);
     if (!base) return base.status();
     if (!(base.value() > 1.0)) return bad_model(rope.value().what() + ": 'base' must be > 1");
     Result<std::string> layout = rope.value().string_or("layout", "interleaved");
     if (!layout) return layout.status();
-    if (layout.value() != "interleaved") return bad_model(rope.value().what() + ": only the interleaved layout is supported");
+    if (layout.value() != "interleaved")
+      return bad_model(rope.value().what() + ": only the interleaved layout is supported");
     config.rope_dim = static_cast<int>(dim.value());
     config.rope_base = base.value();
   }
@@ -124,8 +168,9 @@ Result<LmConfig> parse_lm_config(const io::ModelConfig& json) {
   Result<std::vector<std::string>> vocab = tokenizer.value().string_list("vocab");
   if (!vocab) return vocab.status();
   if (static_cast<int>(vocab.value().size()) != config.vocab_size) {
-    return bad_model(tokenizer.value().what() + ": 'vocab' holds " + std::to_string(vocab.value().size()) +
-                     " characters but 'vocab_size' is " + std::to_string(config.vocab_size));
+    return bad_model(tokenizer.value().what() + ": 'vocab' holds " +
+                     std::to_string(vocab.value().size()) + " characters but 'vocab_size' is " +
+                     std::to_string(config.vocab_size));
   }
   Result<std::int64_t> unknown = tokenizer.value().integer_or("unknown_id", 0, 0, 0);
   if (!unknown) return unknown.status();
@@ -175,7 +220,8 @@ std::vector<std::pair<std::string, Shape>> LanguageModel::expected_tensors(const
   for (int l = 0; l < c.layers; ++l) {
     const std::string i = std::to_string(l);
     if (c.family == LmFamily::gau) {
-      names.push_back({"layers." + i + ".i_dense.weight", {2 * c.expansion + c.key_size, c.hidden}});
+      names.push_back(
+          {"layers." + i + ".i_dense.weight", {2 * c.expansion + c.key_size, c.hidden}});
       names.push_back({"layers." + i + ".q_scale", {c.key_size}});
       names.push_back({"layers." + i + ".k_scale", {c.key_size}});
       names.push_back({"layers." + i + ".o_dense.weight", {c.hidden, c.expansion}});
@@ -197,8 +243,8 @@ std::uint64_t LanguageModel::parameter_count() const {
   return total;
 }
 
-Result<std::unique_ptr<LanguageModel>> LanguageModel::load(std::string_view config_json,
-                                                           std::span<const std::uint8_t> safetensors) {
+Result<std::unique_ptr<LanguageModel>> LanguageModel::load(
+    std::string_view config_json, std::span<const std::uint8_t> safetensors) {
   Result<io::ModelConfig> json = io::ModelConfig::parse(config_json);
   if (!json) return json.status();
   Result<LmConfig> config = parse_lm_config(json.value());
@@ -208,10 +254,13 @@ Result<std::unique_ptr<LanguageModel>> LanguageModel::load(std::string_view conf
   TensorMap weights;
   for (const auto& [name, shape] : expected_tensors(config.value())) {
     const io::TensorInfo* info = file.value().find(name);
-    if (info == nullptr) return bad_model("model.safetensors has no tensor '" + name + "' (" + config.value().family_name() + " needs it)");
+    if (info == nullptr)
+      return bad_model("model.safetensors has no tensor '" + name + "' (" +
+                       config.value().family_name() + " needs it)");
     if (info->shape != shape) {
-      return bad_model("model.safetensors: tensor '" + name + "' has shape " + shape_to_string(info->shape) +
-                       ", config.json implies " + shape_to_string(shape));
+      return bad_model("model.safetensors: tensor '" + name + "' has shape " +
+                       shape_to_string(info->shape) + ", config.json implies " +
+                       shape_to_string(shape));
     }
     Result<Tensor> tensor = file.value().read_f32(*info);
     if (!tensor) return tensor.status();
@@ -227,23 +276,28 @@ Result<std::unique_ptr<LanguageModel>> LanguageModel::create(LmConfig config, Te
     const auto it = weights.find(name);
     if (it == weights.end()) return bad_model("the weights have no tensor '" + name + "'");
     if (it->second.shape() != shape) {
-      return bad_model("tensor '" + name + "' has shape " + shape_to_string(it->second.shape()) + ", expected " +
-                       shape_to_string(shape));
+      return bad_model("tensor '" + name + "' has shape " + shape_to_string(it->second.shape()) +
+                       ", expected " + shape_to_string(shape));
     }
     floats += it->second.size();
   }
   // The packed copy doubles the parameters; refuse before allocating it.
   if (floats * 2 * sizeof(float) > max_allocation_bytes()) {
-    return Result<std::unique_ptr<LanguageModel>>(ErrorCode::kTooLarge,
-        "the model has " + std::to_string(floats) + " parameters, more than " + format_bytes(max_allocation_bytes()) + " can hold packed");
+    return Result<std::unique_ptr<LanguageModel>>(
+        ErrorCode::kTooLarge, "the model has " + std::to_string(floats) +
+                                  " parameters, more than " + format_bytes(max_allocation_bytes()) +
+                                  " can hold packed");
   }
-  std::unique_ptr<LanguageModel> model = config.family == LmFamily::gau ? make_gau_lm(std::move(config), std::move(weights))
-                                                                        : make_roformer_v2(std::move(config), std::move(weights));
+  std::unique_ptr<LanguageModel> model =
+      config.family == LmFamily::gau ? make_gau_lm(std::move(config), std::move(weights))
+                                     : make_roformer_v2(std::move(config), std::move(weights));
   const LmConfig& c = model->config_;
-  Result<Linear> output = Linear::create(model->weight("output.weight").data(), c.vocab_size, c.hidden, "output.weight");
+  Result<Linear> output = Linear::create(model->weight("output.weight").data(), c.vocab_size,
+                                         c.hidden, "output.weight");
   if (!output) return output.status();
   model->output_ = std::move(output).value();
-  Result<kernels::RopeTable> rope = kernels::RopeTable::create(c.rope_dim, std::max(2 * c.train_length, 256), c.rope_base);
+  Result<kernels::RopeTable> rope =
+      kernels::RopeTable::create(c.rope_dim, std::max(2 * c.train_length, 256), c.rope_base);
   if (!rope) return rope.status();
   model->rope_ = std::make_unique<kernels::RopeTable>(std::move(rope).value());
   if (Status s = model->build_layers(); !s.is_ok()) return s;
@@ -254,8 +308,9 @@ Result<std::unique_ptr<LanguageModel>> LanguageModel::create(LmConfig config, Te
 Status LanguageModel::check_tokens(std::span<const int> tokens) const {
   if (tokens.empty()) return bad_argument("the text is empty: at least one token is needed");
   if (tokens.size() > static_cast<std::size_t>(kMaxTokens)) {
-    return Status(ErrorCode::kTooLarge, "the text has " + std::to_string(tokens.size()) + " tokens; at most " +
-                                            std::to_string(kMaxTokens) + " are accepted per call");
+    return Status(ErrorCode::kTooLarge, "the text has " + std::to_string(tokens.size()) +
+                                            " tokens; at most " + std::to_string(kMaxTokens) +
+                                            " are accepted per call");
   }
   for (int token : tokens) {
     if (token < 0 || token >= config_.vocab_size) {
@@ -269,7 +324,8 @@ Status LanguageModel::check_tokens(std::span<const int> tokens) const {
 Status LanguageModel::embed(std::span<const int> tokens, float* x) const {
   const float* table = weight("embeddings.weight").data();
   const std::size_t d = config_.hidden;
-  for (std::size_t r = 0; r < tokens.size(); ++r) std::memcpy(x + r * d, table + tokens[r] * d, sizeof(float) * d);
+  for (std::size_t r = 0; r < tokens.size(); ++r)
+    std::memcpy(x + r * d, table + tokens[r] * d, sizeof(float) * d);
   rms_norm_rows(x, static_cast<int>(tokens.size()));
   return Status::ok();
 }
@@ -282,7 +338,8 @@ void LanguageModel::rms_norm_rows(float* x, int rows) const {
     float* row = x + static_cast<std::size_t>(r) * d;
     double sum = 0;
     for (int i = 0; i < d; ++i) sum += static_cast<double>(row[i]) * row[i];
-    const float factor = static_cast<float>(config_.norm_gain / std::sqrt(sum / d + config_.rms_eps));
+    const float factor =
+        static_cast<float>(config_.norm_gain / std::sqrt(sum / d + config_.rms_eps));
     for (int i = 0; i < d; ++i) row[i] *= factor;
   }
 }
@@ -295,8 +352,11 @@ void LanguageModel::residual_norm_rows(float* x, const float* delta, int rows) c
 Status LanguageModel::apply_rope(float* x, int rows, int row_stride, int first_position) {
   const std::int64_t end = static_cast<std::int64_t>(first_position) + rows;
   if (end > rope_->max_positions()) {
-    const std::int64_t grown = std::max<std::int64_t>(end, 2 * std::int64_t{rope_->max_positions()});
-    if (grown > kMaxTokens * 2LL) return Status(ErrorCode::kTooLarge, "position " + std::to_string(end) + " is beyond the engine's limit");
+    const std::int64_t grown =
+        std::max<std::int64_t>(end, 2 * std::int64_t{rope_->max_positions()});
+    if (grown > kMaxTokens * 2LL)
+      return Status(ErrorCode::kTooLarge,
+                    "position " + std::to_string(end) + " is beyond the engine's limit");
     if (Status s = rope_->extend(static_cast<int>(grown)); !s.is_ok()) return s;
   }
   const int blocks = config_.attention_heads() * config_.head_size() / config_.rope_dim;
@@ -312,7 +372,9 @@ Result<AttentionSetup> LanguageModel::attention_setup(const AttentionOverride& a
   c.min_len = 16.0f;
   c.mask = kernels::AttentionMask::causal;
   if (attention.mode == AttentionOverride::Mode::local) {
-    if (attention.window < 1) return bad_argument("a local window must hold at least 1 key, not " + std::to_string(attention.window));
+    if (attention.window < 1)
+      return bad_argument("a local window must hold at least 1 key, not " +
+                          std::to_string(attention.window));
     c.mask = kernels::AttentionMask::causal_window;
     c.window = attention.window;
   }
@@ -329,18 +391,24 @@ Result<AttentionSetup> LanguageModel::attention_setup(const AttentionOverride& a
   return setup;
 }
 
-Status LanguageModel::attention_with_capture(const AttentionSetup& setup, const kernels::AttentionShape& shape,
-                                             const float* q, const float* k, const float* v, float* out, int layer,
+Status LanguageModel::attention_with_capture(const AttentionSetup& setup,
+                                             const kernels::AttentionShape& shape, const float* q,
+                                             const float* k, const float* v, float* out, int layer,
                                              const Capture& capture) {
   const bool captured = capture.layer == layer;
   kernels::AttentionOutputs extra;
   if (captured) extra.entropy = capture.entropy;
-  if (Status s = kernels::attention(setup.config, shape, q, k, v, out, attention_workspace_, extra); !s.is_ok()) return s;
-  // relu(c·a)² = c²·relu(a)²: the log-n factor of relu² scales each query's weights (entropy unchanged).
+  if (Status s = kernels::attention(setup.config, shape, q, k, v, out, attention_workspace_, extra);
+      !s.is_ok())
+    return s;
+  // relu(c·a)² = c²·relu(a)²: the log-n factor of relu² scales each query's weights (entropy
+  // unchanged).
   const auto logn_square = [&](int query) {
-    const kernels::QueryVisibility vis = kernels::attention_query_visibility(setup.config, shape, query);
+    const kernels::QueryVisibility vis =
+        kernels::attention_query_visibility(setup.config, shape, query);
     const float visible = static_cast<float>(vis.end_key - vis.first_key);
-    const float factor = std::max(1.0f, std::log(std::max(visible, 1.0f)) / setup.relu2_logn_log_train);
+    const float factor =
+        std::max(1.0f, std::log(std::max(visible, 1.0f)) / setup.relu2_logn_log_train);
     return factor * factor;
   };
   const int value_floats = shape.num_heads * (shape.value_dim ? shape.value_dim : shape.head_dim);
@@ -354,15 +422,17 @@ Status LanguageModel::attention_with_capture(const AttentionSetup& setup, const 
     }
   }
   if (captured && capture.weights != nullptr) {
-    if (Status s = kernels::attention_weights(setup.config, shape, q, k, capture.weights_head, capture.query_begin,
-                                              capture.query_end, capture.weights);
+    if (Status s =
+            kernels::attention_weights(setup.config, shape, q, k, capture.weights_head,
+                                       capture.query_begin, capture.query_end, capture.weights);
         !s.is_ok()) {
       return s;
     }
     if (setup.relu2_logn_log_train > 0) {
       for (int i = capture.query_begin; i < capture.query_end; ++i) {
         const float f = logn_square(i);
-        float* row = capture.weights + static_cast<std::size_t>(i - capture.query_begin) * shape.num_keys;
+        float* row =
+            capture.weights + static_cast<std::size_t>(i - capture.query_begin) * shape.num_keys;
         for (int j = 0; j < shape.num_keys; ++j) row[j] *= f;
       }
     }
@@ -372,7 +442,8 @@ Status LanguageModel::attention_with_capture(const AttentionSetup& setup, const 
 
 Status LanguageModel::reserve_scratch(int rows) {
   const std::uint64_t n = static_cast<std::uint64_t>(rows);
-  if (Status s = ensure_capacity(hidden_, n * config_.hidden, "the activations"); !s.is_ok()) return s;
+  if (Status s = ensure_capacity(hidden_, n * config_.hidden, "the activations"); !s.is_ok())
+    return s;
   if (Status s = ensure_capacity(scratch_keys_, n * key_width(), "the keys"); !s.is_ok()) return s;
   return ensure_capacity(scratch_values_, n * value_width(), "the values");
 }
@@ -382,25 +453,32 @@ Status LanguageModel::grow_cache(int layer) {
   if (cache.is_ring() || cache.length() < cache.slots()) return Status::ok();
   const int heads = config_.attention_heads();
   const int value_dim = value_width() / heads;
-  Result<kernels::KvCache> grown = kernels::KvCache::create(heads, config_.head_size(), value_dim, 2 * cache.slots());
+  Result<kernels::KvCache> grown =
+      kernels::KvCache::create(heads, config_.head_size(), value_dim, 2 * cache.slots());
   if (!grown) return grown.status();
-  if (Status s = grown.value().append(cache.keys(), cache.values(), cache.length()); !s.is_ok()) return s;
+  if (Status s = grown.value().append(cache.keys(), cache.values(), cache.length()); !s.is_ok())
+    return s;
   cache = std::move(grown).value();
   return Status::ok();
 }
 
-Status LanguageModel::attend(int layer, Pass pass, const AttentionSetup& setup, int rows, int first_position,
-                             const float* q, int q_stride, float* out, const Capture& capture) {
+Status LanguageModel::attend(int layer, Pass pass, const AttentionSetup& setup, int rows,
+                             int first_position, const float* q, int q_stride, float* out,
+                             const Capture& capture) {
   const int heads = config_.attention_heads();
   if (pass == Pass::decode) {
     if (Status s = grow_cache(layer); !s.is_ok()) return s;
     kernels::KvCache& cache = decode_caches_[layer];
     if (Status s = cache.append(scratch_keys(), scratch_values(), 1); !s.is_ok()) return s;
-    if (Status s = kernels::attention_decode(setup.config, cache, q, out, attention_workspace_); !s.is_ok()) return s;
+    if (Status s = kernels::attention_decode(setup.config, cache, q, out, attention_workspace_);
+        !s.is_ok())
+      return s;
     if (setup.relu2_logn_log_train > 0) {
       // The one query sees min(position + 1, window) keys: relu(c·a)² = c²·relu(a)².
-      const int visible = decode_window_ > 0 ? std::min(first_position + 1, decode_window_) : first_position + 1;
-      const float c = std::max(1.0f, std::log(static_cast<float>(visible)) / setup.relu2_logn_log_train);
+      const int visible =
+          decode_window_ > 0 ? std::min(first_position + 1, decode_window_) : first_position + 1;
+      const float c =
+          std::max(1.0f, std::log(static_cast<float>(visible)) / setup.relu2_logn_log_train);
       for (int i = 0; i < value_width(); ++i) out[i] *= c * c;
     }
     return Status::ok();
@@ -414,35 +492,45 @@ Status LanguageModel::attend(int layer, Pass pass, const AttentionSetup& setup, 
   shape.query_position = first_position;
   shape.key_position = first_position;
   shape.q_stride = q_stride;
-  if (Status s = attention_with_capture(setup, shape, q, scratch_keys(), scratch_values(), out, layer, capture); !s.is_ok()) {
+  if (Status s = attention_with_capture(setup, shape, q, scratch_keys(), scratch_values(), out,
+                                        layer, capture);
+      !s.is_ok()) {
     return s;
   }
-  if (pass == Pass::prefill) return decode_caches_[layer].append(scratch_keys(), scratch_values(), rows);
+  if (pass == Pass::prefill)
+    return decode_caches_[layer].append(scratch_keys(), scratch_values(), rows);
   return Status::ok();
 }
 
-Status LanguageModel::forward(std::span<const int> tokens, const AttentionOverride& attention, float* logits,
-                              const Capture& capture) {
+Status LanguageModel::forward(std::span<const int> tokens, const AttentionOverride& attention,
+                              float* logits, const Capture& capture) {
   if (Status s = check_tokens(tokens); !s.is_ok()) return s;
   Result<AttentionSetup> setup = attention_setup(attention);
   if (!setup) return setup.status();
   const int rows = static_cast<int>(tokens.size());
   if (Status s = reserve_scratch(rows); !s.is_ok()) return s;
   if (Status s = embed(tokens, hidden_.data()); !s.is_ok()) return s;
-  const int layer_end = logits == nullptr && capture.layer >= 0 ? capture.layer + 1 : config_.layers;
-  if (Status s = run_layers(hidden_.data(), rows, 0, layer_end, setup.value(), Pass::full, capture); !s.is_ok()) return s;
+  const int layer_end =
+      logits == nullptr && capture.layer >= 0 ? capture.layer + 1 : config_.layers;
+  if (Status s = run_layers(hidden_.data(), rows, 0, layer_end, setup.value(), Pass::full, capture);
+      !s.is_ok())
+    return s;
   if (logits != nullptr) output_.apply(hidden_.data(), rows, logits);
   return Status::ok();
 }
 
-Result<std::vector<float>> LanguageModel::negative_log_likelihood(std::span<const int> tokens,
-                                                                  const AttentionOverride& attention) {
-  if (tokens.size() < 2) return Result<std::vector<float>>(ErrorCode::kBadArgument, "evaluation needs at least two tokens");
+Result<std::vector<float>> LanguageModel::negative_log_likelihood(
+    std::span<const int> tokens, const AttentionOverride& attention) {
+  if (tokens.size() < 2)
+    return Result<std::vector<float>>(ErrorCode::kBadArgument,
+                                      "evaluation needs at least two tokens");
   const std::size_t inputs = tokens.size() - 1;
   const std::size_t vocab = config_.vocab_size;
-  Result<FloatBuffer> logits = FloatBuffer::allocate(static_cast<std::uint64_t>(inputs) * vocab, "the logits");
+  Result<FloatBuffer> logits =
+      FloatBuffer::allocate(static_cast<std::uint64_t>(inputs) * vocab, "the logits");
   if (!logits) return logits.status();
-  if (Status s = forward(tokens.first(inputs), attention, logits.value().data()); !s.is_ok()) return s;
+  if (Status s = forward(tokens.first(inputs), attention, logits.value().data()); !s.is_ok())
+    return s;
   std::vector<float> nll(inputs);
   for (std::size_t i = 0; i < inputs; ++i) {
     const float* row = logits.value().data() + i * vocab;
@@ -455,10 +543,12 @@ Result<std::vector<float>> LanguageModel::negative_log_likelihood(std::span<cons
 }
 
 Result<std::vector<float>> LanguageModel::attention_entropy(std::span<const int> tokens,
-                                                            const AttentionOverride& attention, int layer) {
+                                                            const AttentionOverride& attention,
+                                                            int layer) {
   if (layer < 0 || layer >= config_.layers) {
-    return Result<std::vector<float>>(ErrorCode::kBadArgument, "layer " + std::to_string(layer) + " is outside [0, " +
-                                                                   std::to_string(config_.layers) + ")");
+    return Result<std::vector<float>>(ErrorCode::kBadArgument,
+                                      "layer " + std::to_string(layer) + " is outside [0, " +
+                                          std::to_string(config_.layers) + ")");
   }
   if (Status s = check_tokens(tokens); !s.is_ok()) return s;
   std::vector<float> entropy(tokens.size() * config_.attention_heads());
@@ -470,22 +560,26 @@ Result<std::vector<float>> LanguageModel::attention_entropy(std::span<const int>
 }
 
 Result<std::vector<float>> LanguageModel::attention_weights(std::span<const int> tokens,
-                                                            const AttentionOverride& attention, int layer, int head,
-                                                            int query_begin, int query_end) {
+                                                            const AttentionOverride& attention,
+                                                            int layer, int head, int query_begin,
+                                                            int query_end) {
   const int n = static_cast<int>(tokens.size());
   if (layer < 0 || layer >= config_.layers || head < 0 || head >= config_.attention_heads()) {
-    return Result<std::vector<float>>(ErrorCode::kBadArgument, "layer " + std::to_string(layer) + " / head " +
-                                                                   std::to_string(head) + " does not exist");
+    return Result<std::vector<float>>(
+        ErrorCode::kBadArgument,
+        "layer " + std::to_string(layer) + " / head " + std::to_string(head) + " does not exist");
   }
   if (query_begin < 0 || query_end > n || query_begin >= query_end) {
-    return Result<std::vector<float>>(ErrorCode::kBadArgument, "the query range [" + std::to_string(query_begin) + ", " +
-                                                                   std::to_string(query_end) + ") is not inside [0, " +
-                                                                   std::to_string(n) + ")");
+    return Result<std::vector<float>>(ErrorCode::kBadArgument,
+                                      "the query range [" + std::to_string(query_begin) + ", " +
+                                          std::to_string(query_end) + ") is not inside [0, " +
+                                          std::to_string(n) + ")");
   }
   const std::uint64_t count = static_cast<std::uint64_t>(query_end - query_begin) * n;
   if (count > (1ull << 26)) {
-    return Result<std::vector<float>>(ErrorCode::kTooLarge, "the weights would hold " + std::to_string(count) +
-                                                                " floats; ask for fewer queries at a time");
+    return Result<std::vector<float>>(ErrorCode::kTooLarge,
+                                      "the weights would hold " + std::to_string(count) +
+                                          " floats; ask for fewer queries at a time");
   }
   std::vector<float> weights(count);
   Capture capture;
@@ -510,28 +604,36 @@ Status LanguageModel::begin(std::span<const int> prompt, const AttentionOverride
   decode_caches_.clear();
   const int heads = config_.attention_heads();
   for (int l = 0; l < config_.layers; ++l) {
-    Result<kernels::KvCache> cache = kernels::KvCache::create(heads, config_.head_size(), value_width() / heads,
-                                                              std::max(rows + 256, 2 * rows), decode_window_);
+    Result<kernels::KvCache> cache =
+        kernels::KvCache::create(heads, config_.head_size(), value_width() / heads,
+                                 std::max(rows + 256, 2 * rows), decode_window_);
     if (!cache) return cache.status();
     decode_caches_.push_back(std::move(cache).value());
   }
   if (Status s = reserve_scratch(rows); !s.is_ok()) return s;
   if (Status s = embed(prompt, hidden_.data()); !s.is_ok()) return s;
-  if (Status s = run_layers(hidden_.data(), rows, 0, config_.layers, decode_setup_, Pass::prefill, {}); !s.is_ok()) {
+  if (Status s =
+          run_layers(hidden_.data(), rows, 0, config_.layers, decode_setup_, Pass::prefill, {});
+      !s.is_ok()) {
     decode_caches_.clear();
     return s;
   }
-  output_.apply(hidden_.data() + static_cast<std::size_t>(rows - 1) * config_.hidden, 1, next_logits_.data());
+  output_.apply(hidden_.data() + static_cast<std::size_t>(rows - 1) * config_.hidden, 1,
+                next_logits_.data());
   position_ = rows;
   return Status::ok();
 }
 
 Status LanguageModel::advance(int token) {
-  if (position_ == 0 || decode_caches_.empty()) return bad_argument("advance() needs begin() with a prompt first");
+  if (position_ == 0 || decode_caches_.empty())
+    return bad_argument("advance() needs begin() with a prompt first");
   const int one[1] = {token};
   if (Status s = check_tokens(one); !s.is_ok()) return s;
   if (Status s = embed(one, hidden_.data()); !s.is_ok()) return s;
-  if (Status s = run_layers(hidden_.data(), 1, position_, config_.layers, decode_setup_, Pass::decode, {}); !s.is_ok()) return s;
+  if (Status s =
+          run_layers(hidden_.data(), 1, position_, config_.layers, decode_setup_, Pass::decode, {});
+      !s.is_ok())
+    return s;
   output_.apply(hidden_.data(), 1, next_logits_.data());
   ++position_;
   return Status::ok();

@@ -1,6 +1,7 @@
 // The causal character language models Gyre ships (models/train/models.py is the reference):
-//   GAU-LM       x = RMSNorm(E[ids]); per layer x = RMSNorm(x + GAU(x));                 logits = x·W_outᵀ
-//   RoFormerV2   x = RMSNorm(E[ids]); per layer x = RMSNorm(x + MHA(x)), RMSNorm(x + FFN(x)); same head
+//   GAU-LM       x = RMSNorm(E[ids]); per layer x = RMSNorm(x + GAU(x));                 logits =
+//   x·W_outᵀ RoFormerV2   x = RMSNorm(E[ids]); per layer x = RMSNorm(x + MHA(x)), RMSNorm(x +
+//   FFN(x)); same head
 // This file holds what both families share: config, tokenizer, weights, the key/value cache, the
 // attention override of the length-extrapolation lab, evaluation, and incremental decoding.
 // gau_lm.cpp and roformer_v2.cpp hold the layers.
@@ -39,8 +40,9 @@ struct LmConfig {
   // RoFormerV2: heads of hidden/heads, FFN width.
   int heads = 1;
   int intermediate = 0;
-  // RoPE rotates blocks of rope_dim features with θ_i = base^(−2i/rope_dim). Equal to the head size in
-  // a trained model; a model widened with a duplicated θ table keeps the original head size here.
+  // RoPE rotates blocks of rope_dim features with θ_i = base^(−2i/rope_dim). Equal to the head size
+  // in a trained model; a model widened with a duplicated θ table keeps the original head size
+  // here.
   int rope_dim = 0;
   double rope_base = 10000.0;
   // RMSNorm y = gain · x / sqrt(mean(x²) + eps): gain 1 when trained, 1/√k after widening by k.
@@ -78,8 +80,9 @@ class Tokenizer {
 //   as_trained  causal over every previous token, the trained normaliser (window and logn ignored)
 //   full        the same, optionally with the post-hoc log-n factor
 //   local       sliding window of `window` keys (the current one included), optionally with log-n
-// logn multiplies the scores of a query that sees l keys by max(1, log l / log L); softmax_plus already
-// contains it, so it changes nothing there. (For relu² the factor c gives c² on the weights.)
+// logn multiplies the scores of a query that sees l keys by max(1, log l / log L); softmax_plus
+// already contains it, so it changes nothing there. (For relu² the factor c gives c² on the
+// weights.)
 struct AttentionOverride {
   enum class Mode : std::uint8_t { as_trained, full, local };
   Mode mode = Mode::as_trained;
@@ -87,18 +90,19 @@ struct AttentionOverride {
   bool logn = false;
 };
 
-// How a pass treats keys and values: a full pass attends over the scratch of this call; prefill does the
-// same and also appends them to the decoding caches; decode appends one token to the caches and attends
-// from them (KERNELS-II's KvCache: linear, or a ring of `window` keys for local attention).
+// How a pass treats keys and values: a full pass attends over the scratch of this call; prefill
+// does the same and also appends them to the decoding caches; decode appends one token to the
+// caches and attends from them (KERNELS-II's KvCache: linear, or a ring of `window` keys for local
+// attention).
 enum class Pass : std::uint8_t { full, prefill, decode };
 
 // What a pass records beside the logits, for one layer.
 struct Capture {
-  int layer = -1;                 // -1: nothing
-  float* entropy = nullptr;       // [rows × heads] attention entropy (nats)
-  int weights_head = 0;           // attention weights of this head ...
+  int layer = -1;            // -1: nothing
+  float* entropy = nullptr;  // [rows × heads] attention entropy (nats)
+  int weights_head = 0;      // attention weights of this head ...
   int query_begin = 0, query_end = 0;
-  float* weights = nullptr;       // ... [query_end − query_begin] × keys
+  float* weights = nullptr;  // ... [query_end − query_begin] × keys
 };
 
 // Per-call attention settings derived from the override (shared by both families).
@@ -125,22 +129,25 @@ class LanguageModel {
   const TensorMap& weights() const { return weights_; }
   std::uint64_t parameter_count() const;
 
-  // One causal pass over `tokens`: logits [n × vocab] (logits may be null when only a capture is wanted).
+  // One causal pass over `tokens`: logits [n × vocab] (logits may be null when only a capture is
+  // wanted).
   Status forward(std::span<const int> tokens, const AttentionOverride& attention, float* logits,
                  const Capture& capture = {});
   // −log p(tokens[i + 1] | tokens[0..i]) for i = 0 … n − 2, in nats.
   Result<std::vector<float>> negative_log_likelihood(std::span<const int> tokens,
                                                      const AttentionOverride& attention);
   // Attention entropy per position of one layer: [n × heads].
-  Result<std::vector<float>> attention_entropy(std::span<const int> tokens, const AttentionOverride& attention,
-                                               int layer);
+  Result<std::vector<float>> attention_entropy(std::span<const int> tokens,
+                                               const AttentionOverride& attention, int layer);
   // Attention weights of one layer and head for queries [query_begin, query_end): rows × n.
-  Result<std::vector<float>> attention_weights(std::span<const int> tokens, const AttentionOverride& attention,
-                                               int layer, int head, int query_begin, int query_end);
+  Result<std::vector<float>> attention_weights(std::span<const int> tokens,
+                                               const AttentionOverride& attention, int layer,
+                                               int head, int query_begin, int query_end);
 
-  // Incremental decoding: begin() resets the cache and runs the prompt (at least one token); advance()
-  // appends one token. Both leave the next-token logits in next_logits(). The override decides the
-  // cache: local keeps a window of keys (O(window) memory however long the generation runs).
+  // Incremental decoding: begin() resets the cache and runs the prompt (at least one token);
+  // advance() appends one token. Both leave the next-token logits in next_logits(). The override
+  // decides the cache: local keeps a window of keys (O(window) memory however long the generation
+  // runs).
   Status begin(std::span<const int> prompt, const AttentionOverride& attention);
   Status advance(int token);
   std::span<const float> next_logits() const { return {next_logits_.data(), next_logits_.size()}; }
@@ -150,21 +157,23 @@ class LanguageModel {
   LanguageModel(LmConfig config, TensorMap weights);
   // Packs the layer weights (called once by create()).
   virtual Status build_layers() = 0;
-  // Runs layers [0, layer_end) on x [rows × hidden] (in place) for tokens at positions first_position …
-  // Each layer writes its rotated keys and values to scratch_keys() / scratch_values() (rows × key_width(),
-  // rows × value_width()) and calls attend().
-  virtual Status run_layers(float* x, int rows, int first_position, int layer_end, const AttentionSetup& setup,
-                            Pass pass, const Capture& capture) = 0;
+  // Runs layers [0, layer_end) on x [rows × hidden] (in place) for tokens at positions
+  // first_position … Each layer writes its rotated keys and values to scratch_keys() /
+  // scratch_values() (rows × key_width(), rows × value_width()) and calls attend().
+  virtual Status run_layers(float* x, int rows, int first_position, int layer_end,
+                            const AttentionSetup& setup, Pass pass, const Capture& capture) = 0;
 
   int key_width() const { return config_.attention_heads() * config_.head_size(); }
-  int value_width() const { return config_.family == LmFamily::gau ? config_.expansion : config_.hidden; }
+  int value_width() const {
+    return config_.family == LmFamily::gau ? config_.expansion : config_.hidden;
+  }
   float* scratch_keys() { return scratch_keys_.data(); }
   float* scratch_values() { return scratch_values_.data(); }
-  // Attention of one layer for `rows` queries q (row stride q_stride) over the keys and values in scratch
-  // (full, prefill) or in the layer's decoding cache (decode: one query, appended first); out holds
-  // rows × value_width().
-  Status attend(int layer, Pass pass, const AttentionSetup& setup, int rows, int first_position, const float* q,
-                int q_stride, float* out, const Capture& capture);
+  // Attention of one layer for `rows` queries q (row stride q_stride) over the keys and values in
+  // scratch (full, prefill) or in the layer's decoding cache (decode: one query, appended first);
+  // out holds rows × value_width().
+  Status attend(int layer, Pass pass, const AttentionSetup& setup, int rows, int first_position,
+                const float* q, int q_stride, float* out, const Capture& capture);
 
   const Tensor& weight(const std::string& name) const { return weights_.at(name); }
   // RMSNorm of rows in place (gain and eps from the config).
@@ -173,9 +182,11 @@ class LanguageModel {
   void residual_norm_rows(float* x, const float* delta, int rows) const;
   // Rotates rows of `heads_in_row` heads (head_size floats each) at positions first_position + r.
   Status apply_rope(float* x, int rows, int row_stride, int first_position);
-  // Entropy/weights capture and relu² log-n post-scaling for one layer's attention, given its Q and K.
-  Status attention_with_capture(const AttentionSetup& setup, const kernels::AttentionShape& shape, const float* q,
-                                const float* k, const float* v, float* out, int layer, const Capture& capture);
+  // Entropy/weights capture and relu² log-n post-scaling for one layer's attention, given its Q and
+  // K.
+  Status attention_with_capture(const AttentionSetup& setup, const kernels::AttentionShape& shape,
+                                const float* q, const float* k, const float* v, float* out,
+                                int layer, const Capture& capture);
 
   LmConfig config_;
   Tokenizer tokenizer_;
@@ -192,9 +203,9 @@ class LanguageModel {
 
   Linear output_;
   std::unique_ptr<kernels::RopeTable> rope_;
-  FloatBuffer scratch_keys_, scratch_values_;       // this call's keys and values, one layer at a time
-  std::vector<kernels::KvCache> decode_caches_;     // one per layer while decoding
-  int decode_window_ = 0;                           // 0: linear caches
+  FloatBuffer scratch_keys_, scratch_values_;    // this call's keys and values, one layer at a time
+  std::vector<kernels::KvCache> decode_caches_;  // one per layer while decoding
+  int decode_window_ = 0;                        // 0: linear caches
   AttentionSetup decode_setup_;
   FloatBuffer hidden_;  // [rows × hidden] activations of the current call
   std::vector<float> next_logits_;

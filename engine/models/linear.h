@@ -1,6 +1,7 @@
-// A bias-free dense layer y = act(x · Wᵀ) whose weights are packed once, at model load, for the packed
-// GEMM (kernels/gemm.h). W arrives in PyTorch's nn.Linear layout [out, in]; every model layer (GAU
-// projections, MHA, FFN, the U-Net's convolutions through im2col) runs through this one class.
+// A bias-free dense layer y = act(x · Wᵀ) whose weights are packed once, at model load, for the
+// packed GEMM (kernels/gemm.h). W arrives in PyTorch's nn.Linear layout [out, in]; every model
+// layer (GAU projections, MHA, FFN, the U-Net's convolutions through im2col) runs through this one
+// class.
 #pragma once
 
 #include <cstdint>
@@ -18,22 +19,23 @@ class Linear {
  public:
   Linear() = default;
   // weight: [out, in] row-major (PyTorch), or with `transposed` = false [in, out].
-  static Result<Linear> create(const float* weight, int out, int in, std::string_view what, bool transposed = true);
+  static Result<Linear> create(const float* weight, int out, int in, std::string_view what,
+                               bool transposed = true);
 
   int in() const { return in_; }
   int out() const { return out_; }
 
   // y[r, :] = act(x[r, :] · Wᵀ) for r < rows; strides are in floats (0 = dense).
-  void apply(const float* x, int rows, float* y, Activation activation = Activation::none, int x_stride = 0,
-             int y_stride = 0) const;
+  void apply(const float* x, int rows, float* y, Activation activation = Activation::none,
+             int x_stride = 0, int y_stride = 0) const;
 
  private:
   int in_ = 0, out_ = 0;
   FloatBuffer packed_;
 };
 
-// Grows `buffer` to at least `count` floats (contents not kept). The only allocation a model makes after
-// load, and only when a call is longer than any before it.
+// Grows `buffer` to at least `count` floats (contents not kept). The only allocation a model makes
+// after load, and only when a call is longer than any before it.
 Status ensure_capacity(FloatBuffer& buffer, std::uint64_t count, std::string_view what);
 
 }  // namespace gyre::models

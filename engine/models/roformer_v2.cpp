@@ -10,14 +10,15 @@ namespace {
 
 class RoFormerV2 final : public LanguageModel {
  public:
-  RoFormerV2(LmConfig config, TensorMap weights) : LanguageModel(std::move(config), std::move(weights)) {}
+  RoFormerV2(LmConfig config, TensorMap weights)
+      : LanguageModel(std::move(config), std::move(weights)) {}
 
  private:
   struct Layer {
-    Linear qkv;     // d → 3d (Q, K, V side by side)
-    Linear output;  // d → d
-    Linear ffn_in;  // d → intermediate, ReLU
-    Linear ffn_out; // intermediate → d
+    Linear qkv;      // d → 3d (Q, K, V side by side)
+    Linear output;   // d → d
+    Linear ffn_in;   // d → intermediate, ReLU
+    Linear ffn_out;  // intermediate → d
   };
 
   Status build_layers() override {
@@ -28,14 +29,21 @@ class RoFormerV2 final : public LanguageModel {
     for (int l = 0; l < c.layers; ++l) {
       const std::string attention = "attentions." + std::to_string(l) + ".";
       const std::string ffn = "feed_forwards." + std::to_string(l) + ".";
-      std::memcpy(stacked.value().data(), weight(attention + "q_dense.weight").data(), sizeof(float) * square);
-      std::memcpy(stacked.value().data() + square, weight(attention + "k_dense.weight").data(), sizeof(float) * square);
-      std::memcpy(stacked.value().data() + 2 * square, weight(attention + "v_dense.weight").data(), sizeof(float) * square);
+      std::memcpy(stacked.value().data(), weight(attention + "q_dense.weight").data(),
+                  sizeof(float) * square);
+      std::memcpy(stacked.value().data() + square, weight(attention + "k_dense.weight").data(),
+                  sizeof(float) * square);
+      std::memcpy(stacked.value().data() + 2 * square, weight(attention + "v_dense.weight").data(),
+                  sizeof(float) * square);
       Layer layer;
-      Result<Linear> qkv = Linear::create(stacked.value().data(), 3 * c.hidden, c.hidden, attention + "qkv");
-      Result<Linear> output = Linear::create(weight(attention + "o_dense.weight").data(), c.hidden, c.hidden, attention + "o_dense.weight");
-      Result<Linear> ffn_in = Linear::create(weight(ffn + "i_dense.weight").data(), c.intermediate, c.hidden, ffn + "i_dense.weight");
-      Result<Linear> ffn_out = Linear::create(weight(ffn + "o_dense.weight").data(), c.hidden, c.intermediate, ffn + "o_dense.weight");
+      Result<Linear> qkv =
+          Linear::create(stacked.value().data(), 3 * c.hidden, c.hidden, attention + "qkv");
+      Result<Linear> output = Linear::create(weight(attention + "o_dense.weight").data(), c.hidden,
+                                             c.hidden, attention + "o_dense.weight");
+      Result<Linear> ffn_in = Linear::create(weight(ffn + "i_dense.weight").data(), c.intermediate,
+                                             c.hidden, ffn + "i_dense.weight");
+      Result<Linear> ffn_out = Linear::create(weight(ffn + "o_dense.weight").data(), c.hidden,
+                                              c.intermediate, ffn + "o_dense.weight");
       for (const Result<Linear>* r : {&qkv, &output, &ffn_in, &ffn_out}) {
         if (!*r) return r->status();
       }
@@ -48,14 +56,15 @@ class RoFormerV2 final : public LanguageModel {
     return Status::ok();
   }
 
-  Status run_layers(float* x, int rows, int first_position, int layer_end, const AttentionSetup& setup,
-                    Pass pass, const Capture& capture) override {
+  Status run_layers(float* x, int rows, int first_position, int layer_end,
+                    const AttentionSetup& setup, Pass pass, const Capture& capture) override {
     const int d = config_.hidden;
     const std::uint64_t n = static_cast<std::uint64_t>(rows);
-    for (auto [buffer, floats, what] : {std::tuple{&projected_, n * 3 * d, "the QKV projections"},
-                                        std::tuple{&attended_, n * d, "the attention output"},
-                                        std::tuple{&delta_, n * d, "the layer output"},
-                                        std::tuple{&inner_, n * config_.intermediate, "the FFN activations"}}) {
+    for (auto [buffer, floats, what] :
+         {std::tuple{&projected_, n * 3 * d, "the QKV projections"},
+          std::tuple{&attended_, n * d, "the attention output"},
+          std::tuple{&delta_, n * d, "the layer output"},
+          std::tuple{&inner_, n * config_.intermediate, "the FFN activations"}}) {
       if (Status status = ensure_capacity(*buffer, floats, what); !status.is_ok()) return status;
     }
     for (int l = 0; l < layer_end; ++l) {
@@ -70,9 +79,11 @@ class RoFormerV2 final : public LanguageModel {
         std::memcpy(keys + static_cast<std::size_t>(r) * d, row + d, sizeof(float) * d);
         std::memcpy(values + static_cast<std::size_t>(r) * d, row + 2 * d, sizeof(float) * d);
       }
-      if (Status status = apply_rope(qkv, rows, 3 * d, first_position); !status.is_ok()) return status;
+      if (Status status = apply_rope(qkv, rows, 3 * d, first_position); !status.is_ok())
+        return status;
       if (Status status = apply_rope(keys, rows, d, first_position); !status.is_ok()) return status;
-      if (Status status = attend(l, pass, setup, rows, first_position, qkv, 3 * d, attended_.data(), capture);
+      if (Status status =
+              attend(l, pass, setup, rows, first_position, qkv, 3 * d, attended_.data(), capture);
           !status.is_ok()) {
         return status;
       }

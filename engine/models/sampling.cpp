@@ -14,7 +14,9 @@ std::uint64_t splitmix64(std::uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-std::uint32_t rotl(std::uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+std::uint32_t rotl(std::uint32_t x, int k) {
+  return (x << k) | (x >> (32 - k));
+}
 
 }  // namespace
 
@@ -40,7 +42,9 @@ std::uint32_t Rng::next_u32() {
   return result;
 }
 
-float Rng::uniform() { return static_cast<float>(next_u32() >> 8) * (1.0f / 16777216.0f); }
+float Rng::uniform() {
+  return static_cast<float>(next_u32() >> 8) * (1.0f / 16777216.0f);
+}
 
 float Rng::normal() {
   if (has_spare_) {
@@ -62,7 +66,11 @@ void Rng::fill_normal(float* out, std::size_t count) {
 }
 
 TokenSampler::TokenSampler(const SamplingOptions& options, int vocab_size)
-    : options_(options), rng_(options.seed), adjusted_(vocab_size), order_(vocab_size), probabilities_(vocab_size) {}
+    : options_(options),
+      rng_(options.seed),
+      adjusted_(vocab_size),
+      order_(vocab_size),
+      probabilities_(vocab_size) {}
 
 int TokenSampler::sample(std::span<const float> logits, std::span<const int> recent) {
   const int vocab = static_cast<int>(adjusted_.size());
@@ -80,14 +88,17 @@ int TokenSampler::sample(std::span<const float> logits, std::span<const int> rec
     }
   }
   if (options_.temperature <= 0.0f) {
-    return static_cast<int>(std::max_element(adjusted_.begin(), adjusted_.end()) - adjusted_.begin());
+    return static_cast<int>(std::max_element(adjusted_.begin(), adjusted_.end()) -
+                            adjusted_.begin());
   }
-  // Candidates sorted by logit, best first; top-k truncates, then softmax at the temperature, then top-p.
+  // Candidates sorted by logit, best first; top-k truncates, then softmax at the temperature, then
+  // top-p.
   std::iota(order_.begin(), order_.end(), 0);
   int count = vocab;
   if (options_.top_k > 0 && options_.top_k < vocab) count = options_.top_k;
-  std::partial_sort(order_.begin(), order_.begin() + count, order_.end(),
-                    [&](int a, int b) { return adjusted_[a] > adjusted_[b] || (adjusted_[a] == adjusted_[b] && a < b); });
+  std::partial_sort(order_.begin(), order_.begin() + count, order_.end(), [&](int a, int b) {
+    return adjusted_[a] > adjusted_[b] || (adjusted_[a] == adjusted_[b] && a < b);
+  });
   const double inverse_temperature = 1.0 / options_.temperature;
   const double top = adjusted_[order_[0]];
   double total = 0;

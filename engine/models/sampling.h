@@ -8,7 +8,8 @@
 namespace gyre::models {
 
 // xoshiro128** seeded through splitmix64: the same seed gives the same stream on every platform
-// (native, wasm SIMD, wasm scalar), which is what makes a seeded generation or sampling reproducible.
+// (native, wasm SIMD, wasm scalar), which is what makes a seeded generation or sampling
+// reproducible.
 class Rng {
  public:
   explicit Rng(std::uint64_t seed = 0) { reseed(seed); }
@@ -27,11 +28,11 @@ class Rng {
 };
 
 struct SamplingOptions {
-  float temperature = 1.0f;  // 0: greedy (argmax)
-  int top_k = 0;             // 0: off
-  float top_p = 1.0f;        // nucleus mass in (0, 1]; 1: off
+  float temperature = 1.0f;         // 0: greedy (argmax)
+  int top_k = 0;                    // 0: off
+  float top_p = 1.0f;               // nucleus mass in (0, 1]; 1: off
   float repetition_penalty = 1.0f;  // CTRL-style: > 1 discourages tokens seen in the recent window
-  int repetition_window = 64;       // how many recent tokens the penalty looks at (char-level models)
+  int repetition_window = 64;  // how many recent tokens the penalty looks at (char-level models)
   std::uint64_t seed = 0;
 };
 

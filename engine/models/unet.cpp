@@ -11,22 +11,31 @@ namespace {
 
 constexpr float kGroupNormEps = 1e-6f;
 
-Status bad_model(std::string message) { return Status(ErrorCode::kBadModel, std::move(message)); }
+Status bad_model(std::string message) {
+  return Status(ErrorCode::kBadModel, std::move(message));
+}
 
 }  // namespace
 
 Result<UnetConfig> parse_unet_config(const io::ModelConfig& json) {
   Result<std::string> family = json.string("family");
   if (!family) return family.status();
-  if (family.value() != "ddpm-unet") return bad_model(json.what() + ": 'family' " + family.value() + " is not ddpm-unet");
+  if (family.value() != "ddpm-unet")
+    return bad_model(json.what() + ": 'family' " + family.value() + " is not ddpm-unet");
   Result<io::ModelConfig> arch = json.object("architecture");
   if (!arch) return arch.status();
   UnetConfig c;
-  struct Field { const char* key; int* out; std::int64_t min, max; };
-  for (const Field& f : {Field{"image_size", &c.image_size, 2, 1024}, Field{"image_channels", &c.image_channels, 1, 16},
-                         Field{"base_channels", &c.base_channels, 1, 4096}, Field{"blocks", &c.blocks, 1, 16},
-                         Field{"min_pixel", &c.min_pixel, 1, 1024}, Field{"time_dim", &c.time_dim, 1, 8192},
-                         Field{"groups", &c.groups, 1, 4096}, Field{"steps", &c.steps, 2, 100000}}) {
+  struct Field {
+    const char* key;
+    int* out;
+    std::int64_t min, max;
+  };
+  for (const Field& f :
+       {Field{"image_size", &c.image_size, 2, 1024},
+        Field{"image_channels", &c.image_channels, 1, 16},
+        Field{"base_channels", &c.base_channels, 1, 4096}, Field{"blocks", &c.blocks, 1, 16},
+        Field{"min_pixel", &c.min_pixel, 1, 1024}, Field{"time_dim", &c.time_dim, 1, 8192},
+        Field{"groups", &c.groups, 1, 4096}, Field{"steps", &c.steps, 2, 100000}}) {
     Result<std::int64_t> value = arch.value().integer(f.key, f.min, f.max);
     if (!value) return value.status();
     *f.out = static_cast<int>(value.value());
@@ -42,11 +51,13 @@ Result<UnetConfig> parse_unet_config(const io::ModelConfig& json) {
       return bad_model(arch.value().what() + ": 'groups' must divide every level's channel count");
     }
   }
-  if (c.base_channels % c.groups != 0) return bad_model(arch.value().what() + ": 'groups' must divide 'base_channels'");
+  if (c.base_channels % c.groups != 0)
+    return bad_model(arch.value().what() + ": 'groups' must divide 'base_channels'");
   return c;
 }
 
-Result<std::unique_ptr<UNet>> UNet::load(std::string_view config_json, std::span<const std::uint8_t> safetensors) {
+Result<std::unique_ptr<UNet>> UNet::load(std::string_view config_json,
+                                         std::span<const std::uint8_t> safetensors) {
   Result<io::ModelConfig> json = io::ModelConfig::parse(config_json);
   if (!json) return json.status();
   Result<UnetConfig> config = parse_unet_config(json.value());
@@ -64,10 +75,13 @@ Status UNet::build(const io::SafetensorsFile& file) {
   // Reads a tensor, checking its shape; keeps it alive in tensors_.
   const auto read = [&](const std::string& name, const Shape& shape) -> Result<const float*> {
     const io::TensorInfo* info = file.find(name);
-    if (info == nullptr) return bad_model("model.safetensors has no tensor '" + name + "' (the U-Net config needs it)");
+    if (info == nullptr)
+      return bad_model("model.safetensors has no tensor '" + name +
+                       "' (the U-Net config needs it)");
     if (info->shape != shape) {
-      return bad_model("model.safetensors: tensor '" + name + "' has shape " + shape_to_string(info->shape) +
-                       ", config.json implies " + shape_to_string(shape));
+      return bad_model("model.safetensors: tensor '" + name + "' has shape " +
+                       shape_to_string(info->shape) + ", config.json implies " +
+                       shape_to_string(shape));
     }
     Result<Tensor> tensor = file.read_f32(*info);
     if (!tensor) return tensor.status();
@@ -75,17 +89,20 @@ Status UNet::build(const io::SafetensorsFile& file) {
     tensors_.push_back(std::move(tensor).value());
     return static_cast<const float*>(tensors_.back().data());
   };
-  // A 3×3 convolution [out, in, 3, 3] repacked so that input column (ky·3 + kx)·in + c matches im2col.
+  // A 3×3 convolution [out, in, 3, 3] repacked so that input column (ky·3 + kx)·in + c matches
+  // im2col.
   const auto conv = [&](const std::string& name, int in, int out, Linear& layer) -> Status {
     Result<const float*> w = read(name, {out, in, 3, 3});
     if (!w) return w.status();
-    Result<FloatBuffer> reordered = FloatBuffer::allocate(static_cast<std::uint64_t>(out) * in * 9, name);
+    Result<FloatBuffer> reordered =
+        FloatBuffer::allocate(static_cast<std::uint64_t>(out) * in * 9, name);
     if (!reordered) return reordered.status();
     float* r = reordered.value().data();
     for (int o = 0; o < out; ++o)
       for (int ch = 0; ch < in; ++ch)
         for (int tap = 0; tap < 9; ++tap)
-          r[(static_cast<std::size_t>(o) * 9 + tap) * in + ch] = w.value()[(static_cast<std::size_t>(o) * in + ch) * 9 + tap];
+          r[(static_cast<std::size_t>(o) * 9 + tap) * in + ch] =
+              w.value()[(static_cast<std::size_t>(o) * in + ch) * 9 + tap];
     Result<Linear> linear = Linear::create(r, out, 9 * in, name);
     if (!linear) return linear.status();
     layer = std::move(linear).value();
@@ -96,7 +113,8 @@ Status UNet::build(const io::SafetensorsFile& file) {
     b.c_out = out;
     Result<const float*> time = read(prefix + "time_dense.weight", {in, c.time_dim});
     if (!time) return time.status();
-    Result<Linear> time_dense = Linear::create(time.value(), in, c.time_dim, prefix + "time_dense.weight");
+    Result<Linear> time_dense =
+        Linear::create(time.value(), in, c.time_dim, prefix + "time_dense.weight");
     if (!time_dense) return time_dense.status();
     b.time_dense = std::move(time_dense).value();
     if (Status s = conv(prefix + "conv1.weight", in, out, b.conv1); !s.is_ok()) return s;
@@ -121,7 +139,8 @@ Status UNet::build(const io::SafetensorsFile& file) {
   Result<const float*> table = read("time_table", {c.steps, c.time_dim});
   if (!table) return table.status();
   time_table_ = table.value();
-  if (Status s = conv("stem.weight", c.image_channels, c.base_channels, stem_); !s.is_ok()) return s;
+  if (Status s = conv("stem.weight", c.image_channels, c.base_channels, stem_); !s.is_ok())
+    return s;
 
   // The channel plan of UNet.__init__: widths is the skip stack's channel counts.
   int channels = c.base_channels, side = c.image_size;
@@ -129,12 +148,16 @@ Status UNet::build(const io::SafetensorsFile& file) {
   for (int m : c.multipliers) {
     for (int b = 0; b < c.blocks; ++b) {
       down_.emplace_back();
-      if (Status s = block("down." + std::to_string(down_.size() - 1) + ".", channels, m * c.base_channels, down_.back()); !s.is_ok()) return s;
+      if (Status s = block("down." + std::to_string(down_.size() - 1) + ".", channels,
+                           m * c.base_channels, down_.back());
+          !s.is_ok())
+        return s;
       channels = m * c.base_channels;
       widths.push_back(channels);
     }
     const bool pooled = side > c.min_pixel;
-    if (pooled && side % 2 != 0) return bad_model("config.json: a pooled level has odd side " + std::to_string(side));
+    if (pooled && side % 2 != 0)
+      return bad_model("config.json: a pooled level has odd side " + std::to_string(side));
     pool_after_.push_back(pooled);
     if (pooled) {
       side /= 2;
@@ -149,7 +172,10 @@ Status UNet::build(const io::SafetensorsFile& file) {
       const int target = widths.back();
       widths.pop_back();
       up_.emplace_back();
-      if (Status s = block("up." + std::to_string(up_.size() - 1) + ".", channels, target, up_.back()); !s.is_ok()) return s;
+      if (Status s =
+              block("up." + std::to_string(up_.size() - 1) + ".", channels, target, up_.back());
+          !s.is_ok())
+        return s;
       channels = target;
     }
   }
@@ -162,7 +188,8 @@ Status UNet::build(const io::SafetensorsFile& file) {
   return conv("head.weight", channels, c.image_channels, head_);
 }
 
-void UNet::conv3x3(const Linear& weights, const float* x, int batch, int side, int c_in, float* y, Activation activation) {
+void UNet::conv3x3(const Linear& weights, const float* x, int batch, int side, int c_in, float* y,
+                   Activation activation) {
   // im2col rows: one per output pixel, 9 taps × c_in channels, zero outside the image (padding 1).
   // Rows go through the GEMM in chunks whose column matrix stays near 1 MB, so it is still in cache
   // when the GEMM reads it.
@@ -187,7 +214,8 @@ void UNet::conv3x3(const Linear& weights, const float* x, int batch, int side, i
         }
         // The three taps of a kernel row are three neighbouring pixels: one contiguous run in HWC.
         const int first_tap = j == 0 ? 1 : 0, end_tap = j == side - 1 ? 2 : 3;
-        const float* source = image + (static_cast<std::size_t>(si) * side + j - 1 + first_tap) * c_in;
+        const float* source =
+            image + (static_cast<std::size_t>(si) * side + j - 1 + first_tap) * c_in;
         if (first_tap == 1) std::fill(taps, taps + c_in, 0.0f);
         std::copy(source, source + (end_tap - first_tap) * c_in, taps + first_tap * c_in);
         if (end_tap == 2) std::fill(taps + 2 * c_in, taps + 3 * c_in, 0.0f);
@@ -197,7 +225,8 @@ void UNet::conv3x3(const Linear& weights, const float* x, int batch, int side, i
   }
 }
 
-Status UNet::run_block(const Block& block, const float* x, int batch, int side, const float* t_emb, float* out) {
+Status UNet::run_block(const Block& block, const float* x, int batch, int side, const float* t_emb,
+                       float* out) {
   const int pixels = side * side;
   const std::size_t rows = static_cast<std::size_t>(batch) * pixels;
   float* time_added = time_added_.data();
@@ -211,7 +240,8 @@ Status UNet::run_block(const Block& block, const float* x, int batch, int side, 
     }
   }
   conv3x3(block.conv1, h1, batch, side, block.c_in, block_h2_.data(), Activation::silu);
-  conv3x3(block.conv2, block_h2_.data(), batch, side, block.c_out, block_h3_.data(), Activation::silu);
+  conv3x3(block.conv2, block_h2_.data(), batch, side, block.c_out, block_h3_.data(),
+          Activation::silu);
   const std::size_t count = rows * block.c_out;
   if (block.has_skip) {
     block.skip.apply(x, static_cast<int>(rows), out);
@@ -221,8 +251,9 @@ Status UNet::run_block(const Block& block, const float* x, int batch, int side, 
   }
   for (int b = 0; b < batch; ++b) {
     float* image = out + static_cast<std::size_t>(b) * pixels * block.c_out;
-    if (Status s = kernels::group_norm(image, image, block.c_out, pixels, config_.groups, block.norm_gamma, block.norm_beta,
-                                       kGroupNormEps, kernels::GroupNormLayout::channels_last);
+    if (Status s = kernels::group_norm(image, image, block.c_out, pixels, config_.groups,
+                                       block.norm_gamma, block.norm_beta, kGroupNormEps,
+                                       kernels::GroupNormLayout::channels_last);
         !s.is_ok()) {
       return s;
     }
@@ -234,7 +265,8 @@ Status UNet::predict_noise(const float* x, int batch, const int* k, float* eps) 
   if (batch < 0) return Status(ErrorCode::kBadArgument, "the batch must not be negative");
   for (int b = 0; b < batch; ++b) {
     if (k[b] < 0 || k[b] >= config_.steps) {
-      return Status(ErrorCode::kBadArgument, "time index " + std::to_string(k[b]) + " is outside [0, " +
+      return Status(ErrorCode::kBadArgument, "time index " + std::to_string(k[b]) +
+                                                 " is outside [0, " +
                                                  std::to_string(config_.steps) + ")");
     }
   }
@@ -269,19 +301,23 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
     }
   }
   for (const std::vector<Block>* blocks : {&down_, &up_}) {
-    for (const Block& b : *blocks) max_channels = std::max<std::uint64_t>(max_channels, std::max(b.c_in, b.c_out));
+    for (const Block& b : *blocks)
+      max_channels = std::max<std::uint64_t>(max_channels, std::max(b.c_in, b.c_out));
   }
   // An upper bound for every activation: the widest block at full resolution.
   const std::uint64_t max_activation = static_cast<std::uint64_t>(s0) * s0 * max_channels;
   if (stack_.size() < stack_sizes.size()) stack_.resize(stack_sizes.size());
   for (std::size_t i = 0; i < stack_sizes.size(); ++i) {
-    if (Status s = ensure_capacity(stack_[i], B * stack_sizes[i], "the U-Net skip stack"); !s.is_ok()) return s;
+    if (Status s = ensure_capacity(stack_[i], B * stack_sizes[i], "the U-Net skip stack");
+        !s.is_ok())
+      return s;
   }
-  for (auto [buffer, floats] : {std::pair{&input_, B * s0 * s0 * ci}, std::pair{&current_, B * max_activation},
-                                std::pair{&upsampled_, B * max_activation}, std::pair{&block_h1_, B * max_activation},
-                                std::pair{&block_h2_, B * max_activation}, std::pair{&block_h3_, B * max_activation},
-                                std::pair{&columns_, kColumnChunkFloats + 16 * 9 * max_channels}, std::pair{&time_embedding_, B * c.time_dim},
-                                std::pair{&time_added_, B * max_channels}}) {
+  for (auto [buffer, floats] :
+       {std::pair{&input_, B * s0 * s0 * ci}, std::pair{&current_, B * max_activation},
+        std::pair{&upsampled_, B * max_activation}, std::pair{&block_h1_, B * max_activation},
+        std::pair{&block_h2_, B * max_activation}, std::pair{&block_h3_, B * max_activation},
+        std::pair{&columns_, kColumnChunkFloats + 16 * 9 * max_channels},
+        std::pair{&time_embedding_, B * c.time_dim}, std::pair{&time_added_, B * max_channels}}) {
     if (Status s = ensure_capacity(*buffer, floats, "the U-Net workspace"); !s.is_ok()) return s;
   }
 
@@ -290,10 +326,12 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
   for (int b = 0; b < batch; ++b)
     for (int ch = 0; ch < ci; ++ch)
       for (int p = 0; p < pixels0; ++p)
-        input_.data()[(static_cast<std::size_t>(b) * pixels0 + p) * ci + ch] = x[(static_cast<std::size_t>(b) * ci + ch) * pixels0 + p];
+        input_.data()[(static_cast<std::size_t>(b) * pixels0 + p) * ci + ch] =
+            x[(static_cast<std::size_t>(b) * ci + ch) * pixels0 + p];
   for (int b = 0; b < batch; ++b) {
     std::memcpy(time_embedding_.data() + static_cast<std::size_t>(b) * c.time_dim,
-                time_table_ + static_cast<std::size_t>(k[b]) * c.time_dim, sizeof(float) * c.time_dim);
+                time_table_ + static_cast<std::size_t>(k[b]) * c.time_dim,
+                sizeof(float) * c.time_dim);
   }
   const float* t = time_embedding_.data();
 
@@ -306,7 +344,9 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
   std::size_t index = 0;
   for (std::size_t level = 0; level < c.multipliers.size(); ++level) {
     for (int b = 0; b < c.blocks; ++b, ++index) {
-      if (Status s = run_block(down_[index], current, batch, side, t, stack_[next].data()); !s.is_ok()) return s;
+      if (Status s = run_block(down_[index], current, batch, side, t, stack_[next].data());
+          !s.is_ok())
+        return s;
       channels = down_[index].c_out;
       current = stack_[next].data();
       stack.push_back({next++, channels});
@@ -317,11 +357,13 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
       for (int b = 0; b < batch; ++b)
         for (int i = 0; i < half; ++i)
           for (int j = 0; j < half; ++j) {
-            const float* src = current + ((static_cast<std::size_t>(b) * side + 2 * i) * side + 2 * j) * channels;
+            const float* src =
+                current + ((static_cast<std::size_t>(b) * side + 2 * i) * side + 2 * j) * channels;
             const std::size_t row = static_cast<std::size_t>(side) * channels;
             float* dst = pooled + ((static_cast<std::size_t>(b) * half + i) * half + j) * channels;
             for (int ch = 0; ch < channels; ++ch) {
-              dst[ch] = (src[ch] + src[channels + ch] + src[row + ch] + src[row + channels + ch]) * 0.25f;
+              dst[ch] =
+                  (src[ch] + src[channels + ch] + src[row + ch] + src[row + channels + ch]) * 0.25f;
             }
           }
       side = half;
@@ -350,9 +392,10 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
       for (int b = 0; b < batch; ++b)
         for (int i = 0; i < twice; ++i)
           for (int j = 0; j < twice; ++j) {
-            std::memcpy(up + ((static_cast<std::size_t>(b) * twice + i) * twice + j) * channels,
-                        current + ((static_cast<std::size_t>(b) * side + i / 2) * side + j / 2) * channels,
-                        sizeof(float) * channels);
+            std::memcpy(
+                up + ((static_cast<std::size_t>(b) * twice + i) * twice + j) * channels,
+                current + ((static_cast<std::size_t>(b) * side + i / 2) * side + j / 2) * channels,
+                sizeof(float) * channels);
           }
       side = twice;
       add_skip(up, B * side * side * channels);
@@ -360,7 +403,8 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
     }
     for (int b = 0; b < c.blocks; ++b, ++index) {
       out ^= 1;
-      if (Status s = run_block(up_[index], current, batch, side, t, buffers[out]); !s.is_ok()) return s;
+      if (Status s = run_block(up_[index], current, batch, side, t, buffers[out]); !s.is_ok())
+        return s;
       channels = up_[index].c_out;
       current = buffers[out];
       add_skip(buffers[out], B * side * side * channels);
@@ -371,8 +415,9 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
   float* normed = buffers[out];
   for (int b = 0; b < batch; ++b) {
     const std::size_t at = static_cast<std::size_t>(b) * side * side * channels;
-    if (Status s = kernels::group_norm(current + at, normed + at, channels, side * side, c.groups, head_gamma_, head_beta_,
-                                       kGroupNormEps, kernels::GroupNormLayout::channels_last);
+    if (Status s = kernels::group_norm(current + at, normed + at, channels, side * side, c.groups,
+                                       head_gamma_, head_beta_, kGroupNormEps,
+                                       kernels::GroupNormLayout::channels_last);
         !s.is_ok()) {
       return s;
     }
@@ -382,7 +427,8 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
   for (int b = 0; b < batch; ++b)
     for (int ch = 0; ch < ci; ++ch)
       for (int p = 0; p < pixels0; ++p)
-        eps[(static_cast<std::size_t>(b) * ci + ch) * pixels0 + p] = result[(static_cast<std::size_t>(b) * pixels0 + p) * ci + ch];
+        eps[(static_cast<std::size_t>(b) * ci + ch) * pixels0 + p] =
+            result[(static_cast<std::size_t>(b) * pixels0 + p) * ci + ch];
   return Status::ok();
 }
 

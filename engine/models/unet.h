@@ -1,11 +1,11 @@
-// The ε-prediction U-Net of ddpm-digits (ALGORITHMS.md 6.4 scaled down; models/train/models.py UNet):
-// stem conv 3×3, per level `blocks` residual blocks then 2×2 average pooling while the side exceeds
-// min_pixel, a middle block, nearest 2× upsampling and additive skips (a LIFO stack as in Keras-DDPM),
-// GroupNorm + conv 3×3 head. Residual block:
+// The ε-prediction U-Net of ddpm-digits (ALGORITHMS.md 6.4 scaled down; models/train/models.py
+// UNet): stem conv 3×3, per level `blocks` residual blocks then 2×2 average pooling while the side
+// exceeds min_pixel, a middle block, nearest 2× upsampling and additive skips (a LIFO stack as in
+// Keras-DDPM), GroupNorm + conv 3×3 head. Residual block:
 //   h = x + time_dense(t_emb); h = silu(conv1(h)); h = silu(conv2(h)); out = GroupNorm(h + skip(x))
 // Activations are NHWC inside the engine so that every convolution is one GEMM over im2col rows
-// (M = batch·H·W, K = 9·C_in, N = C_out) with the SiLU fused in its epilogue. The public layout is NCHW,
-// like PyTorch.
+// (M = batch·H·W, K = 9·C_in, N = C_out) with the SiLU fused in its epilogue. The public layout is
+// NCHW, like PyTorch.
 #pragma once
 
 #include <cstdint>
@@ -40,10 +40,13 @@ class UNet {
  public:
   // config.json text (family "ddpm-unet") and model.safetensors bytes. BAD_MODEL names a missing or
   // misshapen tensor; TOO_LARGE when the sizes cannot be held.
-  static Result<std::unique_ptr<UNet>> load(std::string_view config_json, std::span<const std::uint8_t> safetensors);
+  static Result<std::unique_ptr<UNet>> load(std::string_view config_json,
+                                            std::span<const std::uint8_t> safetensors);
 
   const UnetConfig& config() const { return config_; }
-  int image_floats() const { return config_.image_channels * config_.image_size * config_.image_size; }
+  int image_floats() const {
+    return config_.image_channels * config_.image_size * config_.image_size;
+  }
   std::uint64_t parameter_count() const { return parameters_; }
 
   // ε̂(x, k) for `batch` images x [batch, C, H, W] with network time index k[b] in [0, T) each;
@@ -57,7 +60,7 @@ class UNet {
  private:
   struct Block {
     int c_in = 0, c_out = 0;
-    Linear time_dense;  // time_dim → c_in
+    Linear time_dense;    // time_dim → c_in
     Linear conv1, conv2;  // 3×3 as [9·c_in → c_out] over im2col rows
     Linear skip;          // 1×1 when c_in != c_out
     bool has_skip = false;
@@ -69,8 +72,10 @@ class UNet {
   Status build(const io::SafetensorsFile& file);
   Status run_chunk(const float* x, int batch, const int* k, float* eps);
   // out = block(x) for a batch at side×side; x is not modified.
-  Status run_block(const Block& block, const float* x, int batch, int side, const float* t_emb, float* out);
-  void conv3x3(const Linear& weights, const float* x, int batch, int side, int c_in, float* y, Activation activation);
+  Status run_block(const Block& block, const float* x, int batch, int side, const float* t_emb,
+                   float* out);
+  void conv3x3(const Linear& weights, const float* x, int batch, int side, int c_in, float* y,
+               Activation activation);
 
   UnetConfig config_;
   std::uint64_t parameters_ = 0;
@@ -84,7 +89,8 @@ class UNet {
   std::vector<bool> pool_after_;
   // Workspace, grown to the largest chunk seen (at most kMaxChunk images).
   std::vector<FloatBuffer> stack_;  // one buffer per skip-stack entry
-  FloatBuffer input_, current_, upsampled_, block_h1_, block_h2_, block_h3_, columns_, time_embedding_, time_added_;
+  FloatBuffer input_, current_, upsampled_, block_h1_, block_h2_, block_h3_, columns_,
+      time_embedding_, time_added_;
 };
 
 }  // namespace gyre::models

@@ -25,10 +25,13 @@ IndexMap rope_features(int k, int head, bool exact_rope) {
   };
 }
 
-// W̃[o', i'] = W[rows(o'), i'/k] · factor for a PyTorch [out, in] matrix (inputs are always in place).
-Result<Tensor> widen_matrix(const Tensor& w, int k, const IndexMap& rows, float factor, const std::string& name) {
+// W̃[o', i'] = W[rows(o'), i'/k] · factor for a PyTorch [out, in] matrix (inputs are always in
+// place).
+Result<Tensor> widen_matrix(const Tensor& w, int k, const IndexMap& rows, float factor,
+                            const std::string& name) {
   const int out = static_cast<int>(w.dim(0)), in = static_cast<int>(w.dim(1));
-  Result<Tensor> wide = Tensor::zeros({static_cast<std::int64_t>(out) * k, static_cast<std::int64_t>(in) * k}, name);
+  Result<Tensor> wide =
+      Tensor::zeros({static_cast<std::int64_t>(out) * k, static_cast<std::int64_t>(in) * k}, name);
   if (!wide) return wide.status();
   float* dst = wide.value().data();
   for (int o = 0; o < out * k; ++o) {
@@ -39,7 +42,8 @@ Result<Tensor> widen_matrix(const Tensor& w, int k, const IndexMap& rows, float 
   return wide;
 }
 
-Result<Tensor> widen_vector(const Tensor& v, int k, const IndexMap& map, float factor, const std::string& name) {
+Result<Tensor> widen_vector(const Tensor& v, int k, const IndexMap& map, float factor,
+                            const std::string& name) {
   const int n = static_cast<int>(v.dim(0));
   Result<Tensor> wide = Tensor::zeros({static_cast<std::int64_t>(n) * k}, name);
   if (!wide) return wide.status();
@@ -60,7 +64,9 @@ IndexMap gau_input_rows(int k, int e, int s, bool exact_rope) {
 
 Result<std::unique_ptr<LanguageModel>> widen(const LanguageModel& model, int k, bool exact_rope) {
   using Out = Result<std::unique_ptr<LanguageModel>>;
-  if (k < 1 || k > 16) return Out(ErrorCode::kBadArgument, "the widening factor must be an integer in [1, 16], not " + std::to_string(k));
+  if (k < 1 || k > 16)
+    return Out(ErrorCode::kBadArgument,
+               "the widening factor must be an integer in [1, 16], not " + std::to_string(k));
   const LmConfig& c = model.config();
   LmConfig wide = c;
   wide.hidden = c.hidden * k;
@@ -72,11 +78,13 @@ Result<std::unique_ptr<LanguageModel>> widen(const LanguageModel& model, int k, 
   wide.rms_eps = c.rms_eps / static_cast<float>(k);
   const std::uint64_t floats = model.parameter_count() * static_cast<std::uint64_t>(k) * k;
   if (floats * 3 * sizeof(float) > max_allocation_bytes()) {
-    return Out(ErrorCode::kTooLarge, "widening by " + std::to_string(k) + " needs " + std::to_string(floats) +
+    return Out(ErrorCode::kTooLarge, "widening by " + std::to_string(k) + " needs " +
+                                         std::to_string(floats) +
                                          " parameters, more than the engine can hold");
   }
   if (!exact_rope && c.rope_dim != c.head_size()) {
-    return Out(ErrorCode::kBadArgument, "this model was widened with a duplicated θ table; widen it again with exactRope");
+    return Out(ErrorCode::kBadArgument,
+               "this model was widened with a duplicated θ table; widen it again with exactRope");
   }
 
   const float rk = std::sqrt(static_cast<float>(k));
@@ -89,36 +97,47 @@ Result<std::unique_ptr<LanguageModel>> widen(const LanguageModel& model, int k, 
     return Status::ok();
   };
   const auto& w = model.weights();
-  // Embedding and output are [vocab, hidden]: the hidden (input) side is repeated, the vocabulary kept.
+  // Embedding and output are [vocab, hidden]: the hidden (input) side is repeated, the vocabulary
+  // kept.
   for (const char* name : {"embeddings.weight", "output.weight"}) {
     const Tensor& t = w.at(name);
     Result<Tensor> widened = Tensor::zeros({t.dim(0), t.dim(1) * k}, name);
     if (!widened) return widened.status();
     for (std::int64_t v = 0; v < t.dim(0); ++v)
-      for (std::int64_t i = 0; i < t.dim(1) * k; ++i) widened.value().data()[v * t.dim(1) * k + i] = t.data()[v * t.dim(1) + i / k] / rk;
+      for (std::int64_t i = 0; i < t.dim(1) * k; ++i)
+        widened.value().data()[v * t.dim(1) * k + i] = t.data()[v * t.dim(1) + i / k] / rk;
     if (Status s = put(name, std::move(widened)); !s.is_ok()) return s;
   }
   for (int l = 0; l < c.layers; ++l) {
     if (c.family == LmFamily::gau) {
       const std::string p = "layers." + std::to_string(l) + ".";
       const IndexMap z = rope_features(k, c.key_size, exact_rope);
-      for (Status s : {put(p + "i_dense.weight", widen_matrix(w.at(p + "i_dense.weight"), k,
-                                                              gau_input_rows(k, c.expansion, c.key_size, exact_rope), 1 / rk, p)),
-                       put(p + "o_dense.weight", widen_matrix(w.at(p + "o_dense.weight"), k, same, 1 / (k * rk), p)),
-                       put(p + "q_scale", widen_vector(w.at(p + "q_scale"), k, z, 1 / qk, p)),
-                       put(p + "k_scale", widen_vector(w.at(p + "k_scale"), k, z, 1 / qk, p))}) {
+      for (Status s :
+           {put(p + "i_dense.weight",
+                widen_matrix(w.at(p + "i_dense.weight"), k,
+                             gau_input_rows(k, c.expansion, c.key_size, exact_rope), 1 / rk, p)),
+            put(p + "o_dense.weight",
+                widen_matrix(w.at(p + "o_dense.weight"), k, same, 1 / (k * rk), p)),
+            put(p + "q_scale", widen_vector(w.at(p + "q_scale"), k, z, 1 / qk, p)),
+            put(p + "k_scale", widen_vector(w.at(p + "k_scale"), k, z, 1 / qk, p))}) {
         if (!s.is_ok()) return s;
       }
     } else {
       const std::string a = "attentions." + std::to_string(l) + ".";
       const std::string f = "feed_forwards." + std::to_string(l) + ".";
       const IndexMap qk_rows = rope_features(k, c.head_size(), exact_rope);
-      for (Status s : {put(a + "q_dense.weight", widen_matrix(w.at(a + "q_dense.weight"), k, qk_rows, qk / k, a)),
-                       put(a + "k_dense.weight", widen_matrix(w.at(a + "k_dense.weight"), k, qk_rows, qk / k, a)),
-                       put(a + "v_dense.weight", widen_matrix(w.at(a + "v_dense.weight"), k, same, 1.0f / k, a)),
-                       put(a + "o_dense.weight", widen_matrix(w.at(a + "o_dense.weight"), k, same, 1.0f / k, a)),
-                       put(f + "i_dense.weight", widen_matrix(w.at(f + "i_dense.weight"), k, same, 1 / rk, f)),
-                       put(f + "o_dense.weight", widen_matrix(w.at(f + "o_dense.weight"), k, same, 1 / (k * rk), f))}) {
+      for (Status s :
+           {put(a + "q_dense.weight",
+                widen_matrix(w.at(a + "q_dense.weight"), k, qk_rows, qk / k, a)),
+            put(a + "k_dense.weight",
+                widen_matrix(w.at(a + "k_dense.weight"), k, qk_rows, qk / k, a)),
+            put(a + "v_dense.weight",
+                widen_matrix(w.at(a + "v_dense.weight"), k, same, 1.0f / k, a)),
+            put(a + "o_dense.weight",
+                widen_matrix(w.at(a + "o_dense.weight"), k, same, 1.0f / k, a)),
+            put(f + "i_dense.weight", widen_matrix(w.at(f + "i_dense.weight"), k, same, 1 / rk, f)),
+            put(f + "o_dense.weight",
+                widen_matrix(w.at(f + "o_dense.weight"), k, same, 1 / (k * rk), f))}) {
         if (!s.is_ok()) return s;
       }
     }
@@ -126,7 +145,8 @@ Result<std::unique_ptr<LanguageModel>> widen(const LanguageModel& model, int k, 
   return LanguageModel::create(std::move(wide), std::move(weights));
 }
 
-Result<float> max_logit_difference(LanguageModel& a, LanguageModel& b, std::span<const int> tokens) {
+Result<float> max_logit_difference(LanguageModel& a, LanguageModel& b,
+                                   std::span<const int> tokens) {
   if (a.config().vocab_size != b.config().vocab_size) {
     return Result<float>(ErrorCode::kBadArgument, "the two models have different vocabularies");
   }
@@ -138,7 +158,8 @@ Result<float> max_logit_difference(LanguageModel& a, LanguageModel& b, std::span
   if (Status s = a.forward(tokens, {}, la.value().data()); !s.is_ok()) return s;
   if (Status s = b.forward(tokens, {}, lb.value().data()); !s.is_ok()) return s;
   float worst = 0;
-  for (std::size_t i = 0; i < count; ++i) worst = std::max(worst, std::fabs(la.value().data()[i] - lb.value().data()[i]));
+  for (std::size_t i = 0; i < count; ++i)
+    worst = std::max(worst, std::fabs(la.value().data()[i] - lb.value().data()[i]));
   return worst;
 }
 

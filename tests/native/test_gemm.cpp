@@ -27,10 +27,14 @@ constexpr Activation kActivations[] = {Activation::none, Activation::relu, Activ
 
 const char* name_of(Activation a) {
   switch (a) {
-    case Activation::none: return "none";
-    case Activation::relu: return "relu";
-    case Activation::silu: return "silu";
-    case Activation::gelu: return "gelu";
+    case Activation::none:
+      return "none";
+    case Activation::relu:
+      return "relu";
+    case Activation::silu:
+      return "silu";
+    case Activation::gelu:
+      return "gelu";
   }
   return "?";
 }
@@ -38,10 +42,14 @@ const char* name_of(Activation a) {
 enum class Path { packed, packed_scalar, unpacked, transposed };
 const char* name_of(Path p) {
   switch (p) {
-    case Path::packed: return "gemm_packed";
-    case Path::packed_scalar: return "gemm_packed_scalar";
-    case Path::unpacked: return "gemm";
-    case Path::transposed: return "gemm_nt";
+    case Path::packed:
+      return "gemm_packed";
+    case Path::packed_scalar:
+      return "gemm_packed_scalar";
+    case Path::unpacked:
+      return "gemm";
+    case Path::transposed:
+      return "gemm_nt";
   }
   return "?";
 }
@@ -55,7 +63,8 @@ std::vector<float> random_vector(std::mt19937& rng, std::size_t n) {
 
 // Runs one path on one shape and compares with the reference. Strides get padding so a kernel
 // that ignores them fails; C's padding must survive untouched.
-void check_shape(std::mt19937& rng, Path path, int M, int N, int K, bool with_bias, Activation act) {
+void check_shape(std::mt19937& rng, Path path, int M, int N, int K, bool with_bias,
+                 Activation act) {
   CAPTURE(name_of(path));
   CAPTURE(M);
   CAPTURE(N);
@@ -71,7 +80,8 @@ void check_shape(std::mt19937& rng, Path path, int M, int N, int K, bool with_bi
   const float* bias_ptr = with_bias ? bias.data() : nullptr;
   const float sentinel = 12345.0f;
   std::vector<float> C(static_cast<std::size_t>(M) * ldc, sentinel), want(C);
-  gemm_reference(M, N, K, A.data(), lda, B.data(), ldb, transposed, want.data(), ldc, bias_ptr, act);
+  gemm_reference(M, N, K, A.data(), lda, B.data(), ldb, transposed, want.data(), ldc, bias_ptr,
+                 act);
 
   Status s;
   std::vector<float> packed;
@@ -82,7 +92,8 @@ void check_shape(std::mt19937& rng, Path path, int M, int N, int K, bool with_bi
       REQUIRE(gemm_pack_b(B.data(), K, N, ldb, false, packed.data()).is_ok());
       s = path == Path::packed
               ? gemm_packed(M, N, K, A.data(), lda, packed.data(), C.data(), ldc, bias_ptr, act)
-              : gemm_packed_scalar(M, N, K, A.data(), lda, packed.data(), C.data(), ldc, bias_ptr, act);
+              : gemm_packed_scalar(M, N, K, A.data(), lda, packed.data(), C.data(), ldc, bias_ptr,
+                                   act);
       break;
     case Path::unpacked:
       s = gemm(M, N, K, A.data(), lda, B.data(), ldb, C.data(), ldc, bias_ptr, act);
@@ -121,7 +132,8 @@ TEST_CASE("gemm: every path matches the reference on edge shapes around the 4x8 
   for (Path path : {Path::packed, Path::packed_scalar, Path::unpacked, Path::transposed})
     for (int M : kEdgeSizes)
       for (int N : {1, 3, 7, 8, 9, 16, 17, 70})
-        for (int K : {1, 2, 5, 8, 17, 70}) check_shape(rng, path, M, N, K, (M + N + K) % 2 == 0, Activation::none);
+        for (int K : {1, 2, 5, 8, 17, 70})
+          check_shape(rng, path, M, N, K, (M + N + K) % 2 == 0, Activation::none);
 }
 
 TEST_CASE("gemm: random shapes with M, N, K in 1..70, bias and every activation") {
@@ -129,7 +141,8 @@ TEST_CASE("gemm: random shapes with M, N, K in 1..70, bias and every activation"
   std::uniform_int_distribution<int> size(1, 70);
   for (Path path : {Path::packed, Path::packed_scalar, Path::unpacked, Path::transposed})
     for (Activation act : kActivations)
-      for (int trial = 0; trial < 12; ++trial) check_shape(rng, path, size(rng), size(rng), size(rng), trial % 3 != 0, act);
+      for (int trial = 0; trial < 12; ++trial)
+        check_shape(rng, path, size(rng), size(rng), size(rng), trial % 3 != 0, act);
 }
 
 TEST_CASE("gemm: N and K across the cache blocks (K-block accumulation, activation once)") {
@@ -171,7 +184,8 @@ TEST_CASE("gemm: the transposed pack (nn.Linear weight [out,in]) equals packing 
   const auto B = random_vector(rng, static_cast<std::size_t>(K) * N);
   std::vector<float> Bt(B.size());
   for (int k = 0; k < K; ++k)
-    for (int n = 0; n < N; ++n) Bt[static_cast<std::size_t>(n) * K + k] = B[static_cast<std::size_t>(k) * N + n];
+    for (int n = 0; n < N; ++n)
+      Bt[static_cast<std::size_t>(n) * K + k] = B[static_cast<std::size_t>(k) * N + n];
   std::vector<float> p1(gemm_packed_size(K, N)), p2(p1.size());
   REQUIRE(gemm_pack_b(B.data(), K, N, N, false, p1.data()).is_ok());
   REQUIRE(gemm_pack_b(Bt.data(), K, N, K, true, p2.data()).is_ok());
@@ -194,8 +208,9 @@ TEST_CASE("gemm: bad arguments give BAD_ARGUMENT and leave C untouched") {
   expect_bad(gemm_packed(4, 4, 4, A.data(), 4, packed.data(), C.data(), 2), "ldc=2");
   expect_bad(gemm(4, 4, 4, A.data(), 4, B.data(), 3, C.data(), 4), "ldb=3");
   expect_bad(gemm_nt(4, 4, 4, A.data(), 4, B.data(), 2, C.data(), 4), "ldb=2");
-  expect_bad(gemm(4, 4, 4, A.data(), 4, B.data(), 4, C.data(), 4, nullptr, static_cast<Activation>(9)),
-             "unknown activation");
+  expect_bad(
+      gemm(4, 4, 4, A.data(), 4, B.data(), 4, C.data(), 4, nullptr, static_cast<Activation>(9)),
+      "unknown activation");
   CHECK(gemm_pack_b(B.data(), 4, 4, 3, false, packed.data()).code() == ErrorCode::kBadArgument);
   CHECK(gemm_pack_b(B.data(), -4, 4, 4, false, packed.data()).code() == ErrorCode::kBadArgument);
   // Still usable afterwards.

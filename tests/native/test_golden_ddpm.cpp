@@ -1,5 +1,6 @@
-// The U-Net and the strided sampler against PyTorch (tests/golden/ddpm-digits.safetensors, float64 from
-// the shipped weights): ε̂ at several t, and the complete 10-step DDIM trajectory from fixed noise.
+// The U-Net and the strided sampler against PyTorch (tests/golden/ddpm-digits.safetensors, float64
+// from the shipped weights): ε̂ at several t, and the complete 10-step DDIM trajectory from fixed
+// noise.
 #include <algorithm>
 #include <cstdio>
 
@@ -13,7 +14,8 @@ namespace {
 
 std::unique_ptr<models::UNet> load_unet(const std::string& dir) {
   const std::string config = test::read_text(dir + "config.json");
-  Result<std::vector<std::uint8_t>> weights = io::read_file(test::source_path(dir + "model.safetensors"));
+  Result<std::vector<std::uint8_t>> weights =
+      io::read_file(test::source_path(dir + "model.safetensors"));
   REQUIRE(weights.is_ok());
   Result<std::unique_ptr<models::UNet>> net = models::UNet::load(config, weights.value());
   REQUIRE_MESSAGE(net.is_ok(), net.status().to_string());
@@ -45,8 +47,10 @@ TEST_CASE("golden: the DDPM U-Net and the 10-step strided trajectory match PyTor
 
     // Batch composition must not change a result: image 2 alone equals image 2 in the batch.
     std::vector<float> single(net->image_floats());
-    REQUIRE(net->predict_noise(x.data() + 2 * net->image_floats(), 1, &k[2], single.data()).is_ok());
-    CHECK(test::max_abs_diff(single.data(), eps.data() + 2 * net->image_floats(), single.size()) <= 1e-5f);
+    REQUIRE(
+        net->predict_noise(x.data() + 2 * net->image_floats(), 1, &k[2], single.data()).is_ok());
+    CHECK(test::max_abs_diff(single.data(), eps.data() + 2 * net->image_floats(), single.size()) <=
+          1e-5f);
 
     models::DdpmSampler sampler(*net);
     models::DdpmOptions options;
@@ -61,7 +65,8 @@ TEST_CASE("golden: the DDPM U-Net and the 10-step strided trajectory match PyTor
     float worst = 0;
     for (int step = 0; step < sampler.total_steps(); ++step) {
       REQUIRE(sampler.step().is_ok());
-      std::vector<float> expected(trajectory.data() + step * floats, trajectory.data() + (step + 1) * floats);
+      std::vector<float> expected(trajectory.data() + step * floats,
+                                  trajectory.data() + (step + 1) * floats);
       if (sampler.done()) {
         for (float& v : expected) v = std::clamp(v, -1.0f, 1.0f);
       }
@@ -69,7 +74,8 @@ TEST_CASE("golden: the DDPM U-Net and the 10-step strided trajectory match PyTor
     }
     const Tensor final_image = golden->f32("ddim.final");
     const float final_err = test::max_abs_diff(sampler.x(), final_image.data(), floats);
-    std::printf("golden %s ddim trajectory max|err| %.3g, final %.3g\n", name.c_str(), worst, final_err);
+    std::printf("golden %s ddim trajectory max|err| %.3g, final %.3g\n", name.c_str(), worst,
+                final_err);
     CHECK(worst <= entry["tolerance"]["trajectory_abs"].get<double>());
     CHECK(final_err <= entry["tolerance"]["trajectory_abs"].get<double>());
     ++checked;

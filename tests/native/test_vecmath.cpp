@@ -29,8 +29,12 @@ std::vector<float> random_vector(std::mt19937& rng, std::size_t n, float lo, flo
 
 using Unary = Status (*)(const float*, float*, int);
 
-double gelu_ref(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
-double sigmoid_ref(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double gelu_ref(double x) {
+  return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+}
+double sigmoid_ref(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
 
 struct UnaryCase {
   const char* name;
@@ -46,11 +50,14 @@ struct UnaryCase {
 
 TEST_CASE("vecmath: elementwise functions against double references on every length 0..37") {
   const UnaryCase cases[] = {
-      {"exp", k::vec_exp, k::vec_exp_scalar, [](double x) { return std::exp(x); }, 3e-7, 0, -87.0f, 88.0f},
+      {"exp", k::vec_exp, k::vec_exp_scalar, [](double x) { return std::exp(x); }, 3e-7, 0, -87.0f,
+       88.0f},
       {"sigmoid", k::vec_sigmoid, k::vec_sigmoid_scalar, sigmoid_ref, 5e-7, 1e-30, -30.0f, 30.0f},
-      {"silu", k::vec_silu, k::vec_silu_scalar, [](double x) { return x * sigmoid_ref(x); }, 5e-7, 1e-30, -30.0f, 30.0f},
+      {"silu", k::vec_silu, k::vec_silu_scalar, [](double x) { return x * sigmoid_ref(x); }, 5e-7,
+       1e-30, -30.0f, 30.0f},
       {"gelu", k::vec_gelu, k::vec_gelu_scalar, gelu_ref, 2e-6, 6e-7, -8.0f, 8.0f},
-      {"relu", k::vec_relu, k::vec_relu_scalar, [](double x) { return x > 0 ? x : 0.0; }, 0, 0, -5.0f, 5.0f},
+      {"relu", k::vec_relu, k::vec_relu_scalar, [](double x) { return x > 0 ? x : 0.0; }, 0, 0,
+       -5.0f, 5.0f},
   };
   std::mt19937 rng(42);
   for (const UnaryCase& c : cases) {
@@ -155,7 +162,8 @@ TEST_CASE("softmax_rows: against double reference, strided, in place, -inf masks
     for (int cols : {1, 2, 3, 4, 7, 8, 9, 16, 33, 100}) {
       const int rows = 3, stride = cols + 3;
       auto x = random_vector(rng, static_cast<std::size_t>(rows) * stride, -20, 20);
-      x[1] = -kInf;  // a masked entry in row 0 (cols > 1) or the whole row (cols == 1: handled below)
+      x[1] =
+          -kInf;  // a masked entry in row 0 (cols > 1) or the whole row (cols == 1: handled below)
       if (cols == 1) x[1] = 0.5f;
       std::vector<float> y(x.size(), 9.0f);
       REQUIRE(fn(x.data(), y.data(), rows, cols, stride).is_ok());
@@ -214,7 +222,8 @@ TEST_CASE("rms_norm and layer_norm: against double references, with and without 
         var /= cols;
         for (int c = 0; c < cols; ++c) {
           const double rms_want = xr[c] / std::sqrt(ms + 1e-6) * (g ? g[c] : 1.0);
-          const double ln_want = (xr[c] - mean) / std::sqrt(var + 1e-5) * (g ? g[c] : 1.0) + (b ? b[c] : 0.0);
+          const double ln_want =
+              (xr[c] - mean) / std::sqrt(var + 1e-5) * (g ? g[c] : 1.0) + (b ? b[c] : 0.0);
           CHECK(std::fabs(y[r * stride + c] - rms_want) <= 2e-6 * (1 + std::fabs(rms_want)));
           CHECK(std::fabs(ys[r * stride + c] - rms_want) <= 2e-6 * (1 + std::fabs(rms_want)));
           CHECK(std::fabs(ln[r * stride + c] - ln_want) <= 5e-6 * (1 + std::fabs(ln_want)));
@@ -225,16 +234,21 @@ TEST_CASE("rms_norm and layer_norm: against double references, with and without 
   }
 }
 
-TEST_CASE("group_norm: both layouts against a double reference; groups == channels is InstanceNorm") {
+TEST_CASE(
+    "group_norm: both layouts against a double reference; groups == channels is InstanceNorm") {
   std::mt19937 rng(77);
-  struct Shape { int channels, pixels, groups; };
-  for (Shape sh : {Shape{4, 9, 2}, Shape{8, 16, 4}, Shape{6, 5, 6}, Shape{64, 49, 32}, Shape{3, 1, 1}}) {
+  struct Shape {
+    int channels, pixels, groups;
+  };
+  for (Shape sh :
+       {Shape{4, 9, 2}, Shape{8, 16, 4}, Shape{6, 5, 6}, Shape{64, 49, 32}, Shape{3, 1, 1}}) {
     CAPTURE(sh.channels);
     CAPTURE(sh.pixels);
     CAPTURE(sh.groups);
     const std::size_t n = static_cast<std::size_t>(sh.channels) * sh.pixels;
     const auto x = random_vector(rng, n, -2, 3);
-    const auto gamma = random_vector(rng, sh.channels, 0.5f, 1.5f), beta = random_vector(rng, sh.channels, -1, 1);
+    const auto gamma = random_vector(rng, sh.channels, 0.5f, 1.5f),
+               beta = random_vector(rng, sh.channels, -1, 1);
     // Reference in channels_first layout.
     std::vector<double> want(n);
     const int per = sh.channels / sh.groups;
@@ -244,21 +258,25 @@ TEST_CASE("group_norm: both layouts against a double reference; groups == channe
         for (int p = 0; p < sh.pixels; ++p) mean += x[c * sh.pixels + p];
       mean /= per * sh.pixels;
       for (int c = g * per; c < (g + 1) * per; ++c)
-        for (int p = 0; p < sh.pixels; ++p) var += (x[c * sh.pixels + p] - mean) * (x[c * sh.pixels + p] - mean);
+        for (int p = 0; p < sh.pixels; ++p)
+          var += (x[c * sh.pixels + p] - mean) * (x[c * sh.pixels + p] - mean);
       var /= per * sh.pixels;
       for (int c = g * per; c < (g + 1) * per; ++c)
         for (int p = 0; p < sh.pixels; ++p)
-          want[c * sh.pixels + p] = (x[c * sh.pixels + p] - mean) / std::sqrt(var + 1e-6) * gamma[c] + beta[c];
+          want[c * sh.pixels + p] =
+              (x[c * sh.pixels + p] - mean) / std::sqrt(var + 1e-6) * gamma[c] + beta[c];
     }
     std::vector<float> xt(n);  // channels_last copy
     for (int c = 0; c < sh.channels; ++c)
       for (int p = 0; p < sh.pixels; ++p) xt[p * sh.channels + c] = x[c * sh.pixels + p];
     for (auto fn : {k::group_norm, k::group_norm_scalar}) {
       std::vector<float> y(n), yt(n);
-      REQUIRE(fn(x.data(), y.data(), sh.channels, sh.pixels, sh.groups, gamma.data(), beta.data(), 1e-6f,
-                 k::GroupNormLayout::channels_first).is_ok());
-      REQUIRE(fn(xt.data(), yt.data(), sh.channels, sh.pixels, sh.groups, gamma.data(), beta.data(), 1e-6f,
-                 k::GroupNormLayout::channels_last).is_ok());
+      REQUIRE(fn(x.data(), y.data(), sh.channels, sh.pixels, sh.groups, gamma.data(), beta.data(),
+                 1e-6f, k::GroupNormLayout::channels_first)
+                  .is_ok());
+      REQUIRE(fn(xt.data(), yt.data(), sh.channels, sh.pixels, sh.groups, gamma.data(), beta.data(),
+                 1e-6f, k::GroupNormLayout::channels_last)
+                  .is_ok());
       for (int c = 0; c < sh.channels; ++c)
         for (int p = 0; p < sh.pixels; ++p) {
           const double w = want[c * sh.pixels + p];
@@ -279,7 +297,8 @@ TEST_CASE("vecmath: bad arguments give BAD_ARGUMENT and write nothing") {
   CHECK(s.code() == ErrorCode::kBadArgument);
   CHECK(s.message().find("stride=3") != std::string::npos);
   CHECK(k::rms_norm(x, y, 1, 8, 8, nullptr, -1.0f).code() == ErrorCode::kBadArgument);
-  CHECK(k::layer_norm(x, y, 1, 8, 8, nullptr, nullptr, std::nanf("")).code() == ErrorCode::kBadArgument);
+  CHECK(k::layer_norm(x, y, 1, 8, 8, nullptr, nullptr, std::nanf("")).code() ==
+        ErrorCode::kBadArgument);
   s = k::group_norm(x, y, 8, 1, 3, nullptr, nullptr, 1e-5f);
   CHECK(s.code() == ErrorCode::kBadArgument);
   CHECK(s.message().find("divide") != std::string::npos);
