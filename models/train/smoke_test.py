@@ -104,6 +104,11 @@ def _():
     _, history = train_lm.main(["--name", "gau-warm", "--normaliser", "relu2", "--init-from", "gau-softmax_plus",
                                 "--steps", "2"] + TINY_LM)
     assert history["init_from"]["name"] == "gau-softmax_plus" and len(history["train"]) == 2
+    # a warm restart continues a finished run with a fresh warm-up from the current step
+    _, history = train_lm.main(["--name", "gau-warm", "--normaliser", "relu2", "--steps", "6",
+                                "--new-schedule"] + TINY_LM)
+    assert history["schedule"]["start_step"] == 2 and history["restarts"][0]["step"] == 2
+    assert [s for s, *_ in history["train"]] == [1, 2, 3, 4, 5, 6], history["train"]
 
 
 @check("RoFormerV2: train, export, golden")

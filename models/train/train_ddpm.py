@@ -4,14 +4,11 @@
 
 Su's schedule (T = 1000, alpha_t = sqrt(1 - 0.02 t / T)), loss = per-image SUM of squared errors
 (ALGORITHMS.md 6.2), t index k uniform in [0, T), EMA weights for sampling. Checkpoints go to
-models/checkpoints/<name>.pt; rerunning the command resumes.
+models/checkpoints/<name>.pt; rerunning the command resumes (--new-schedule: a warm restart).
 """
 import argparse
-import calendar
 import copy
-import math
 import os
-import signal
 import sys
 import time
 
@@ -19,6 +16,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
+import sitting  # noqa: E402
 from models import UNet, ddpm_schedule  # noqa: E402
 
 CHECKPOINT_DIR = os.path.join(data.ROOT, "models", "checkpoints")
@@ -32,21 +30,6 @@ def model_from_checkpoint(path, ema=True):
     return model, checkpoint
 
 
-def learning_rate(step, progress, args):
-    """Linear warm-up over args.warmup steps, then cosine from lr to 0.1 lr as progress goes 0 -> 1."""
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
-def parse_deadline(text):
-    """Epoch seconds of the next HH:MM UTC."""
-    hours, minutes = (int(v) for v in text.split(":"))
-    now = time.gmtime()
-    today = calendar.timegm((now.tm_year, now.tm_mon, now.tm_mday, hours, minutes, 0, 0, 0, 0))
-    return today if today > time.time() - 12 * 3600 else today + 86400
-
-
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", default="ddpm-digits")
@@ -56,17 +39,10 @@ def build_parser():
     p.add_argument("--time-dim", type=int, default=64)
     p.add_argument("--groups", type=int, default=8)
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--steps", type=int, default=4000)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--warmup", type=int, default=200)
+    sitting.add_arguments(p, steps=4000, lr=2e-3, warmup=200)
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--log-every", type=int, default=100)
-    p.add_argument("--checkpoint-seconds", type=float, default=120)
-    p.add_argument("--max-minutes", type=float, default=None)
-    p.add_argument("--deadline", default=None,
-                   help="UTC HH:MM: train until then instead of for --steps; the schedule follows the wall "
-                        "clock from the run's first start to the deadline (robust to a shared, busy CPU)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--checkpoint-dir", default=CHECKPOINT_DIR)
     return p
@@ -110,22 +86,13 @@ def main(argv=None):
         torch.save(checkpoint, path + ".tmp")
         os.replace(path + ".tmp", path)
 
-    stop = []  # SIGTERM / SIGINT: finish the current step, checkpoint, exit (resumable)
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
-    signal.signal(signal.SIGINT, lambda *_: stop.append(True))
-    sitting_start = last_save = time.time()
-    run_start = history.setdefault("run_start", sitting_start)
-    deadline = parse_deadline(args.deadline) if args.deadline else None
-
-    def progress():
-        if deadline:
-            return (time.time() - run_start) / max(1.0, deadline - run_start)
-        return step / args.steps
+    schedule = sitting.Schedule(args, history, step)
+    this_sitting = sitting.Sitting(args, save)
     running = None
-    while progress() < 1.0:
+    while not schedule.done(step):
         t0 = time.time()
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, progress(), args)
+            group["lr"] = schedule.learning_rate(step)
         index = torch.randint(0, len(images), (args.batch,), generator=generator)
         k = torch.randint(0, 1000, (args.batch,), generator=generator)
         noise = torch.randn((args.batch, 1, 28, 28), generator=generator)
@@ -146,12 +113,9 @@ def main(argv=None):
         history["train"].append([step, loss.item(), elapsed])
         if step % args.log_every == 0:
             print("step %d  loss %.2f (smoothed %.2f)  lr %.2e  %.2f s/step  %.1f min" %
-                  (step, loss.item(), running, learning_rate(step, progress(), args), elapsed / step, elapsed / 60), flush=True)
-        if time.time() - last_save > args.checkpoint_seconds:
-            save()
-            last_save = time.time()
-        if stop or (args.max_minutes and time.time() - sitting_start > args.max_minutes * 60):
-            print("stopping this sitting at step %d (checkpointed, resumable)" % step, flush=True)
+                  (step, loss.item(), running, schedule.learning_rate(step), elapsed / step, elapsed / 60), flush=True)
+        this_sitting.save_if_due()
+        if this_sitting.stopping(step):
             break
     save()
     return model, ema, history

@@ -3,14 +3,13 @@
   nice -n 10 /usr/bin/python3 models/train/train_lm.py --name gau-lm-softmax-plus --normaliser softmax_plus
 
 Checkpoints go to models/checkpoints/<name>.pt every --checkpoint-seconds and at the end; rerunning the
-same command resumes from the checkpoint (the schedule is defined by --steps, so passing a larger
---steps later extends the run). --max-minutes stops this sitting early (checkpointed, resumable).
+same command resumes from the checkpoint (the schedule is defined by --steps or --deadline; add
+--new-schedule to continue a finished run with a fresh warm-up and cosine). --max-minutes stops this
+sitting early (checkpointed, resumable).
 """
 import argparse
-import calendar
 import math
 import os
-import signal
 import sys
 import time
 
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
+import sitting  # noqa: E402
 from models import GauLM, RoFormerV2LM  # noqa: E402
 
 CHECKPOINT_DIR = os.path.join(data.ROOT, "models", "checkpoints")
@@ -62,23 +62,6 @@ def window_bits_per_char(model, ids, length, max_windows=None, batch=32):
     return total / n / LN2
 
 
-def learning_rate(step, progress, args):
-    """Linear warm-up over args.warmup steps, then cosine from lr to final_lr_fraction * lr as the
-    run's progress (steps done / steps, or wall-clock towards the deadline) goes from 0 to 1."""
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return args.lr * (args.final_lr_fraction + (1 - args.final_lr_fraction) * cosine)
-
-
-def parse_deadline(text):
-    """Epoch seconds of the next HH:MM UTC."""
-    hours, minutes = (int(v) for v in text.split(":"))
-    now = time.gmtime()
-    today = calendar.timegm((now.tm_year, now.tm_mon, now.tm_mday, hours, minutes, 0, 0, 0, 0))
-    return today if today > time.time() - 12 * 3600 else today + 86400
-
-
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", required=True)
@@ -91,20 +74,12 @@ def build_parser():
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--intermediate", type=int, default=576)
     p.add_argument("--length", type=int, default=128, help="training length L")
+    sitting.add_arguments(p, steps=1500, lr=3e-3, warmup=100)
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--final-lr-fraction", type=float, default=0.1)
-    p.add_argument("--warmup", type=int, default=100, help="learning-rate warm-up steps")
     p.add_argument("--residual-warmup", type=int, default=200, help="steps for the residual alpha 0 -> 1")
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--eval-every", type=int, default=100)
-    p.add_argument("--checkpoint-seconds", type=float, default=120)
-    p.add_argument("--max-minutes", type=float, default=None)
-    p.add_argument("--deadline", default=None,
-                   help="UTC HH:MM: train until then instead of for --steps; the schedule follows the wall "
-                        "clock from the run's first start to the deadline (robust to a shared, busy CPU)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--checkpoint-dir", default=CHECKPOINT_DIR)
     p.add_argument("--init-from", default=None,
@@ -166,23 +141,14 @@ def main(argv=None):
         torch.save(checkpoint, path + ".tmp")
         os.replace(path + ".tmp", path)
 
-    stop = []  # SIGTERM / SIGINT: finish the current step, checkpoint, exit (resumable)
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
-    signal.signal(signal.SIGINT, lambda *_: stop.append(True))
-    sitting_start = last_save = time.time()
-    run_start = history.setdefault("run_start", sitting_start)
-    deadline = parse_deadline(args.deadline) if args.deadline else None
-
-    def progress():
-        if deadline:
-            return (time.time() - run_start) / max(1.0, deadline - run_start)
-        return step / args.steps
+    schedule = sitting.Schedule(args, history, step)
+    this_sitting = sitting.Sitting(args, save)
     model.train()
-    while progress() < 1.0:
+    while not schedule.done(step):
         t0 = time.time()
         model.residual_scale.fill_(min(1.0, (step + 1) / args.residual_warmup))
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, progress(), args)
+            group["lr"] = schedule.learning_rate(step)
         starts = rng.integers(0, len(train_ids) - args.length - 1, size=args.batch)
         chunk = torch.from_numpy(train_ids[starts[:, None] + np.arange(args.length + 1)[None]])
         logits = model(chunk[:, :-1])
@@ -200,16 +166,13 @@ def main(argv=None):
             model.train()
             history["valid"].append([step, bits, elapsed])
             print("step %d  train %.3f  valid %.3f bits/char  lr %.2e  %.2f s/step  %.1f min" %
-                  (step, loss.item() / LN2, bits, learning_rate(step, progress(), args), elapsed / step, elapsed / 60),
+                  (step, loss.item() / LN2, bits, schedule.learning_rate(step), elapsed / step, elapsed / 60),
                   flush=True)
-        if time.time() - last_save > args.checkpoint_seconds:
-            save()
-            last_save = time.time()
-        if stop or (args.max_minutes and time.time() - sitting_start > args.max_minutes * 60):
-            print("stopping this sitting at step %d (checkpointed, resumable)" % step, flush=True)
+        this_sitting.save_if_due()
+        if this_sitting.stopping(step):
             break
     model.residual_scale.fill_(1.0)
-    if progress() >= 1.0 and not args.tiny:
+    if schedule.done(step) and not args.tiny:
         model.eval()
         history["final_valid_bits"] = window_bits_per_char(model, valid_ids, args.length)
         print("final: %.4f bits/char on all %d validation chars (windows of %d)" %
