@@ -1,14 +1,17 @@
 // Embind surface of the attention kernels (fused attention, its scalar reference, the attention
-// weights, FLASH mixed-chunk attention) for the attention benchmark (bench/attention.mjs) and demos
-// that show the kernels directly. Buffers are wasm heap addresses from Module._malloc, passed as
-// numbers; every function returns "" on success or "CODE: message" (the kernels validate; nothing
-// is written on error). Mask codes: 0 bidirectional, 1 causal, 2 causal_window, 3 band. Normaliser
-// codes: 0 softmax, 1 softmax_plus, 2 relu2. The fields of AttentionConfig not listed take their
-// defaults.
+// weights, FLASH mixed-chunk attention and its incremental decoder) for the attention benchmark
+// (bench/attention.mjs) and demos that show the kernels directly. Buffers are wasm heap addresses
+// from Module._malloc, passed as numbers; every function returns "" on success or "CODE: message"
+// (the kernels validate; nothing is written on error). Mask codes: 0 bidirectional, 1 causal, 2
+// causal_window, 3 band. Normaliser codes: 0 softmax, 1 softmax_plus, 2 relu2. The fields of
+// AttentionConfig not listed take their defaults.
 #include <emscripten/bind.h>
+#include <emscripten/val.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 
 #include "core/status.h"
 #include "kernels/attention.h"
@@ -103,6 +106,43 @@ std::string flash_mixed_chunk(int length, int chunk, int qk_dim, int value_dim, 
                                      out(o), workspace()));
 }
 
+// FLASH decoders live in a handle table: JS holds the integer handle and frees it.
+std::map<int, k::FlashDecoder> flash_decoders;
+int next_flash_decoder = 1;
+
+// A handle (> 0), or "CODE: message".
+emscripten::val flash_decoder_create(int chunk, int qk_dim, int value_dim) {
+  auto decoder = k::FlashDecoder::create(chunk, qk_dim, value_dim);
+  if (!decoder.is_ok()) return emscripten::val(report(decoder.status()));
+  const int handle = next_flash_decoder++;
+  flash_decoders.emplace(handle, std::move(decoder).value());
+  return emscripten::val(handle);
+}
+
+std::string flash_decoder_step(int handle, Address q_quad, Address k_quad, Address q_lin,
+                               Address k_lin, Address v, Address o) {
+  const auto it = flash_decoders.find(handle);
+  if (it == flash_decoders.end())
+    return report(Status(ErrorCode::kBadArgument,
+                         "FLASH decoder " + std::to_string(handle) + " is disposed"));
+  return report(
+      it->second.step(in(q_quad), in(k_quad), in(q_lin), in(k_lin), in(v), out(o), workspace()));
+}
+
+// [length, bytes of state], or [-1, 0] for a disposed handle.
+emscripten::val flash_decoder_info(int handle) {
+  const auto it = flash_decoders.find(handle);
+  emscripten::val info = emscripten::val::array();
+  info.call<void>("push", it == flash_decoders.end() ? -1 : it->second.length());
+  info.call<void>("push",
+                  it == flash_decoders.end() ? 0.0 : static_cast<double>(it->second.bytes()));
+  return info;
+}
+
+void flash_decoder_free(int handle) {
+  flash_decoders.erase(handle);
+}
+
 // Bytes the shared attention workspace holds now (it never shrinks).
 double attention_workspace_bytes() {
   return static_cast<double>(workspace().capacity_floats() * sizeof(float));
@@ -115,6 +155,10 @@ EMSCRIPTEN_BINDINGS(gyre_attention) {
   emscripten::function("kernelAttentionScalar", &attention_scalar);
   emscripten::function("kernelAttentionWeights", &attention_weights);
   emscripten::function("kernelFlashMixedChunk", &flash_mixed_chunk);
+  emscripten::function("kernelFlashDecoderCreate", &flash_decoder_create);
+  emscripten::function("kernelFlashDecoderStep", &flash_decoder_step);
+  emscripten::function("kernelFlashDecoderInfo", &flash_decoder_info);
+  emscripten::function("kernelFlashDecoderFree", &flash_decoder_free);
   emscripten::function("kernelAttentionWorkspaceBytes", &attention_workspace_bytes);
 }
 

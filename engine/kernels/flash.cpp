@@ -218,4 +218,121 @@ Status flash_mixed_chunk_scalar(const FlashShape& shape, const float* q_quad, co
   return Status::ok();
 }
 
+// ---------------------------------------------------------------------------------------------
+// FlashDecoder
+
+FlashDecoder::FlashDecoder(int chunk, int qk_dim, int value_dim, std::size_t floats, float* state)
+    : chunk_(chunk), qk_dim_(qk_dim), value_dim_(value_dim), floats_(floats), state_(state) {
+  const std::size_t c = static_cast<std::size_t>(chunk), s = static_cast<std::size_t>(qk_dim),
+                    e = static_cast<std::size_t>(value_dim);
+  chunk_keys_ = state;
+  chunk_values_ = chunk_keys_ + c * s;
+  kv_done_ = chunk_values_ + c * e;
+  kv_chunk_ = kv_done_ + s * e;
+  zeros_ = kv_chunk_ + s * e;
+  discard_ = zeros_ + std::max(s, e);
+  q_scaled_ = discard_ + e;
+}
+
+Result<FlashDecoder> FlashDecoder::create(int chunk, int qk_dim, int value_dim) {
+  if (chunk < 1 || qk_dim < 1 || value_dim < 1)
+    return Status(ErrorCode::kBadArgument,
+                  "FlashDecoder: chunk, qk_dim and value_dim must be >= 1");
+  const unsigned long long c = chunk, s = qk_dim, e = value_dim;
+  // chunk keys and values, the two Σ Klᵀ V, a zero row, a discard row, a scaled Ql row.
+  const unsigned long long floats = c * (s + e) + 2 * s * e + std::max(s, e) + e + s;
+  if (floats > (1ULL << 26))
+    return Status(ErrorCode::kTooLarge,
+                  "FlashDecoder: the state needs " + format_bytes(floats * sizeof(float)));
+  // calloc, not new: a failed allocation becomes OUT_OF_MEMORY (no exceptions in wasm).
+  float* state = static_cast<float*>(std::calloc(static_cast<std::size_t>(floats), sizeof(float)));
+  if (state == nullptr)
+    return Status(ErrorCode::kOutOfMemory,
+                  "FlashDecoder: could not allocate " + format_bytes(floats * sizeof(float)));
+  return FlashDecoder(chunk, qk_dim, value_dim, static_cast<std::size_t>(floats), state);
+}
+
+void FlashDecoder::clear() {
+  length_ = 0;
+  std::memset(state_.get(), 0, floats_ * sizeof(float));
+}
+
+Status FlashDecoder::begin_step(const float* q_quad, const float* k_quad, const float* q_lin,
+                                const float* k_lin, const float* v, const float* out) {
+  if (!q_quad || !k_quad || !q_lin || !k_lin || !v || !out)
+    return Status(ErrorCode::kBadArgument, "FlashDecoder::step: a buffer is null");
+  if (length_ == (1 << 30))
+    return Status(ErrorCode::kTooLarge, "FlashDecoder::step: positions beyond 2^30");
+  // A new chunk starts: the finished chunk's Σ Klᵀ V joins the earlier chunks'.
+  if (length_ > 0 && length_ % chunk_ == 0) {
+    const std::size_t se = static_cast<std::size_t>(qk_dim_) * value_dim_;
+    for (std::size_t i = 0; i < se; ++i) kv_done_[i] += kv_chunk_[i];
+    std::memset(kv_chunk_, 0, se * sizeof(float));
+  }
+  const std::size_t slot = static_cast<std::size_t>(length_ % chunk_);
+  std::memcpy(chunk_keys_ + slot * qk_dim_, k_quad, sizeof(float) * qk_dim_);
+  std::memcpy(chunk_values_ + slot * value_dim_, v, sizeof(float) * value_dim_);
+  return Status::ok();
+}
+
+template <bool kSimd>
+Status FlashDecoder::step_impl(const float* q_quad, const float* k_quad, const float* q_lin,
+                               const float* k_lin, const float* v, float* out,
+                               AttentionWorkspace* workspace) {
+  if (Status s = begin_step(q_quad, k_quad, q_lin, k_lin, v, out); !s.is_ok()) return s;
+  const int visible = length_ % chunk_ + 1;  // this chunk's keys up to and including this token
+  FlashShape flash;
+  flash.chunk = chunk_;
+  const AttentionConfig config = quad_config(flash);  // bidirectional over the visible keys
+  const Dims d{visible, chunk_, qk_dim_, value_dim_, qk_dim_, value_dim_, value_dim_};
+  const AttentionShape quad = chunk_shape(d, visible);
+  AttentionShape one_query = quad;
+  one_query.num_queries = 1;
+  if constexpr (kSimd) {
+    float* scratch = workspace->floats(detail::attention_scratch_floats(one_query));
+    if (scratch == nullptr)
+      return Status(ErrorCode::kOutOfMemory, "FlashDecoder::step: no memory for the workspace");
+    detail::attention_unchecked(config, one_query, q_quad, chunk_keys_, chunk_values_, out, scratch,
+                                {});
+  } else if (Status s =
+                 attention_scalar(config, one_query, q_quad, chunk_keys_, chunk_values_, out);
+             !s.is_ok()) {
+    return s;
+  }
+  const auto accumulate = kSimd ? detail::accumulate4 : detail::accumulate4_scalar;
+  const float ones[4] = {1, 1, 1, 1};
+  // out += (Ql / (g·c)) · Σ_{u < g·c} Klᵀ V for chunk g > 0.
+  const int done = length_ - (visible - 1);
+  if (done > 0) {
+    for (int a = 0; a < qk_dim_; ++a) q_scaled_[a] = q_lin[a] / static_cast<float>(done);
+    const float* p[4] = {q_scaled_, zeros_, zeros_, zeros_};
+    float* o[4] = {out, discard_, discard_, discard_};
+    accumulate(p, qk_dim_, kv_done_, value_dim_, value_dim_, ones, o);
+  }
+  // Σ Klᵀ V of this chunk += Kl_tᵀ V_t, four rows of the s × e sum at a time.
+  for (int a = 0; a < qk_dim_; a += 4) {
+    const float* p[4];
+    float* o[4];
+    for (int r = 0; r < 4; ++r) {
+      const bool live = a + r < qk_dim_;
+      p[r] = live ? k_lin + a + r : zeros_;
+      o[r] = live ? kv_chunk_ + static_cast<std::size_t>(a + r) * value_dim_ : discard_;
+    }
+    accumulate(p, 1, v, value_dim_, value_dim_, ones, o);
+  }
+  ++length_;
+  return Status::ok();
+}
+
+Status FlashDecoder::step(const float* q_quad, const float* k_quad, const float* q_lin,
+                          const float* k_lin, const float* v, float* out,
+                          AttentionWorkspace& workspace) {
+  return step_impl<true>(q_quad, k_quad, q_lin, k_lin, v, out, &workspace);
+}
+
+Status FlashDecoder::step_scalar(const float* q_quad, const float* k_quad, const float* q_lin,
+                                 const float* k_lin, const float* v, float* out) {
+  return step_impl<false>(q_quad, k_quad, q_lin, k_lin, v, out, nullptr);
+}
+
 }  // namespace gyre::kernels

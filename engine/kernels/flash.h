@@ -15,6 +15,10 @@
 // Errors are returned as Status (BAD_ARGUMENT, OUT_OF_MEMORY); on error nothing is written.
 #pragma once
 
+#include <cstddef>
+#include <cstdlib>
+#include <memory>
+
 #include "core/status.h"
 #include "kernels/attention.h"
 
@@ -36,5 +40,45 @@ Status flash_mixed_chunk(const FlashShape& shape, const float* q_quad, const flo
 // Scalar reference with the same contract.
 Status flash_mixed_chunk_scalar(const FlashShape& shape, const float* q_quad, const float* k_quad,
                                 const float* q_lin, const float* k_lin, const float* v, float* out);
+
+// Incremental causal FLASH: one token per step, each output equal to that token's row of the causal
+// flash_mixed_chunk() over all tokens so far. The state is the current chunk's Kq and V rows, the
+// current chunk's Σ Klᵀ V and the earlier chunks' Σ Klᵀ V: O(c·(s + e) + s·e) floats however long
+// the generation runs.
+class FlashDecoder {
+ public:
+  // BAD_ARGUMENT for non-positive sizes, TOO_LARGE past 2^26 floats of state, OUT_OF_MEMORY.
+  static Result<FlashDecoder> create(int chunk, int qk_dim, int value_dim);
+
+  // Appends the token at position length() (its q/k rows of qk_dim floats, v of value_dim) and
+  // writes its output (quadratic + linear part, value_dim floats) to out.
+  Status step(const float* q_quad, const float* k_quad, const float* q_lin, const float* k_lin,
+              const float* v, float* out, AttentionWorkspace& workspace);
+  // Scalar reference with the same contract and state.
+  Status step_scalar(const float* q_quad, const float* k_quad, const float* q_lin,
+                     const float* k_lin, const float* v, float* out);
+
+  void clear();
+  int length() const { return length_; }
+  int chunk() const { return chunk_; }
+  std::size_t bytes() const { return floats_ * sizeof(float); }
+
+ private:
+  struct FreeDeleter {
+    void operator()(float* p) const { std::free(p); }
+  };
+  FlashDecoder(int chunk, int qk_dim, int value_dim, std::size_t floats, float* state);
+  Status begin_step(const float* q_quad, const float* k_quad, const float* q_lin,
+                    const float* k_lin, const float* v, const float* out);
+  template <bool kSimd>
+  Status step_impl(const float* q_quad, const float* k_quad, const float* q_lin, const float* k_lin,
+                   const float* v, float* out, AttentionWorkspace* workspace);
+
+  int chunk_, qk_dim_, value_dim_;
+  int length_ = 0;
+  std::size_t floats_;
+  std::unique_ptr<float[], FreeDeleter> state_;
+  float *chunk_keys_, *chunk_values_, *kv_done_, *kv_chunk_, *zeros_, *discard_, *q_scaled_;
+};
 
 }  // namespace gyre::kernels

@@ -2,7 +2,7 @@
 // pages call), checked against plain JS references in both wasm flavours.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { BadArgumentError, createEngine } from '../../web/lib/index.js';
+import { BadArgumentError, TooLargeError, createEngine } from '../../web/lib/index.js';
 
 function random(seed) {
   let state = seed >>> 0;
@@ -126,6 +126,29 @@ for (const flavour of ['simd', 'scalar']) {
       const v = randomArray(n * e, next);
       const out = kernels.flash(...inputs, v, { length: n, chunk: c, qkDim: s, valueDim: e, causal: true });
       assert.ok(maxDifference(out, flashReference(...inputs, v, n, c, s, e)) < 1e-5);
+    });
+
+    test('the FLASH decoder, token by token, equals the causal full pass in constant memory', () => {
+      const next = random(12);
+      const [n, c, s, e] = [40, 8, 6, 5];
+      const inputs = [0, 1, 2, 3].map(() => randomArray(n * s, next));
+      const v = randomArray(n * e, next);
+      const full = kernels.flash(...inputs, v, { length: n, chunk: c, qkDim: s, valueDim: e, causal: true });
+      const decoder = kernels.flashDecoder({ chunk: c, qkDim: s, valueDim: e });
+      const bytes = decoder.bytes;
+      assert.ok(bytes > 0);
+      for (let t = 0; t < n; t++) {
+        const row = decoder.step(...inputs.map((x) => x.subarray(t * s, (t + 1) * s)), v.subarray(t * e, (t + 1) * e));
+        assert.ok(maxDifference(row, full.subarray(t * e, (t + 1) * e)) < 1e-5, `token ${t}`);
+      }
+      assert.equal(decoder.length, n);
+      assert.equal(decoder.bytes, bytes);
+      assert.throws(() => decoder.step(inputs[0], inputs[1], inputs[2], inputs[3], new Float32Array(2)), BadArgumentError);
+      assert.equal(decoder.length, n);
+      decoder.dispose();
+      assert.throws(() => decoder.step(...inputs, v), BadArgumentError);
+      assert.throws(() => kernels.flashDecoder({ chunk: 0, qkDim: s, valueDim: e }), BadArgumentError);
+      assert.throws(() => kernels.flashDecoder({ chunk: 1 << 20, qkDim: 4096, valueDim: 4096 }), TooLargeError);
     });
 
     test('benchmark times a kernel and reports its rate', () => {

@@ -257,3 +257,78 @@ TEST_CASE("FLASH: bad arguments") {
   CHECK(flash_mixed_chunk(sh, x.data(), x.data(), x.data(), x.data(), x.data(), out.data(), ws)
             .is_ok());
 }
+
+TEST_CASE("FLASH decoding: token by token equals each row of the causal full pass") {
+  std::mt19937 rng(17);
+  AttentionWorkspace ws;
+  for (int S : {4, 33}) {
+    for (int E : {3, 20}) {
+      for (int c : {1, 3, 8, 64}) {
+        const int N = 150;
+        FlashShape sh;
+        sh.length = N;
+        sh.chunk = c;
+        sh.qk_dim = S;
+        sh.value_dim = E;
+        sh.causal = true;
+        const auto qq = random_floats(rng, N * S), kq = random_floats(rng, N * S);
+        const auto ql = random_floats(rng, N * S, 0.5f), kl = random_floats(rng, N * S, 0.5f);
+        const auto v = random_floats(rng, N * E);
+        std::vector<float> full(N * E);
+        REQUIRE(flash_mixed_chunk(sh, qq.data(), kq.data(), ql.data(), kl.data(), v.data(),
+                                  full.data(), ws)
+                    .is_ok());
+        auto decoder = FlashDecoder::create(c, S, E);
+        auto reference = FlashDecoder::create(c, S, E);
+        REQUIRE(decoder.is_ok());
+        REQUIRE(reference.is_ok());
+        const std::size_t bytes = decoder.value().bytes();
+        double worst = 0, scale = 0.1;
+        for (float x : full) scale = std::max(scale, static_cast<double>(std::abs(x)));
+        std::vector<float> row(E), row_scalar(E);
+        for (int t = 0; t < N; ++t) {
+          const std::size_t qk = static_cast<std::size_t>(t) * S,
+                            vo = static_cast<std::size_t>(t) * E;
+          REQUIRE(decoder.value()
+                      .step(&qq[qk], &kq[qk], &ql[qk], &kl[qk], &v[vo], row.data(), ws)
+                      .is_ok());
+          REQUIRE(reference.value()
+                      .step_scalar(&qq[qk], &kq[qk], &ql[qk], &kl[qk], &v[vo], row_scalar.data())
+                      .is_ok());
+          for (int x = 0; x < E; ++x) {
+            worst = std::max(worst, static_cast<double>(std::abs(row[x] - full[vo + x])));
+            worst = std::max(worst, static_cast<double>(std::abs(row_scalar[x] - full[vo + x])));
+          }
+        }
+        CHECK_MESSAGE(worst <= 2e-5 * scale,
+                      "S=" << S << " E=" << E << " c=" << c << " worst " << worst);
+        CHECK(decoder.value().length() == N);
+        CHECK(decoder.value().bytes() == bytes);  // the state never grows with the length
+        decoder.value().clear();
+        CHECK(decoder.value().length() == 0);
+        REQUIRE(
+            decoder.value().step(&qq[0], &kq[0], &ql[0], &kl[0], &v[0], row.data(), ws).is_ok());
+        for (int x = 0; x < E; ++x) CHECK(row[x] == doctest::Approx(full[x]).epsilon(1e-5));
+      }
+    }
+  }
+}
+
+TEST_CASE("FLASH decoding: bad arguments leave the decoder usable") {
+  CHECK(FlashDecoder::create(0, 4, 4).status().code() == ErrorCode::kBadArgument);
+  CHECK(FlashDecoder::create(4, 4, -1).status().code() == ErrorCode::kBadArgument);
+  CHECK(FlashDecoder::create(1 << 20, 4096, 4096).status().code() == ErrorCode::kTooLarge);
+  auto decoder = FlashDecoder::create(4, 4, 4);
+  REQUIRE(decoder.is_ok());
+  AttentionWorkspace ws;
+  std::vector<float> x(4, 0.5f), out(4, 3.0f);
+  CHECK(decoder.value()
+            .step(x.data(), nullptr, x.data(), x.data(), x.data(), out.data(), ws)
+            .code() == ErrorCode::kBadArgument);
+  CHECK(decoder.value().length() == 0);
+  for (float o : out) CHECK(o == 3.0f);
+  CHECK(decoder.value()
+            .step(x.data(), x.data(), x.data(), x.data(), x.data(), out.data(), ws)
+            .is_ok());
+  CHECK(decoder.value().length() == 1);
+}

@@ -78,6 +78,19 @@ export interface KernelBenchmarkResult {
   rate: number;
 }
 
+/** Incremental causal FLASH attention (engine.kernels.flashDecoder): one token per step. */
+export interface FlashDecoder {
+  readonly chunk: number;
+  readonly qkDim: number;
+  readonly valueDim: number;
+  /** Tokens seen so far. */
+  readonly length: number;
+  /** Bytes of state, constant in the number of tokens. */
+  readonly bytes: number;
+  step(qQuad: Float32Array, kQuad: Float32Array, qLin: Float32Array, kLin: Float32Array, v: Float32Array): Float32Array;
+  dispose(): void;
+}
+
 /** engine.kernels: the raw kernels on row-major Float32Arrays (kernels.js). */
 export interface Kernels {
   attention(q: Float32Array, k: Float32Array, v: Float32Array, options: KernelAttentionOptions & { entropy?: boolean }):
@@ -88,6 +101,7 @@ export interface Kernels {
     bias?: Float32Array | null; activation?: 'none' | 'relu' | 'silu' | 'gelu' }): Float32Array;
   flash(qQuad: Float32Array, kQuad: Float32Array, qLin: Float32Array, kLin: Float32Array, v: Float32Array,
     options: { length: number; chunk?: number; qkDim: number; valueDim: number; causal?: boolean }): Float32Array;
+  flashDecoder(options: { chunk?: number; qkDim: number; valueDim: number }): FlashDecoder;
   benchmark(options: { kernel: KernelBenchmarkResult['kernel']; minMs?: number; minRuns?: number; [size: string]: unknown }):
     KernelBenchmarkResult;
 }

@@ -173,6 +173,47 @@ export class Kernels {
   }
 
   /**
+   * Incremental causal FLASH attention: `step(qQuad, kQuad, qLin, kLin, v)` appends one token (rows of
+   * qkDim, qkDim, qkDim, qkDim and valueDim floats) and returns its output row, equal to that row of
+   * flash(..., { causal: true }) over all tokens so far. Its state stays O(chunk·(qkDim + valueDim))
+   * however many tokens it has seen (`bytes`). Call dispose() when done.
+   */
+  flashDecoder({ chunk = 256, qkDim, valueDim } = {}) {
+    positiveInt(chunk, 'chunk'); positiveInt(qkDim, 'qkDim'); positiveInt(valueDim, 'valueDim');
+    if (typeof this.#module.kernelFlashDecoderCreate !== 'function') {
+      throw new UnsupportedError('this build of the engine has no FLASH decoder; rebuild it with `npm run build`');
+    }
+    const handle = this.#module.kernelFlashDecoderCreate(chunk, qkDim, valueDim);
+    if (typeof handle === 'string') {
+      const colon = handle.indexOf(':');
+      throw errorFromCode(handle.slice(0, colon), `flashDecoder: ${handle.slice(colon + 1).trim()}`);
+    }
+    const kernels = this;
+    let live = true;
+    const info = () => this.#module.kernelFlashDecoderInfo(handle);
+    return {
+      chunk, qkDim, valueDim,
+      get length() { return live ? info()[0] : 0; },
+      get bytes() { return live ? info()[1] : 0; },
+      step(qQuad, kQuad, qLin, kLin, v) {
+        check(live, 'this FLASH decoder is disposed');
+        for (const [array, name] of [[qQuad, 'qQuad'], [kQuad, 'kQuad'], [qLin, 'qLin'], [kLin, 'kLin']]) {
+          floats(array, qkDim, name);
+        }
+        floats(v, valueDim, 'v');
+        return kernels.#withBuffers([qQuad, kQuad, qLin, kLin, v, valueDim], ([a, b, c, d, e, o]) => {
+          kernels.#run('kernelFlashDecoderStep', handle, a, b, c, d, e, o);
+          return kernels.#read(o, valueDim);
+        });
+      },
+      dispose() {
+        if (live) kernels.#module.kernelFlashDecoderFree(handle);
+        live = false;
+      },
+    };
+  }
+
+  /**
    * Times one kernel on resident random inputs in this thread: warm-up, then runs until `minMs` has
    * passed (at least `minRuns` runs). Returns { kernel, params, runs, medianMs, fastestMs, work, unit,
    * rate }: `rate` is work per second in `unit` (GFLOP/s; Gelem/s for the element-wise kernels).
