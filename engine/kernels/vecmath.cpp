@@ -189,6 +189,50 @@ void affine_row(const float* x, float* y, int n, float a, float b) {
   for (; i < n; ++i) y[i] = x[i] * a + b;
 }
 
+// Per-channel sums over pixels of an NHWC image: sum[c] += x[p][c] − center[c] (squared when
+// `square`); SIMD across channels.
+template <bool kSimd>
+void channel_sums(const float* x, int channels, int pixels, const float* center, bool square,
+                  float* sum) {
+  for (int p = 0; p < pixels; ++p) {
+    const float* row = x + idx(p, channels);
+    int c = 0;
+#if GYRE_SIMD128
+    if constexpr (kSimd) {
+      for (; c + 4 <= channels; c += 4) {
+        v128_t d = wasm_f32x4_sub(wasm_v128_load(row + c), wasm_v128_load(center + c));
+        if (square) d = wasm_f32x4_mul(d, d);
+        wasm_v128_store(sum + c, wasm_f32x4_add(wasm_v128_load(sum + c), d));
+      }
+    }
+#endif
+    for (; c < channels; ++c) {
+      const float d = row[c] - center[c];
+      sum[c] += square ? d * d : d;
+    }
+  }
+}
+
+// y[p][c] = x[p][c]·a[c] + b[c].
+template <bool kSimd>
+void channel_affine(const float* x, float* y, int channels, int pixels, const float* a,
+                    const float* b) {
+  for (int p = 0; p < pixels; ++p) {
+    const float* in = x + idx(p, channels);
+    float* out = y + idx(p, channels);
+    int c = 0;
+#if GYRE_SIMD128
+    if constexpr (kSimd) {
+      for (; c + 4 <= channels; c += 4)
+        wasm_v128_store(
+            out + c, wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(in + c), wasm_v128_load(a + c)),
+                                    wasm_v128_load(b + c)));
+    }
+#endif
+    for (; c < channels; ++c) out[c] = in[c] * a[c] + b[c];
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation.
 
@@ -282,6 +326,9 @@ Status layer_norm_impl(const char* fn, const float* x, float* y, int rows, int c
   return Status::ok();
 }
 
+// Channels up to which a channels-last GroupNorm keeps per-channel statistics on the stack.
+constexpr int kGroupNormSweepChannels = 1024;
+
 template <bool kSimd>
 Status group_norm_impl(const char* fn, const float* x, float* y, int channels, int pixels,
                        int groups, const float* gamma, const float* beta, float eps,
@@ -298,6 +345,34 @@ Status group_norm_impl(const char* fn, const float* x, float* y, int channels, i
   if (!x || !y) return bad(fn, "null buffer");
   const int per_group = channels / groups;
   const double count = static_cast<double>(per_group) * pixels;
+  if (layout == GroupNormLayout::channels_last && channels <= kGroupNormSweepChannels) {
+    // Three sweeps over the image, SIMD across channels: per-channel sums, per-channel squared
+    // deviations from the group mean, then y = x·a[c] + b[c]. Float sums per channel (each over
+    // `pixels` values), combined per group in double.
+    alignas(16) float center[kGroupNormSweepChannels] = {}, sum[kGroupNormSweepChannels] = {};
+    alignas(16) float a[kGroupNormSweepChannels], b[kGroupNormSweepChannels];
+    channel_sums<kSimd>(x, channels, pixels, center, false, sum);
+    for (int g = 0; g < groups; ++g) {
+      double total = 0.0;
+      for (int c = g * per_group; c < (g + 1) * per_group; ++c) total += sum[c];
+      for (int c = g * per_group; c < (g + 1) * per_group; ++c) {
+        center[c] = static_cast<float>(total / count);
+        sum[c] = 0.0f;
+      }
+    }
+    channel_sums<kSimd>(x, channels, pixels, center, true, sum);
+    for (int g = 0; g < groups; ++g) {
+      double total = 0.0;
+      for (int c = g * per_group; c < (g + 1) * per_group; ++c) total += sum[c];
+      const float scale = static_cast<float>(1.0 / std::sqrt(total / count + eps));
+      for (int c = g * per_group; c < (g + 1) * per_group; ++c) {
+        a[c] = scale * (gamma ? gamma[c] : 1.0f);
+        b[c] = (beta ? beta[c] : 0.0f) - center[c] * a[c];
+      }
+    }
+    channel_affine<kSimd>(x, y, channels, pixels, a, b);
+    return Status::ok();
+  }
   for (int g = 0; g < groups; ++g) {
     const int c0 = g * per_group;
     if (layout == GroupNormLayout::channels_first) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "io/safetensors.h"
+#include "kernels/conv3x3.h"
 #include "kernels/vecmath.h"
 
 namespace gyre::models {
@@ -89,23 +90,17 @@ Status UNet::build(const io::SafetensorsFile& file) {
     tensors_.push_back(std::move(tensor).value());
     return static_cast<const float*>(tensors_.back().data());
   };
-  // A 3×3 convolution [out, in, 3, 3] repacked so that input column (ky·3 + kx)·in + c matches
-  // im2col.
-  const auto conv = [&](const std::string& name, int in, int out, Linear& layer) -> Status {
+  // A 3×3 convolution [out, in, 3, 3], transformed to the Winograd domain and packed.
+  const auto conv = [&](const std::string& name, int in, int out, Conv& layer) -> Status {
     Result<const float*> w = read(name, {out, in, 3, 3});
     if (!w) return w.status();
-    Result<FloatBuffer> reordered =
-        FloatBuffer::allocate(static_cast<std::uint64_t>(out) * in * 9, name);
-    if (!reordered) return reordered.status();
-    float* r = reordered.value().data();
-    for (int o = 0; o < out; ++o)
-      for (int ch = 0; ch < in; ++ch)
-        for (int tap = 0; tap < 9; ++tap)
-          r[(static_cast<std::size_t>(o) * 9 + tap) * in + ch] =
-              w.value()[(static_cast<std::size_t>(o) * in + ch) * 9 + tap];
-    Result<Linear> linear = Linear::create(r, out, 9 * in, name);
-    if (!linear) return linear.status();
-    layer = std::move(linear).value();
+    Result<FloatBuffer> packed =
+        FloatBuffer::allocate(kernels::conv3x3_winograd_packed_size(in, out), name);
+    if (!packed) return packed.status();
+    if (Status s = kernels::conv3x3_winograd_pack(w.value(), in, out, packed.value().data());
+        !s.is_ok())
+      return s;
+    layer = Conv{in, out, std::move(packed).value()};
     return Status::ok();
   };
   const auto block = [&](const std::string& prefix, int in, int out, Block& b) -> Status {
@@ -188,41 +183,15 @@ Status UNet::build(const io::SafetensorsFile& file) {
   return conv("head.weight", channels, c.image_channels, head_);
 }
 
-void UNet::conv3x3(const Linear& weights, const float* x, int batch, int side, int c_in, float* y,
-                   Activation activation) {
-  // im2col rows: one per output pixel, 9 taps × c_in channels, zero outside the image (padding 1).
-  // Rows go through the GEMM in chunks whose column matrix stays near 1 MB, so it is still in cache
-  // when the GEMM reads it.
-  const std::size_t row_floats = 9 * static_cast<std::size_t>(c_in);
-  const int pixels = side * side;
-  const int rows = batch * pixels;
-  const int chunk = std::max(16, static_cast<int>(kColumnChunkFloats / row_floats));
-  float* columns = columns_.data();
-  for (int first = 0; first < rows; first += chunk) {
-    const int count = std::min(chunk, rows - first);
-    for (int r = 0; r < count; ++r) {
-      const int b = (first + r) / pixels, p = (first + r) % pixels;
-      const int i = p / side, j = p % side;
-      const float* image = x + static_cast<std::size_t>(b) * pixels * c_in;
-      float* row = columns + static_cast<std::size_t>(r) * row_floats;
-      for (int ky = 0; ky < 3; ++ky) {
-        const int si = i + ky - 1;
-        float* taps = row + ky * 3 * c_in;
-        if (si < 0 || si >= side) {
-          std::fill(taps, taps + 3 * c_in, 0.0f);
-          continue;
-        }
-        // The three taps of a kernel row are three neighbouring pixels: one contiguous run in HWC.
-        const int first_tap = j == 0 ? 1 : 0, end_tap = j == side - 1 ? 2 : 3;
-        const float* source =
-            image + (static_cast<std::size_t>(si) * side + j - 1 + first_tap) * c_in;
-        if (first_tap == 1) std::fill(taps, taps + c_in, 0.0f);
-        std::copy(source, source + (end_tap - first_tap) * c_in, taps + first_tap * c_in);
-        if (end_tap == 2) std::fill(taps + 2 * c_in, taps + 3 * c_in, 0.0f);
-      }
-    }
-    weights.apply(columns, count, y + static_cast<std::size_t>(first) * weights.out(), activation);
-  }
+Status UNet::conv3x3(const Conv& conv, const float* x, int batch, int side, float* y,
+                     Activation activation) {
+  const kernels::Conv3x3Shape shape{batch, side, side, conv.c_in, conv.c_out};
+  if (Status s = ensure_capacity(conv_scratch_, kernels::conv3x3_winograd_scratch_floats(shape),
+                                 "the U-Net convolution scratch");
+      !s.is_ok())
+    return s;
+  return kernels::conv3x3_winograd(shape, x, conv.packed.data(), y, activation,
+                                   conv_scratch_.data());
 }
 
 Status UNet::run_block(const Block& block, const float* x, int batch, int side, const float* t_emb,
@@ -239,9 +208,13 @@ Status UNet::run_block(const Block& block, const float* x, int batch, int side, 
       for (int ch = 0; ch < block.c_in; ++ch) h1[at + ch] = x[at + ch] + t[ch];
     }
   }
-  conv3x3(block.conv1, h1, batch, side, block.c_in, block_h2_.data(), Activation::silu);
-  conv3x3(block.conv2, block_h2_.data(), batch, side, block.c_out, block_h3_.data(),
-          Activation::silu);
+  if (Status s = conv3x3(block.conv1, h1, batch, side, block_h2_.data(), Activation::silu);
+      !s.is_ok())
+    return s;
+  if (Status s =
+          conv3x3(block.conv2, block_h2_.data(), batch, side, block_h3_.data(), Activation::silu);
+      !s.is_ok())
+    return s;
   const std::size_t count = rows * block.c_out;
   if (block.has_skip) {
     block.skip.apply(x, static_cast<int>(rows), out);
@@ -316,7 +289,6 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
        {std::pair{&input_, B * s0 * s0 * ci}, std::pair{&current_, B * max_activation},
         std::pair{&upsampled_, B * max_activation}, std::pair{&block_h1_, B * max_activation},
         std::pair{&block_h2_, B * max_activation}, std::pair{&block_h3_, B * max_activation},
-        std::pair{&columns_, kColumnChunkFloats + 16 * 9 * max_channels},
         std::pair{&time_embedding_, B * c.time_dim}, std::pair{&time_added_, B * max_channels}}) {
     if (Status s = ensure_capacity(*buffer, floats, "the U-Net workspace"); !s.is_ok()) return s;
   }
@@ -337,7 +309,9 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
 
   // The skip stack holds (buffer index, channels); the down path fills it in order.
   std::vector<std::pair<int, int>> stack;
-  conv3x3(stem_, input_.data(), batch, s0, ci, stack_[0].data(), Activation::none);
+  if (Status s = conv3x3(stem_, input_.data(), batch, s0, stack_[0].data(), Activation::none);
+      !s.is_ok())
+    return s;
   stack.push_back({0, c.base_channels});
   const float* current = stack_[0].data();
   int side = s0, channels = c.base_channels, next = 1;
@@ -423,7 +397,8 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
     }
   }
   float* result = block_h1_.data();
-  conv3x3(head_, normed, batch, side, channels, result, Activation::none);
+  if (Status s = conv3x3(head_, normed, batch, side, result, Activation::none); !s.is_ok())
+    return s;
   for (int b = 0; b < batch; ++b)
     for (int ch = 0; ch < ci; ++ch)
       for (int p = 0; p < pixels0; ++p)

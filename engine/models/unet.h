@@ -3,9 +3,9 @@
 // exceeds min_pixel, a middle block, nearest 2× upsampling and additive skips (a LIFO stack as in
 // Keras-DDPM), GroupNorm + conv 3×3 head. Residual block:
 //   h = x + time_dense(t_emb); h = silu(conv1(h)); h = silu(conv2(h)); out = GroupNorm(h + skip(x))
-// Activations are NHWC inside the engine so that every convolution is one GEMM over im2col rows
-// (M = batch·H·W, K = 9·C_in, N = C_out) with the SiLU fused in its epilogue. The public layout is
-// NCHW, like PyTorch.
+// Activations are NHWC inside the engine; every 3×3 convolution runs by Winograd F(2×2, 3×3)
+// (kernels/conv3x3.h: 16 GEMMs over transformed tiles, 2.25× fewer multiply-adds than im2col) with
+// the SiLU fused in its output transform. The public layout is NCHW, like PyTorch.
 #pragma once
 
 #include <cstdint>
@@ -54,15 +54,18 @@ class UNet {
   Status predict_noise(const float* x, int batch, const int* k, float* eps);
 
   static constexpr int kMaxChunk = 16;
-  // Floats of im2col rows handed to one GEMM call (about 1 MB: the matrix stays in L2).
-  static constexpr std::size_t kColumnChunkFloats = 1 << 18;
 
  private:
+  // A 3×3 convolution's weights in the Winograd domain (kernels/conv3x3.h), transformed at load.
+  struct Conv {
+    int c_in = 0, c_out = 0;
+    FloatBuffer packed;
+  };
   struct Block {
     int c_in = 0, c_out = 0;
-    Linear time_dense;    // time_dim → c_in
-    Linear conv1, conv2;  // 3×3 as [9·c_in → c_out] over im2col rows
-    Linear skip;          // 1×1 when c_in != c_out
+    Linear time_dense;  // time_dim → c_in
+    Conv conv1, conv2;
+    Linear skip;  // 1×1 when c_in != c_out
     bool has_skip = false;
     const float* norm_gamma = nullptr;
     const float* norm_beta = nullptr;
@@ -74,14 +77,14 @@ class UNet {
   // out = block(x) for a batch at side×side; x is not modified.
   Status run_block(const Block& block, const float* x, int batch, int side, const float* t_emb,
                    float* out);
-  void conv3x3(const Linear& weights, const float* x, int batch, int side, int c_in, float* y,
-               Activation activation);
+  Status conv3x3(const Conv& conv, const float* x, int batch, int side, float* y,
+                 Activation activation);
 
   UnetConfig config_;
   std::uint64_t parameters_ = 0;
   std::vector<Tensor> tensors_;  // keeps GroupNorm parameters and the time table alive
   const float* time_table_ = nullptr;
-  Linear stem_, head_;
+  Conv stem_, head_;
   const float* head_gamma_ = nullptr;
   const float* head_beta_ = nullptr;
   std::vector<Block> down_, up_;
@@ -89,7 +92,7 @@ class UNet {
   std::vector<bool> pool_after_;
   // Workspace, grown to the largest chunk seen (at most kMaxChunk images).
   std::vector<FloatBuffer> stack_;  // one buffer per skip-stack entry
-  FloatBuffer input_, current_, upsampled_, block_h1_, block_h2_, block_h3_, columns_,
+  FloatBuffer input_, current_, upsampled_, block_h1_, block_h2_, block_h3_, conv_scratch_,
       time_embedding_, time_added_;
 };
 

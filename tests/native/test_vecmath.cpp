@@ -241,7 +241,8 @@ TEST_CASE(
     int channels, pixels, groups;
   };
   for (Shape sh :
-       {Shape{4, 9, 2}, Shape{8, 16, 4}, Shape{6, 5, 6}, Shape{64, 49, 32}, Shape{3, 1, 1}}) {
+       {Shape{4, 9, 2}, Shape{8, 16, 4}, Shape{6, 5, 6}, Shape{64, 49, 32}, Shape{3, 1, 1},
+        Shape{32, 784, 8}, Shape{2048, 3, 4} /* past the stack sweep: the per-group path */}) {
     CAPTURE(sh.channels);
     CAPTURE(sh.pixels);
     CAPTURE(sh.groups);
