@@ -5,6 +5,7 @@
 //   npm run bench:attention                 (builds the SIMD module first)
 //   node bench/attention.mjs [--quick]      (--quick: fewer sizes and rounds, for a smoke run)
 //   GYRE_WASM_DIR=dir node bench/attention.mjs   (load gyre-simd.{js,wasm} from another build dir)
+//   node --experimental-wasm-relaxed-simd bench/attention.mjs --flavour relaxed   (the FMA build)
 //   node bench/attention.mjs --table        (print the README's markdown tables from the last results)
 //
 // Sections:
@@ -27,11 +28,14 @@ const quick = process.argv.includes('--quick');
 
 // ---------------------------------------------------------------------------------------------------
 // Gyre
+const flavourAt = process.argv.indexOf('--flavour');
+const flavour = flavourAt >= 0 ? process.argv[flavourAt + 1] : 'simd';
+if (!['simd', 'relaxed'].includes(flavour)) throw new Error(`--flavour must be simd or relaxed, got ${flavour}`);
 const wasmDir = process.env.GYRE_WASM_DIR ? path.resolve(process.env.GYRE_WASM_DIR) : path.join(repo, 'web/lib/wasm');
 
 async function loadGyre() {
-  const jsPath = path.join(wasmDir, 'gyre-simd.js');
-  const wasmPath = path.join(wasmDir, 'gyre-simd.wasm');
+  const jsPath = path.join(wasmDir, `gyre-${flavour}.js`);
+  const wasmPath = path.join(wasmDir, `gyre-${flavour}.wasm`);
   if (!fs.existsSync(jsPath) || !fs.existsSync(wasmPath)) {
     throw new Error(`${wasmPath} is missing: run \`npm run build\` (or scripts/build.sh wasm-simd) first`);
   }
@@ -499,7 +503,7 @@ async function main() {
     `median ${fmt(results.summary.median_ratio_vs_faster_peer_512_4096)}x; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   const outDir = path.join(repo, 'bench/results');
   fs.mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, quick ? 'attention-quick.json' : 'attention.json');
+  const file = path.join(outDir, `attention${flavour === 'simd' ? '' : `-${flavour}`}${quick ? '-quick' : ''}.json`);
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`wrote ${path.relative(repo, file)}`);
 }

@@ -1,7 +1,9 @@
 // `npm run bench:kernels`: Gyre's GEMM and vector kernels against tfjs-backend-wasm (XNNPACK) and
 // onnxruntime-web (MLAS), in one Node process, one thread each, interleaved rounds, medians.
 //   node --no-experimental-fetch bench/kernels.mjs [--rounds N] [--only gemm|vec] [--out FILE]
-// Ours: the wasm-simd module (web/lib/wasm/gyre-simd.*), weights packed once (gemm_pack_b);
+//        [--flavour simd|relaxed]
+// Ours: the wasm-simd module (web/lib/wasm/gyre-simd.*), or with --flavour relaxed the relaxed-SIMD
+// one (fused multiply-add; Node 20 needs --experimental-wasm-relaxed-simd), weights packed once;
 // the A·Bᵀ cases (attention scores) give every engine both operands fresh, nothing pre-packed.
 // tfjs: tf.matMul on resident tensors (the backend caches XNNPACK's packed B per B tensor).
 // onnxruntime-web: InferenceSession.run, B a constant initializer; its time includes the copy of
@@ -23,17 +25,19 @@ const option = (name, fallback) => {
 };
 const rounds = Number(option('rounds', 21));
 const only = option('only', 'all');
-const outFile = path.resolve(root, option('out', 'bench/results/kernels.json'));
+const flavour = option('flavour', 'simd');
+if (!['simd', 'relaxed'].includes(flavour)) throw new Error(`--flavour must be simd or relaxed, got ${flavour}`);
+const outFile = path.resolve(root, option('out', `bench/results/kernels${flavour === 'simd' ? '' : `-${flavour}`}.json`));
 
 // ---------------------------------------------------------------------------------------------
 // Engines
 
 async function loadGyre() {
   const dir = path.join(root, 'web/lib/wasm');
-  const jsFile = path.join(dir, 'gyre-simd.js');
+  const jsFile = path.join(dir, `gyre-${flavour}.js`);
   if (!fs.existsSync(jsFile)) throw new Error(`${jsFile} is missing: run \`npm run build\` first`);
   const factory = (await import(pathToFileURL(jsFile).href)).default;
-  return factory({ wasmBinary: fs.readFileSync(path.join(dir, 'gyre-simd.wasm')) });
+  return factory({ wasmBinary: fs.readFileSync(path.join(dir, `gyre-${flavour}.wasm`)) });
 }
 
 async function loadTfjs() {
@@ -298,7 +302,7 @@ console.log(`\nmedian (best) over ${rounds} interleaved rounds, one thread; rati
 console.log(format(results));
 fs.mkdirSync(path.dirname(outFile), { recursive: true });
 fs.writeFileSync(outFile, JSON.stringify({
-  date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, rounds,
+  date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, rounds, flavour,
   peers: {
     tfjs: JSON.parse(fs.readFileSync(path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/package.json'))).version,
     ort: JSON.parse(fs.readFileSync(path.join(root, 'node_modules/onnxruntime-web/package.json'))).version,

@@ -3,9 +3,10 @@
 // medians of CPU and wall time, ratios peer / Gyre. Writes bench/results/models.json.
 //
 //   npm run bench:models              (builds the SIMD module, exports the ONNX files when missing)
-//   node bench/models.mjs [--quick] [--only lm|ddpm] [--out FILE]
+//   node bench/models.mjs [--quick] [--only lm|ddpm] [--out FILE] [--flavour simd|relaxed]
 //     --quick: fewer rounds, for a smoke run; --only: the language-model or the diffusion cases;
-//     --out: where the JSON goes (default bench/results/models.json)
+//     --out: where the JSON goes (default bench/results/models.json, models-relaxed.json);
+//     --flavour relaxed: the relaxed-SIMD (FMA) build (Node 20: --experimental-wasm-relaxed-simd)
 //
 // Cases:
 //  1. GAU-LM forward (logits of every position, full causal attention) over 128, 512, 2048 tokens;
@@ -30,7 +31,9 @@ const option = (name, fallback) => {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 };
 const only = option('only', 'all');
-const outFile = path.resolve(repo, option('out', 'bench/results/models.json'));
+const flavour = option('flavour', 'simd');
+if (!['simd', 'relaxed'].includes(flavour)) throw new Error(`--flavour must be simd or relaxed, got ${flavour}`);
+const outFile = path.resolve(repo, option('out', `bench/results/models${flavour === 'simd' ? '' : `-${flavour}`}.json`));
 const LM = 'gau-lm-softmax-plus';
 const DDPM = 'ddpm-digits';
 const onnxPath = (name) => path.join(repo, 'bench', 'onnx', `${name}.onnx`);
@@ -116,7 +119,7 @@ function maxAbsDiff(a, b) {
 
 async function main() {
   ensureOnnx();
-  const engine = await createEngine({ simd: true });
+  const engine = await createEngine({ simd: true, relaxed: flavour === 'relaxed' });
   const lm = await engine.loadModel(path.join(repo, 'models', LM));
   const ddpm = await engine.loadModel(path.join(repo, 'models', DDPM));
   const peer = await loadOrt();

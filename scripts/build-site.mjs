@@ -4,7 +4,7 @@
 // It keeps the repository's layout, so every relative URL works unchanged:
 //   dist/site/index.html            → redirects to web/demos/
 //   dist/site/web/demos/            the pages, their scripts, styles and held-out text
-//   dist/site/web/lib/              the JS API and wasm/gyre-{simd,scalar}.{js,wasm}
+//   dist/site/web/lib/              the JS API and wasm/gyre-{relaxed,simd,scalar}.{js,wasm}
 //   dist/site/models/<name>/        config.json, model.safetensors and the card of every shipped model
 //   dist/site/manifest.json         every file with its size, for checking a deployment
 //   node scripts/build-site.mjs [--out dist/site]
@@ -16,7 +16,7 @@ const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const outIndex = process.argv.indexOf('--out');
 const out = resolve(repo, outIndex >= 0 ? process.argv[outIndex + 1] : 'dist/site');
 
-const WASM = ['gyre-simd.js', 'gyre-simd.wasm', 'gyre-scalar.js', 'gyre-scalar.wasm'];
+const WASM = ['gyre-relaxed.js', 'gyre-relaxed.wasm', 'gyre-simd.js', 'gyre-simd.wasm', 'gyre-scalar.js', 'gyre-scalar.wasm'];
 const MODEL_FILES = /^(config\.json|model\.safetensors|README\.md|.*\.png)$/;
 
 async function exists(path) {

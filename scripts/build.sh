@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the engine natively and to wasm (SIMD128 and scalar), incrementally, then copies the wasm
-# modules to web/lib/wasm/. Usage: scripts/build.sh [native] [wasm-simd] [wasm-scalar] (default: all)
+# Builds the engine natively and to wasm (SIMD128, relaxed SIMD and scalar), incrementally, then
+# copies the wasm modules to web/lib/wasm/.
+# Usage: scripts/build.sh [native] [wasm-simd] [wasm-relaxed] [wasm-scalar] (default: all)
 #   GYRE_BUILD_DIR  build root (default: build; use build-<you> for a private tree)
 #   GYRE_JOBS       parallel compile jobs (default: 2, the machine is shared)
 set -euo pipefail
@@ -15,7 +16,7 @@ generator=()
 if command -v ninja >/dev/null; then generator=(-G Ninja); fi
 
 flavours=("$@")
-if [ ${#flavours[@]} -eq 0 ]; then flavours=(native wasm-simd wasm-scalar); fi
+if [ ${#flavours[@]} -eq 0 ]; then flavours=(native wasm-simd wasm-relaxed wasm-scalar); fi
 
 configure() {  # configure <dir> <cmake...>: only when not configured yet; later runs re-glob by themselves
   local dir="$1"; shift
@@ -29,8 +30,9 @@ for flavour in "${flavours[@]}"; do
   case "$flavour" in
     native) configure "$dir" cmake -DCMAKE_BUILD_TYPE=Release ;;
     wasm-simd) configure "$dir" emcmake cmake -DCMAKE_BUILD_TYPE=Release -DGYRE_WASM_SIMD=ON ;;
+    wasm-relaxed) configure "$dir" emcmake cmake -DCMAKE_BUILD_TYPE=Release -DGYRE_WASM_RELAXED=ON ;;
     wasm-scalar) configure "$dir" emcmake cmake -DCMAKE_BUILD_TYPE=Release -DGYRE_WASM_SIMD=OFF ;;
-    *) echo "build.sh: unknown flavour '$flavour' (native, wasm-simd, wasm-scalar)" >&2; exit 2 ;;
+    *) echo "build.sh: unknown flavour '$flavour' (native, wasm-simd, wasm-relaxed, wasm-scalar)" >&2; exit 2 ;;
   esac
   # Keep going past a failing target, so one broken file does not hide the others' errors.
   keep_going=()

@@ -36,12 +36,14 @@ suite() {  # suite <name> <command...>
 }
 
 suite "native doctest (ctest)" ctest --test-dir "$build_root/native" --output-on-failure
-for flavour in simd scalar; do
+# Node 20 runs relaxed SIMD behind a flag (browsers since Chrome 114 without one).
+relaxed_flag=--experimental-wasm-relaxed-simd
+for flavour in simd relaxed scalar; do
   # --no-experimental-fetch: Emscripten's Node loader would otherwise fetch() a file path.
   suite "wasm-$flavour doctest (node)" \
-    node --no-experimental-fetch "$build_root/wasm-$flavour/gyre_tests.js" --no-colors=true
+    node --no-experimental-fetch $relaxed_flag "$build_root/wasm-$flavour/gyre_tests.js" --no-colors=true
 done
-suite "js api (node --test)" node --test tests/js/
+suite "js api (node --test, every flavour)" node $relaxed_flag --test tests/js/
 suite "chromium e2e (node --test)" node --test tests/e2e/
 if [ -f models/train/smoke_test.py ]; then
   suite "training smoke test (python)" /usr/bin/python3 models/train/smoke_test.py

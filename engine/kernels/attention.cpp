@@ -164,17 +164,17 @@ inline void qk_panel(const float* qs, int d, const float* panel, float* s, int s
     const v128_t b0 = wasm_v128_load(panel + 8 * t);
     const v128_t b1 = wasm_v128_load(panel + 8 * t + 4);
     v128_t x = wasm_v128_load32_splat(q0 + t);
-    a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(x, b0));
-    a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(x, b1));
+    a00 = madd_f32x4(x, b0, a00);
+    a01 = madd_f32x4(x, b1, a01);
     x = wasm_v128_load32_splat(q1 + t);
-    a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(x, b0));
-    a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(x, b1));
+    a10 = madd_f32x4(x, b0, a10);
+    a11 = madd_f32x4(x, b1, a11);
     x = wasm_v128_load32_splat(q2 + t);
-    a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(x, b0));
-    a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(x, b1));
+    a20 = madd_f32x4(x, b0, a20);
+    a21 = madd_f32x4(x, b1, a21);
     x = wasm_v128_load32_splat(q3 + t);
-    a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(x, b0));
-    a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(x, b1));
+    a30 = madd_f32x4(x, b0, a30);
+    a31 = madd_f32x4(x, b1, a31);
   }
   wasm_v128_store(s, a00);
   wasm_v128_store(s + 4, a01);
@@ -220,7 +220,7 @@ float update_row_simd(bool relu2, bool with_entropy, float* s, int width, RowSta
     const v128_t p = exp_f32x4(shifted);
     wasm_v128_store(s + j, p);
     sum = wasm_f32x4_add(sum, p);
-    if (with_entropy) moment = wasm_f32x4_add(moment, wasm_f32x4_mul(p, shifted));
+    if (with_entropy) moment = madd_f32x4(p, shifted, moment);
   }
   st.sum += hsum_f32x4(sum);
   if (with_entropy) st.moment += hsum_f32x4(moment);
@@ -337,10 +337,10 @@ inline v128_t dot4(const float* q, const float* k0, const float* k1, const float
   int t = 0;
   for (; t + 4 <= d; t += 4) {
     const v128_t x = wasm_v128_load(q + t);
-    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(x, wasm_v128_load(k0 + t)));
-    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(x, wasm_v128_load(k1 + t)));
-    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(x, wasm_v128_load(k2 + t)));
-    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(x, wasm_v128_load(k3 + t)));
+    a0 = madd_f32x4(x, wasm_v128_load(k0 + t), a0);
+    a1 = madd_f32x4(x, wasm_v128_load(k1 + t), a1);
+    a2 = madd_f32x4(x, wasm_v128_load(k2 + t), a2);
+    a3 = madd_f32x4(x, wasm_v128_load(k3 + t), a3);
   }
   const v128_t t01 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5),
                                     wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
@@ -417,17 +417,17 @@ void accumulate4(const float* const p[4], int count, const float* v, int v_strid
     for (int c = 0; c < count; ++c, vr += v_stride) {
       const v128_t b0 = wasm_v128_load(vr), b1 = wasm_v128_load(vr + 4);
       v128_t x = wasm_v128_load32_splat(p0 + c);
-      a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(x, b0));
-      a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(x, b1));
+      a00 = madd_f32x4(x, b0, a00);
+      a01 = madd_f32x4(x, b1, a01);
       x = wasm_v128_load32_splat(p1 + c);
-      a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(x, b0));
-      a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(x, b1));
+      a10 = madd_f32x4(x, b0, a10);
+      a11 = madd_f32x4(x, b1, a11);
       x = wasm_v128_load32_splat(p2 + c);
-      a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(x, b0));
-      a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(x, b1));
+      a20 = madd_f32x4(x, b0, a20);
+      a21 = madd_f32x4(x, b1, a21);
       x = wasm_v128_load32_splat(p3 + c);
-      a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(x, b0));
-      a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(x, b1));
+      a30 = madd_f32x4(x, b0, a30);
+      a31 = madd_f32x4(x, b1, a31);
     }
     wasm_v128_store(o0 + c0, a00);
     wasm_v128_store(o0 + c0 + 4, a01);
@@ -446,10 +446,10 @@ void accumulate4(const float* const p[4], int count, const float* v, int v_strid
     const float* vr = v + c0;
     for (int c = 0; c < count; ++c, vr += v_stride) {
       const v128_t b = wasm_v128_load(vr);
-      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(p0 + c), b));
-      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load32_splat(p1 + c), b));
-      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load32_splat(p2 + c), b));
-      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load32_splat(p3 + c), b));
+      a0 = madd_f32x4(wasm_v128_load32_splat(p0 + c), b, a0);
+      a1 = madd_f32x4(wasm_v128_load32_splat(p1 + c), b, a1);
+      a2 = madd_f32x4(wasm_v128_load32_splat(p2 + c), b, a2);
+      a3 = madd_f32x4(wasm_v128_load32_splat(p3 + c), b, a3);
     }
     wasm_v128_store(o0 + c0, a0);
     wasm_v128_store(o1 + c0, a1);
@@ -526,10 +526,10 @@ void row_segment(bool relu2, bool with_entropy, const float* q_scaled, int head_
       const float* vr = vb + c0;
       for (int x = 0; x < n; ++x, vr += v_stride) {
         const v128_t p = wasm_v128_load32_splat(scores + x);
-        a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(p, wasm_v128_load(vr)));
-        a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(p, wasm_v128_load(vr + 4)));
-        a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(p, wasm_v128_load(vr + 8)));
-        a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(p, wasm_v128_load(vr + 12)));
+        a0 = madd_f32x4(p, wasm_v128_load(vr), a0);
+        a1 = madd_f32x4(p, wasm_v128_load(vr + 4), a1);
+        a2 = madd_f32x4(p, wasm_v128_load(vr + 8), a2);
+        a3 = madd_f32x4(p, wasm_v128_load(vr + 12), a3);
       }
       wasm_v128_store(a, a0);
       wasm_v128_store(a + 4, a1);
@@ -540,8 +540,7 @@ void row_segment(bool relu2, bool with_entropy, const float* q_scaled, int head_
       v128_t a0 = wasm_f32x4_mul(wasm_v128_load(state.acc + c0), va);
       const float* vr = vb + c0;
       for (int x = 0; x < n; ++x, vr += v_stride)
-        a0 = wasm_f32x4_add(a0,
-                            wasm_f32x4_mul(wasm_v128_load32_splat(scores + x), wasm_v128_load(vr)));
+        a0 = madd_f32x4(wasm_v128_load32_splat(scores + x), wasm_v128_load(vr), a0);
       wasm_v128_store(state.acc + c0, a0);
     }
     for (; c0 < value_dim; ++c0) {

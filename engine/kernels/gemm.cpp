@@ -98,8 +98,8 @@ void gemm_tile_simd128(int kc, const float* a, int lda, const float* b, float* c
     b += kNR;
     for (int r = 0; r < MR; ++r) {
       const v128_t av = wasm_v128_load32_splat(rows[r] + k);
-      acc0[r] = wasm_f32x4_add(acc0[r], wasm_f32x4_mul(av, b0));
-      acc1[r] = wasm_f32x4_add(acc1[r], wasm_f32x4_mul(av, b1));
+      acc0[r] = madd_f32x4(av, b0, acc0[r]);
+      acc1[r] = madd_f32x4(av, b1, acc1[r]);
     }
   }
   for (int r = 0; r < MR; ++r) {
@@ -348,14 +348,14 @@ void gemv_packed_simd128(int N, int K, const float* x, const float* packed_b, fl
     for (int k = 0; k < K; ++k) {
       const v128_t xk = wasm_v128_load32_splat(x + k);
       const std::size_t o = idx(k, kNR);
-      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(xk, wasm_v128_load(b0 + o)));
-      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(xk, wasm_v128_load(b0 + o + 4)));
-      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(xk, wasm_v128_load(b1 + o)));
-      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(xk, wasm_v128_load(b1 + o + 4)));
-      a4 = wasm_f32x4_add(a4, wasm_f32x4_mul(xk, wasm_v128_load(b2 + o)));
-      a5 = wasm_f32x4_add(a5, wasm_f32x4_mul(xk, wasm_v128_load(b2 + o + 4)));
-      a6 = wasm_f32x4_add(a6, wasm_f32x4_mul(xk, wasm_v128_load(b3 + o)));
-      a7 = wasm_f32x4_add(a7, wasm_f32x4_mul(xk, wasm_v128_load(b3 + o + 4)));
+      a0 = madd_f32x4(xk, wasm_v128_load(b0 + o), a0);
+      a1 = madd_f32x4(xk, wasm_v128_load(b0 + o + 4), a1);
+      a2 = madd_f32x4(xk, wasm_v128_load(b1 + o), a2);
+      a3 = madd_f32x4(xk, wasm_v128_load(b1 + o + 4), a3);
+      a4 = madd_f32x4(xk, wasm_v128_load(b2 + o), a4);
+      a5 = madd_f32x4(xk, wasm_v128_load(b2 + o + 4), a5);
+      a6 = madd_f32x4(xk, wasm_v128_load(b3 + o), a6);
+      a7 = madd_f32x4(xk, wasm_v128_load(b3 + o + 4), a7);
     }
     store_gemv_panel(a0, a1, p * kNR, N, y, bias, act);
     store_gemv_panel(a2, a3, (p + 1) * kNR, N, y, bias, act);
@@ -371,16 +371,16 @@ void gemv_packed_simd128(int N, int K, const float* x, const float* packed_b, fl
       const v128_t x0 = wasm_v128_load32_splat(x + k);
       const v128_t x1 = wasm_v128_load32_splat(x + k + 1);
       const float* bk = b0 + idx(k, kNR);
-      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(x0, wasm_v128_load(bk)));
-      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(x0, wasm_v128_load(bk + 4)));
-      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(x1, wasm_v128_load(bk + 8)));
-      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(x1, wasm_v128_load(bk + 12)));
+      a0 = madd_f32x4(x0, wasm_v128_load(bk), a0);
+      a1 = madd_f32x4(x0, wasm_v128_load(bk + 4), a1);
+      a2 = madd_f32x4(x1, wasm_v128_load(bk + 8), a2);
+      a3 = madd_f32x4(x1, wasm_v128_load(bk + 12), a3);
     }
     if (k < K) {
       const v128_t x0 = wasm_v128_load32_splat(x + k);
       const float* bk = b0 + idx(k, kNR);
-      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(x0, wasm_v128_load(bk)));
-      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(x0, wasm_v128_load(bk + 4)));
+      a0 = madd_f32x4(x0, wasm_v128_load(bk), a0);
+      a1 = madd_f32x4(x0, wasm_v128_load(bk + 4), a1);
     }
     store_gemv_panel(wasm_f32x4_add(a0, a2), wasm_f32x4_add(a1, a3), p * kNR, N, y, bias, act);
   }
@@ -396,10 +396,10 @@ void gemv_rowmajor_simd128(int N, int K, const float* x, const float* B, int ldb
     const float* b = B + j;
     for (int k = 0; k < K; ++k, b += ldb) {
       const v128_t xk = wasm_v128_load32_splat(x + k);
-      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(xk, wasm_v128_load(b)));
-      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(xk, wasm_v128_load(b + 4)));
-      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(xk, wasm_v128_load(b + 8)));
-      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(xk, wasm_v128_load(b + 12)));
+      a0 = madd_f32x4(xk, wasm_v128_load(b), a0);
+      a1 = madd_f32x4(xk, wasm_v128_load(b + 4), a1);
+      a2 = madd_f32x4(xk, wasm_v128_load(b + 8), a2);
+      a3 = madd_f32x4(xk, wasm_v128_load(b + 12), a3);
     }
     store_gemv_panel(a0, a1, j, N, y, bias, act);
     store_gemv_panel(a2, a3, j + 8, N, y, bias, act);
@@ -426,8 +426,8 @@ void gemv_transposed_simd128(int N, int K, const float* x, const float* B, int l
     for (; k + 8 <= K; k += 8) {
       const v128_t x0 = wasm_v128_load(x + k), x1 = wasm_v128_load(x + k + 4);
       for (int r = 0; r < 4; ++r) {
-        acc[r][0] = wasm_f32x4_add(acc[r][0], wasm_f32x4_mul(x0, wasm_v128_load(b[r] + k)));
-        acc[r][1] = wasm_f32x4_add(acc[r][1], wasm_f32x4_mul(x1, wasm_v128_load(b[r] + k + 4)));
+        acc[r][0] = madd_f32x4(x0, wasm_v128_load(b[r] + k), acc[r][0]);
+        acc[r][1] = madd_f32x4(x1, wasm_v128_load(b[r] + k + 4), acc[r][1]);
       }
     }
     const v128_t s0 = wasm_f32x4_add(acc[0][0], acc[0][1]),

@@ -117,22 +117,34 @@ inline float gelu_scalar(float x) {
 
 #if GYRE_SIMD128
 
+// a·b + c. The relaxed-SIMD build (-mrelaxed-simd, the wasm-relaxed flavour) emits one
+// f32x4.relaxed_madd, fused where the CPU has FMA; elsewhere a multiply then an add. Clang 14 still
+// encodes the instruction with its pre-standard opcode, which scripts/relaxed-opcodes.mjs rewrites
+// after linking (its operands are already in the standard a, b, c order).
+inline v128_t madd_f32x4(v128_t a, v128_t b, v128_t c) {
+#if defined(__wasm_relaxed_simd__)
+  return __builtin_wasm_fma_f32x4(a, b, c);
+#else
+  return wasm_f32x4_add(wasm_f32x4_mul(a, b), c);
+#endif
+}
+
 inline v128_t exp_f32x4(v128_t x) {
   using namespace exp_constants;
   // pmax/pmin are single instructions under V8 and keep a NaN in x (x is the first operand).
   const v128_t xc = wasm_f32x4_pmin(wasm_f32x4_pmax(x, wasm_f32x4_splat(kClampLow)),
                                     wasm_f32x4_splat(kClampHigh));
   const v128_t magic = wasm_f32x4_splat(kMagicBias);
-  const v128_t biased = wasm_f32x4_add(wasm_f32x4_mul(xc, wasm_f32x4_splat(kLog2e)), magic);
+  const v128_t biased = madd_f32x4(xc, wasm_f32x4_splat(kLog2e), magic);
   const v128_t n = wasm_f32x4_sub(biased, magic);
   const v128_t scale = wasm_i32x4_shl(biased, 23);
   v128_t r = wasm_f32x4_sub(xc, wasm_f32x4_mul(n, wasm_f32x4_splat(kLn2Hi)));
   r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(kLn2Lo)));
-  v128_t p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(kC5), r), wasm_f32x4_splat(kC4));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(kC3));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(kC2));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(kC1));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+  v128_t p = madd_f32x4(wasm_f32x4_splat(kC5), r, wasm_f32x4_splat(kC4));
+  p = madd_f32x4(p, r, wasm_f32x4_splat(kC3));
+  p = madd_f32x4(p, r, wasm_f32x4_splat(kC2));
+  p = madd_f32x4(p, r, wasm_f32x4_splat(kC1));
+  p = madd_f32x4(p, r, wasm_f32x4_splat(1.0f));
   return wasm_f32x4_mul(p, scale);
 }
 
@@ -141,16 +153,16 @@ inline v128_t exp_nonpositive_f32x4(v128_t x) {
   using namespace exp_constants;
   const v128_t xc = wasm_f32x4_pmax(x, wasm_f32x4_splat(kClampLow));
   const v128_t magic = wasm_f32x4_splat(kMagicBias);
-  const v128_t biased = wasm_f32x4_add(wasm_f32x4_mul(xc, wasm_f32x4_splat(kLog2e)), magic);
+  const v128_t biased = madd_f32x4(xc, wasm_f32x4_splat(kLog2e), magic);
   const v128_t n = wasm_f32x4_sub(biased, magic);
   const v128_t scale = wasm_i32x4_shl(biased, 23);
   v128_t r = wasm_f32x4_sub(xc, wasm_f32x4_mul(n, wasm_f32x4_splat(kLn2Hi)));
   r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(kLn2Lo)));
-  v128_t p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(kC5), r), wasm_f32x4_splat(kC4));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(kC3));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(kC2));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(kC1));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+  v128_t p = madd_f32x4(wasm_f32x4_splat(kC5), r, wasm_f32x4_splat(kC4));
+  p = madd_f32x4(p, r, wasm_f32x4_splat(kC3));
+  p = madd_f32x4(p, r, wasm_f32x4_splat(kC2));
+  p = madd_f32x4(p, r, wasm_f32x4_splat(kC1));
+  p = madd_f32x4(p, r, wasm_f32x4_splat(1.0f));
   return wasm_f32x4_mul(p, scale);
 }
 
@@ -170,10 +182,10 @@ inline v128_t erf_f32x4(v128_t x) {
   const v128_t one = wasm_f32x4_splat(1.0f);
   const v128_t t =
       wasm_f32x4_div(one, wasm_f32x4_add(one, wasm_f32x4_mul(wasm_f32x4_splat(kP), z)));
-  v128_t poly = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(kA5), t), wasm_f32x4_splat(kA4));
-  poly = wasm_f32x4_add(wasm_f32x4_mul(poly, t), wasm_f32x4_splat(kA3));
-  poly = wasm_f32x4_add(wasm_f32x4_mul(poly, t), wasm_f32x4_splat(kA2));
-  poly = wasm_f32x4_add(wasm_f32x4_mul(poly, t), wasm_f32x4_splat(kA1));
+  v128_t poly = madd_f32x4(wasm_f32x4_splat(kA5), t, wasm_f32x4_splat(kA4));
+  poly = madd_f32x4(poly, t, wasm_f32x4_splat(kA3));
+  poly = madd_f32x4(poly, t, wasm_f32x4_splat(kA2));
+  poly = madd_f32x4(poly, t, wasm_f32x4_splat(kA1));
   const v128_t e = exp_f32x4(wasm_f32x4_neg(wasm_f32x4_mul(z, z)));
   const v128_t erf_abs = wasm_f32x4_sub(one, wasm_f32x4_mul(wasm_f32x4_mul(poly, t), e));
   return wasm_v128_or(erf_abs, wasm_v128_and(x, sign_mask));  // copy the sign of x

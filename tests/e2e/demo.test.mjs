@@ -20,14 +20,14 @@ async function openDemo(query = '') {
   return page;
 }
 
-test('the demo page starts the SIMD engine and shows its features', async () => {
+test('the demo page starts the relaxed-SIMD engine (Chromium runs it) and shows its features', async () => {
   const page = await openDemo();
   const state = await page.getAttribute('body', 'data-state');
   assert.equal(state, 'ready', await page.textContent('#error'));
   assert.equal(await page.textContent('#feature-simd'), 'yes');
   assert.equal(await page.textContent('#feature-threads'), 'no');
   assert.match(await page.textContent('#feature-version'), /^\d+\.\d+\.\d+$/);
-  assert.equal(await page.textContent('#feature-flavour'), 'gyre-simd.wasm');
+  assert.equal(await page.textContent('#feature-flavour'), 'gyre-relaxed.wasm');
   // The dev server's COOP/COEP headers make the page cross-origin isolated.
   assert.equal(await page.textContent('#feature-isolated'), 'yes');
   assert.equal(await page.textContent("#features-json"),
@@ -57,6 +57,14 @@ test('the RoPE example: the score depends only on m - n', async () => {
   assert.equal(shifted.length, 4);
   for (const value of shifted) assert.ok(Math.abs(value - c) < 1e-4, `${value} vs ${c}`);
   assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('?relaxed=false loads the SIMD128 binary', async () => {
+  const page = await openDemo('?relaxed=false');
+  assert.equal(await page.getAttribute('body', 'data-state'), 'ready', await page.textContent('#error'));
+  assert.equal(await page.textContent('#feature-simd'), 'yes');
+  assert.equal(await page.textContent('#feature-flavour'), 'gyre-simd.wasm');
   await page.close();
 });
 

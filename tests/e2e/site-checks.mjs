@@ -313,7 +313,7 @@ export function siteSuite(prefix, { root } = {}) {
       const broken = await browser.newPage();
       await broken.goto(`${browser.url}/web/demos/rope.html?wasm=/nowhere/gyre-{flavour}.wasm`);
       await broken.waitForSelector('body[data-state="error"]', { timeout: 60_000 });
-      assert.match(await broken.textContent('#error'), /NotFoundError \[NOT_FOUND\]: .*\/nowhere\/gyre-simd\.wasm.*404/);
+      assert.match(await broken.textContent('#error'), /NotFoundError \[NOT_FOUND\]: .*\/nowhere\/gyre-relaxed\.wasm.*404/);
       await broken.close();
 
       const tab = await open('lab');

@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   BadArgumentError, ERROR_CODES, GyreError, NetworkError, NotFoundError, NotWasmError,
-  TooLargeError, createEngine, defaultWasmUrl, errorFromCode, simdSupported,
+  TooLargeError, UnsupportedError, createEngine, defaultWasmUrl, errorFromCode, relaxedSimdSupported,
+  simdSupported,
 } from '../../web/lib/index.js';
 
 const simdWasmPath = fileURLToPath(defaultWasmUrl('simd'));
@@ -46,15 +47,30 @@ after(async () => {
 });
 
 describe('createEngine', () => {
-  test('auto picks SIMD in Node 20 and reports the features', async () => {
+  test('auto picks relaxed SIMD where Node runs it (npm test passes the flag), else SIMD128', async () => {
     assert.equal(simdSupported(), true);
     const engine = await createEngine();
     assert.equal(engine.features.simd, true);
     assert.equal(engine.features.threads, false);
-    assert.equal(engine.features.flavour, 'simd');
+    assert.equal(engine.features.flavour, relaxedSimdSupported() ? 'relaxed' : 'simd');
     assert.match(engine.features.version, /^\d+\.\d+\.\d+$/);
     assert.equal(engine.features.heapMaxBytes, 2 ** 31);
     assert.ok(Object.isFrozen(engine.features));
+  });
+
+  test('relaxed: false loads SIMD128, relaxed: true the relaxed binary or an UnsupportedError', async () => {
+    const simd = await createEngine({ relaxed: false });
+    assert.equal(simd.features.flavour, 'simd');
+    if (relaxedSimdSupported()) {
+      const relaxed = await createEngine({ relaxed: true });
+      assert.equal(relaxed.features.flavour, 'relaxed');
+      assert.match(relaxed.wasmUrl, /gyre-relaxed\.wasm$/);
+      // A fixed URL names one module: auto keeps to the SIMD128 glue it belongs to.
+      assert.equal((await createEngine({ wasmUrl: simdWasmPath })).features.flavour, 'simd');
+    } else {
+      await assert.rejects(createEngine({ relaxed: true }), UnsupportedError);
+    }
+    await assert.rejects(createEngine({ relaxed: 'yes' }), BadArgumentError);
   });
 
   test('simd: false loads the scalar binary, simd: true the SIMD one', async () => {

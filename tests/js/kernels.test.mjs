@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { BadArgumentError, TooLargeError, createEngine } from '../../web/lib/index.js';
+import { FLAVOURS, flavourOptions } from './flavours.mjs';
 
 function random(seed) {
   let state = seed >>> 0;
@@ -64,10 +65,10 @@ function flashReference(qq, kq, ql, kl, v, n, c, s, e) {
   return out;
 }
 
-for (const flavour of ['simd', 'scalar']) {
+for (const flavour of FLAVOURS) {
   describe(`engine.kernels (${flavour})`, () => {
     let kernels;
-    before(async () => { ({ kernels } = await createEngine({ simd: flavour === 'simd' })); });
+    before(async () => { ({ kernels } = await createEngine(flavourOptions(flavour))); });
 
     test('fused attention, its entropy and its weights match a float64 reference', () => {
       const next = random(3);

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import {
   AbortedError, BadArgumentError, BadModelError, DiffusionModel, LanguageModel, TooLargeError, createEngine,
 } from '../../web/lib/index.js';
+import { FLAVOURS, flavourOptions } from './flavours.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const shipped = (name) => join(root, 'models', name);
@@ -38,13 +39,13 @@ async function collect(iterator) {
   return text;
 }
 
-for (const flavour of ['simd', 'scalar']) {
+for (const flavour of FLAVOURS) {
   describe(`models (${flavour})`, () => {
     let engine;
     let lm;
     let scratch;
     before(async () => {
-      engine = await createEngine({ simd: flavour === 'simd' ? 'auto' : false });
+      engine = await createEngine(flavourOptions(flavour));
       lm = await engine.loadModel(shipped('gau-lm-softmax-plus'));
       scratch = await mkdtemp(join(tmpdir(), 'gyre-models-'));
     });

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { FLAVOURS } from './flavours.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dataRoot = process.env.GYRE_ONNX_NODE_DATA ?? '/usr/share/libonnx-testdata/data/node';
@@ -266,7 +267,7 @@ test('ONNX node test data is installed (Debian libonnx-testdata)', () => {
   assert.ok(cases.length >= 45, `found only ${cases.length} node tests (expected the 47 of ONNX 1.12)`);
 });
 
-for (const flavour of ['simd', 'scalar']) {
+for (const flavour of FLAVOURS) {
   test(`ONNX backend node tests through gyre-${flavour}`, async (t) => {
     const module = await loadFlavour(flavour);
     for (const name of cases) {

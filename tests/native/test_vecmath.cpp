@@ -89,7 +89,12 @@ TEST_CASE("vecmath: exp relative error <= 1e-6 over the whole softmax range, SIM
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double want = std::exp(static_cast<double>(x[i]));
     worst = std::max(worst, std::fabs(y[i] - want) / want);
+#if defined(__wasm_relaxed_simd__)
+    // Fused multiply-adds round once where the scalar twin rounds twice: equal to a few ulp.
+    CHECK(std::fabs(y[i] - ys[i]) <= 4e-7 * std::fabs(ys[i]));
+#else
     CHECK(y[i] == ys[i]);
+#endif
   }
   MESSAGE("exp max relative error " << worst);
   CHECK(worst <= 1e-6);

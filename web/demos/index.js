@@ -1,7 +1,7 @@
 // The demo site's first page: the engine's features and a live RoPE example computed in wasm.
 import { createEngine } from '../lib/index.js';
 import { heatmap } from './plot.js';
-import { $, PAGES, dot, renderShell, repeatRows } from './site.js';
+import { $, PAGES, dot, engineOptionsFromQuery, renderShell, repeatRows } from './site.js';
 
 const HEAD_DIM = 16;
 const POSITIONS = 64;
@@ -51,11 +51,8 @@ function renderPageCards() {
 async function main() {
   renderShell('index.html');
   renderPageCards();
-  const params = new URLSearchParams(location.search);
-  const simdParam = params.get('simd');
-  const simd = simdParam === 'false' ? false : simdParam === 'true' ? true : 'auto';
   const started = performance.now();
-  const engine = await createEngine({ simd, wasmUrl: params.get('wasm') ?? undefined });
+  const engine = await createEngine(engineOptionsFromQuery());
   const loadMs = performance.now() - started;
 
   const { features } = engine;

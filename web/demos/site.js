@@ -105,20 +105,32 @@ export function clearError(box = $('error')) {
   if (box) { box.hidden = true; box.textContent = ''; }
 }
 
+const BUILD_NAMES = { relaxed: 'relaxed-SIMD (fused multiply-add)', simd: 'SIMD128', scalar: 'scalar' };
+
 /**
- * Starts the engine in a Web Worker (?worker=false: in the page; ?simd=false: the scalar build) and
+ * createEngine options from the page's query: ?simd=false (the scalar build), ?simd=true,
+ * ?relaxed=false (SIMD128 even where relaxed SIMD runs), ?wasm=<url template>.
+ */
+export function engineOptionsFromQuery(query = new URLSearchParams(location.search)) {
+  const flag = (name) => {
+    const value = query.get(name);
+    return value === 'false' ? false : value === 'true' ? true : 'auto';
+  };
+  return { simd: flag('simd'), relaxed: flag('relaxed'), wasmUrl: query.get('wasm') ?? undefined };
+}
+
+/**
+ * Starts the engine in a Web Worker (?worker=false: in the page; see engineOptionsFromQuery) and
  * reports it in #engine-status and the footer badge. Sets body[data-state] to ready or error.
  */
 export async function startEngine() {
   document.body.dataset.state = 'loading';
   const status = $('engine-status');
   if (status) status.textContent = 'Starting the WebAssembly engine…';
-  const simdParam = params.get('simd');
-  const simd = simdParam === 'false' ? false : simdParam === 'true' ? true : 'auto';
   let worker = params.get('worker') !== 'false';
   const started = performance.now();
   try {
-    const options = { simd, wasmUrl: params.get('wasm') ?? undefined };
+    const options = engineOptionsFromQuery(params);
     let engine;
     try {
       engine = await createEngine({ ...options, worker });
@@ -131,7 +143,7 @@ export async function startEngine() {
     }
     const ms = performance.now() - started;
     const { flavour, version } = engine.features;
-    const text = `Engine v${version}, ${flavour === 'simd' ? 'SIMD128' : 'scalar'} build, ` +
+    const text = `Engine v${version}, ${BUILD_NAMES[flavour] ?? flavour} build, ` +
       `${worker ? 'in a Web Worker' : 'in this page'}; started in ${ms.toFixed(0)} ms.`;
     if (status) status.textContent = text;
     const badge = $('engine-badge');

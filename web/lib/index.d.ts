@@ -27,14 +27,17 @@ export class InternalError extends GyreError { constructor(message: string, opti
 export const ERROR_CODES: readonly ErrorCode[];
 export function errorFromCode(code: string, message: string, options?: GyreErrorOptions): GyreError;
 
-export type Flavour = 'simd' | 'scalar';
+export type Flavour = 'relaxed' | 'simd' | 'scalar';
 export interface Progress { loaded: number; total: number }
 
 export interface CreateEngineOptions {
   /** 'auto' (default): SIMD128 when the runtime supports it, else scalar. */
   simd?: 'auto' | boolean;
+  /** 'auto' (default): the relaxed-SIMD (fused multiply-add) binary where the runtime runs it. */
+  relaxed?: 'auto' | boolean;
   /** Where the .wasm is; default `new URL('./wasm/gyre-<flavour>.wasm', import.meta.url)`. */
-  wasmUrl?: string | URL | { simd?: string | URL; scalar?: string | URL } | ((flavour: Flavour) => string | URL);
+  wasmUrl?: string | URL | { relaxed?: string | URL; simd?: string | URL; scalar?: string | URL } |
+    ((flavour: Flavour) => string | URL);
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
   /**
@@ -256,6 +259,7 @@ export function clearModelCache(cache?: boolean | string): Promise<boolean>;
 export function createEngine(options?: CreateEngineOptions & { worker?: false }): Promise<Engine>;
 export function createEngine(options: CreateEngineOptions & { worker: true }): Promise<WorkerEngine>;
 export function simdSupported(): boolean;
+export function relaxedSimdSupported(): boolean;
 export function defaultWasmUrl(flavour: Flavour): URL;
 export function fetchBytes(
   location: string | URL,

@@ -28,11 +28,49 @@ const SIMD_PROBE = new Uint8Array([
   0x0b,  // end
 ]);
 
+// A module whose function f() returns lane 0 of f32x4.relaxed_madd(2, 3, 4): 10 where relaxed SIMD
+// runs correctly (fused or not, 2·3 + 4 is exact).
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7d,  // type section: () -> f32
+  0x03, 0x02, 0x01, 0x00,  // function section
+  0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00,  // export "f"
+  0x0a, 0x40, 0x01, 0x3e, 0x00,  // code section, one body without locals
+  0xfd, 0x0c, 0, 0, 0, 0x40, 0, 0, 0, 0x40, 0, 0, 0, 0x40, 0, 0, 0, 0x40,  // v128.const 2.0 × 4
+  0xfd, 0x0c, 0, 0, 0x40, 0x40, 0, 0, 0x40, 0x40, 0, 0, 0x40, 0x40, 0, 0, 0x40, 0x40,  // 3.0 × 4
+  0xfd, 0x0c, 0, 0, 0x80, 0x40, 0, 0, 0x80, 0x40, 0, 0, 0x80, 0x40, 0, 0, 0x80, 0x40,  // 4.0 × 4
+  0xfd, 0x85, 0x02,  // f32x4.relaxed_madd
+  0xfd, 0x1f, 0x00,  // f32x4.extract_lane 0
+  0x0b,
+]);
+
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
 
 /** True when this runtime supports WebAssembly SIMD128. */
 export function simdSupported() {
   return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+}
+
+/**
+ * True when this runtime validates and correctly runs WebAssembly relaxed SIMD (the fused
+ * multiply-add of the 'relaxed' flavour): Chrome and Edge 114+, Node with
+ * --experimental-wasm-relaxed-simd.
+ */
+export function relaxedSimdSupported() {
+  if (typeof WebAssembly !== 'object' || !WebAssembly.validate(RELAXED_PROBE)) return false;
+  try {
+    return new WebAssembly.Instance(new WebAssembly.Module(RELAXED_PROBE)).exports.f() === 10;
+  } catch {
+    return false;
+  }
+}
+
+// Whether wasmUrl can name the relaxed flavour's module (a fixed URL names one module only).
+function wasmUrlHasFlavour(wasmUrl, flavour) {
+  if (wasmUrl === undefined || wasmUrl === null || typeof wasmUrl === 'function') return true;
+  if (typeof wasmUrl === 'string') return wasmUrl.includes('{flavour}');
+  if (wasmUrl instanceof URL) return false;
+  return typeof wasmUrl === 'object' && wasmUrl[flavour] !== undefined;
 }
 
 /** The default location of a flavour's .wasm: next to this module, in wasm/. */
@@ -63,10 +101,10 @@ function checkWasmBytes(bytes, url, contentType) {
 
 async function importFactory(flavour) {
   try {
-    // Literal specifiers, so that bundlers see both modules.
-    const glue = flavour === 'simd'
-      ? await import('./wasm/gyre-simd.js')
-      : await import('./wasm/gyre-scalar.js');
+    // Literal specifiers, so that bundlers see every module.
+    const glue = flavour === 'relaxed' ? await import('./wasm/gyre-relaxed.js')
+      : flavour === 'simd' ? await import('./wasm/gyre-simd.js')
+        : await import('./wasm/gyre-scalar.js');
     return glue.default;
   } catch (error) {
     throw new NotFoundError(`the Gyre ${flavour} JS glue (web/lib/wasm/gyre-${flavour}.js) could not ` +
@@ -230,6 +268,8 @@ export class Engine {
  * Loads the engine.
  * - `simd`: 'auto' (default) probes WebAssembly SIMD128 and falls back to the scalar binary;
  *   true requires SIMD (UnsupportedError without it); false forces the scalar binary.
+ * - `relaxed`: 'auto' (default) takes the relaxed-SIMD binary (fused multiply-add) when the runtime
+ *   runs it correctly and wasmUrl can name it, else the SIMD128 one; true requires it; false never.
  * - `wasmUrl`: where the .wasm is: a string (may contain `{flavour}`), a URL, `{ simd, scalar }` or
  *   `(flavour) => url`. Default: `new URL('./wasm/gyre-<flavour>.wasm', import.meta.url)`.
  * - `signal` cancels; `onProgress({ loaded, total })` reports the download.
@@ -237,11 +277,13 @@ export class Engine {
  *   every method of the engine and its models returns a promise; `engine.terminate()` stops it.
  * Rejects with NotFoundError (404, missing file) or NotWasmError (e.g. an HTML page), naming the URL.
  */
-export async function createEngine({ wasmUrl, simd = 'auto', signal, onProgress, worker = false } = {}) {
+export async function createEngine({
+  wasmUrl, simd = 'auto', relaxed = 'auto', signal, onProgress, worker = false,
+} = {}) {
   if (worker) {
     // The same API from a Web Worker (every method then returns a promise): see worker-client.js.
     const { createWorkerEngine } = await import('./worker-client.js');
-    return createWorkerEngine({ wasmUrl, simd, signal, onProgress });
+    return createWorkerEngine({ wasmUrl, simd, relaxed, signal, onProgress });
   }
   if (typeof WebAssembly !== 'object') {
     throw new UnsupportedError('this JavaScript runtime has no WebAssembly support');
@@ -254,7 +296,16 @@ export async function createEngine({ wasmUrl, simd = 'auto', signal, onProgress,
     throw new UnsupportedError('simd: true was requested, but this runtime does not support ' +
       "WebAssembly SIMD128; use simd: 'auto' to fall back to the scalar build");
   }
-  const flavour = simd === false || !hasSimd ? 'scalar' : 'simd';
+  if (relaxed !== 'auto' && relaxed !== true && relaxed !== false) {
+    throw new BadArgumentError(`relaxed must be 'auto', true or false; got ${String(relaxed)}`);
+  }
+  const useRelaxed = simd !== false && hasSimd && relaxed !== false && relaxedSimdSupported() &&
+    (relaxed === true || wasmUrlHasFlavour(wasmUrl, 'relaxed'));
+  if (relaxed === true && !useRelaxed) {
+    throw new UnsupportedError('relaxed: true was requested, but this runtime does not run ' +
+      "WebAssembly relaxed SIMD (or simd is false); use relaxed: 'auto' to fall back to SIMD128");
+  }
+  const flavour = useRelaxed ? 'relaxed' : simd === false || !hasSimd ? 'scalar' : 'simd';
   const location = wasmUrlFor(wasmUrl, flavour);
   const [{ bytes, contentType, url }, factory] = await Promise.all([
     fetchBytes(location, { what: `the Gyre ${flavour} WebAssembly module`, signal, onProgress }),

@@ -193,11 +193,11 @@ class Connection {
  * Options are those of createEngine(); `wasmUrl` must be a string, URL or { simd, scalar }.
  * The proxy adds `terminate()`, which stops the worker at once (even mid-computation).
  */
-export async function createWorkerEngine({ wasmUrl, simd = 'auto', signal, onProgress } = {}) {
+export async function createWorkerEngine({ wasmUrl, simd = 'auto', relaxed = 'auto', signal, onProgress } = {}) {
   if (typeof Worker !== 'function') {
     throw new UnsupportedError('worker: true needs Web Workers; in Node use the in-process engine');
   }
-  const options = { wasmUrl: absoluteWasmUrl(wasmUrl), simd, signal, onProgress };
+  const options = { wasmUrl: absoluteWasmUrl(wasmUrl), simd, relaxed, signal, onProgress };
   let worker;
   try {
     worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'gyre-engine' });
