@@ -12,6 +12,7 @@ packages=(
   ninja-build
   g++
   emscripten
+  binaryen
   doctest-dev
   nlohmann-json3-dev
   libxnnpack-dev
