@@ -59,19 +59,7 @@ struct Simd128Lanes {
   static void store(float* p, V v) { wasm_v128_store(p, v); }
   static V add(V a, V b) { return wasm_f32x4_add(a, b); }
   static V sub(V a, V b) { return wasm_f32x4_sub(a, b); }
-  static V activate(V v, Activation act) {
-    switch (act) {
-      case Activation::none:
-        return v;
-      case Activation::relu:
-        return wasm_f32x4_pmax(v, wasm_f32x4_splat(0.0f));
-      case Activation::silu:
-        return silu_f32x4(v);
-      case Activation::gelu:
-        return gelu_f32x4(v);
-    }
-    return v;
-  }
+  static V activate(V v, Activation act) { return activate_f32x4(v, act); }
 };
 #endif
 

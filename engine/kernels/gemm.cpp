@@ -57,20 +57,6 @@ GYRE_NAMED_TILE(gemm_1x8_scalar, gemm_tile_scalar, 1)
 
 #if GYRE_SIMD128
 
-inline v128_t activate_f32x4(v128_t x, Activation act) {
-  switch (act) {
-    case Activation::none:
-      return x;
-    case Activation::relu:
-      return wasm_f32x4_pmax(x, wasm_f32x4_splat(0.0f));
-    case Activation::silu:
-      return silu_f32x4(x);
-    case Activation::gelu:
-      return gelu_f32x4(x);
-  }
-  return x;
-}
-
 // MR rows × 8 columns: 2·MR accumulators + 2 B vectors + 1 broadcast = 11 registers for MR = 4,
 // which V8 keeps in xmm registers without spills; the k loop is deliberately not unrolled (an
 // unrolled body makes V8 hoist loads and spill, measured 20% slower).
@@ -500,20 +486,6 @@ Status check_gemm(const char* fn, int M, int N, int K, const float* A, int lda, 
 }
 
 }  // namespace
-
-float apply_activation_scalar(float x, Activation activation) {
-  switch (activation) {
-    case Activation::none:
-      return x;
-    case Activation::relu:
-      return x > 0.0f ? x : 0.0f;
-    case Activation::silu:
-      return silu_scalar(x);
-    case Activation::gelu:
-      return gelu_scalar(x);
-  }
-  return x;
-}
 
 std::size_t gemm_packed_size(int K, int N) {
   if (K <= 0 || N <= 0) return 0;

@@ -23,10 +23,9 @@
 #include <cstdint>
 
 #include "core/status.h"
+#include "kernels/activation.h"
 
 namespace gyre::kernels {
-
-enum class Activation : std::uint8_t { none, relu, silu, gelu };
 
 inline constexpr int kGemmPanelWidth = 8;
 
@@ -61,8 +60,5 @@ Status gemm_packed_scalar(int M, int N, int K, const float* A, int lda, const fl
 // or, when b_transposed, [N,K] (ldb >= K). No validation.
 void gemm_reference(int M, int N, int K, const float* A, int lda, const float* B, int ldb,
                     bool b_transposed, float* C, int ldc, const float* bias, Activation activation);
-
-// The activation alone, as applied by the epilogue (scalar twin functions of simd_math.h).
-float apply_activation_scalar(float x, Activation activation);
 
 }  // namespace gyre::kernels

@@ -101,6 +101,30 @@ std::vector<double> naive_flash(const FlashShape& sh, const std::vector<float>& 
   return out;
 }
 
+FlashShape flash_shape(int length, int chunk, int qk_dim, int value_dim, bool causal) {
+  FlashShape shape;
+  shape.length = length;
+  shape.chunk = chunk;
+  shape.qk_dim = qk_dim;
+  shape.value_dim = value_dim;
+  shape.causal = causal;
+  return shape;
+}
+
+struct FlashInputs {
+  std::vector<float> qq, kq, ql, kl, v;
+};
+
+FlashInputs random_flash_inputs(std::mt19937& rng, int length, int qk_dim, int value_dim) {
+  FlashInputs in;
+  in.qq = random_floats(rng, length * qk_dim);
+  in.kq = random_floats(rng, length * qk_dim);
+  in.ql = random_floats(rng, length * qk_dim, 0.5f);
+  in.kl = random_floats(rng, length * qk_dim, 0.5f);
+  in.v = random_floats(rng, length * value_dim);
+  return in;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -154,12 +178,7 @@ TEST_CASE("FLASH mixed-chunk attention matches gau_ref.py (causal and not)") {
   const std::vector<float> v(p.v.begin(), p.v.end());
   AttentionWorkspace ws;
   for (bool causal : {false, true}) {
-    FlashShape shape;
-    shape.length = n;
-    shape.chunk = kFlashC;
-    shape.qk_dim = s;
-    shape.value_dim = e;
-    shape.causal = causal;
+    const FlashShape shape = flash_shape(n, kFlashC, s, e, causal);
     std::vector<float> out(n * e), out_scalar(n * e);
     REQUIRE(flash_mixed_chunk(shape, qq.data(), kq.data(), ql.data(), kl.data(), v.data(),
                               out.data(), ws)
@@ -182,15 +201,9 @@ TEST_CASE("FLASH: any length and chunk against the double reference; causal leak
       for (int N : {1, 2, 7, 8, 9, 31, 64, 100}) {
         for (int c : {1, 3, 8, 16, 256}) {
           for (bool causal : {false, true}) {
-            FlashShape sh;
-            sh.length = N;
-            sh.chunk = c;
-            sh.qk_dim = S;
-            sh.value_dim = E;
-            sh.causal = causal;
-            const auto qq = random_floats(rng, N * S), kq = random_floats(rng, N * S);
-            const auto ql = random_floats(rng, N * S, 0.5f), kl = random_floats(rng, N * S, 0.5f);
-            const auto v = random_floats(rng, N * E);
+            const FlashShape sh = flash_shape(N, c, S, E, causal);
+            const FlashInputs in = random_flash_inputs(rng, N, S, E);
+            const auto &qq = in.qq, &kq = in.kq, &ql = in.ql, &kl = in.kl, &v = in.v;
             const auto want = naive_flash(sh, qq, kq, ql, kl, v);
             std::vector<float> out(N * E), out_scalar(N * E);
             REQUIRE(flash_mixed_chunk(sh, qq.data(), kq.data(), ql.data(), kl.data(), v.data(),
@@ -265,15 +278,9 @@ TEST_CASE("FLASH decoding: token by token equals each row of the causal full pas
     for (int E : {3, 20}) {
       for (int c : {1, 3, 8, 64}) {
         const int N = 150;
-        FlashShape sh;
-        sh.length = N;
-        sh.chunk = c;
-        sh.qk_dim = S;
-        sh.value_dim = E;
-        sh.causal = true;
-        const auto qq = random_floats(rng, N * S), kq = random_floats(rng, N * S);
-        const auto ql = random_floats(rng, N * S, 0.5f), kl = random_floats(rng, N * S, 0.5f);
-        const auto v = random_floats(rng, N * E);
+        const FlashShape sh = flash_shape(N, c, S, E, true);
+        const FlashInputs in = random_flash_inputs(rng, N, S, E);
+        const auto &qq = in.qq, &kq = in.kq, &ql = in.ql, &kl = in.kl, &v = in.v;
         std::vector<float> full(N * E);
         REQUIRE(flash_mixed_chunk(sh, qq.data(), kq.data(), ql.data(), kl.data(), v.data(),
                                   full.data(), ws)
