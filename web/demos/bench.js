@@ -1,7 +1,8 @@
-// Benchmark page: engine.kernels.benchmark() for a suite of kernels and sizes, in the SIMD128 engine's
-// worker and (optionally) in a second worker running the scalar build, with a live results table.
+// Benchmark page: engine.kernels.benchmark() for a suite of kernels and sizes, in the engine's worker
+// (relaxed SIMD or SIMD128, whichever the browser runs) and (optionally) in a second worker running
+// the scalar build, with a live results table.
 import { createEngine } from '../lib/index.js';
-import { $, h, renderShell, runAction, startEngine } from './site.js';
+import { $, buildName, h, renderShell, runAction, startEngine } from './site.js';
 
 const QUICK = [
   { kernel: 'gemm', m: 128, n: 128, k: 128, size: '128 × 128 × 128' },
@@ -93,7 +94,8 @@ async function run(engine) {
     const speedups = results.filter((r) => r.scalar?.rate).map((r) => r.simd.rate / r.scalar.rate);
     $('bench-summary').textContent = results.length === 0 ? '' :
       `Best GEMM: ${Math.max(...gemm).toFixed(1)} GFLOP/s on one thread` +
-      (speedups.length ? `; SIMD128 is ${Math.min(...speedups).toFixed(1)}–${Math.max(...speedups).toFixed(1)}× the scalar build.` : '.');
+      (speedups.length ? `; the ${buildName(engine.features.flavour)} build is ` +
+        `${Math.min(...speedups).toFixed(1)}–${Math.max(...speedups).toFixed(1)}× the scalar build.` : '.');
   } finally {
     $('bench-stop').disabled = true;
   }
@@ -108,6 +110,7 @@ $('bench-budget').addEventListener('input', showBudget);
 $('bench-stop').addEventListener('click', () => { stopRequested = true; $('bench-stop').disabled = true; });
 try {
   const engine = await startEngine();
+  $('bench-main-build').textContent = buildName(engine.features.flavour);
   $('bench-run').addEventListener('click', () => runAction($('bench-run'), () => run(engine)));
   const params = new URLSearchParams(location.search);
   if (params.has('budget')) $('bench-budget').value = params.get('budget');

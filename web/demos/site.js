@@ -105,7 +105,12 @@ export function clearError(box = $('error')) {
   if (box) { box.hidden = true; box.textContent = ''; }
 }
 
-const BUILD_NAMES = { relaxed: 'relaxed-SIMD (fused multiply-add)', simd: 'SIMD128', scalar: 'scalar' };
+const BUILD_NAMES = { relaxed: 'relaxed SIMD', simd: 'SIMD128', scalar: 'scalar' };
+
+/** A flavour's display name: 'relaxed SIMD' (SIMD128 plus fused multiply-add), 'SIMD128', 'scalar'. */
+export function buildName(flavour) {
+  return BUILD_NAMES[flavour] ?? flavour;
+}
 
 /**
  * createEngine options from the page's query: ?simd=false (the scalar build), ?simd=true,
@@ -143,7 +148,7 @@ export async function startEngine() {
     }
     const ms = performance.now() - started;
     const { flavour, version } = engine.features;
-    const text = `Engine v${version}, ${BUILD_NAMES[flavour] ?? flavour} build, ` +
+    const text = `Engine v${version}, ${buildName(flavour)} build, ` +
       `${worker ? 'in a Web Worker' : 'in this page'}; started in ${ms.toFixed(0)} ms.`;
     if (status) status.textContent = text;
     const badge = $('engine-badge');
