@@ -55,13 +55,17 @@ float row_max(const float* x, int n) {
   int i = 0;
 #if GYRE_SIMD128
   if constexpr (kSimd) {
-    if (n >= 8) {
-      v128_t m0 = wasm_v128_load(x), m1 = wasm_v128_load(x + 4);
-      for (i = 8; i + 8 <= n; i += 8) {
+    if (n >= 16) {
+      // Four independent chains, so the loop runs at the load rate rather than pmax's latency.
+      v128_t m0 = wasm_v128_load(x), m1 = wasm_v128_load(x + 4), m2 = wasm_v128_load(x + 8),
+             m3 = wasm_v128_load(x + 12);
+      for (i = 16; i + 16 <= n; i += 16) {
         m0 = wasm_f32x4_pmax(m0, wasm_v128_load(x + i));
         m1 = wasm_f32x4_pmax(m1, wasm_v128_load(x + i + 4));
+        m2 = wasm_f32x4_pmax(m2, wasm_v128_load(x + i + 8));
+        m3 = wasm_f32x4_pmax(m3, wasm_v128_load(x + i + 12));
       }
-      m = hmax_f32x4(wasm_f32x4_pmax(m0, m1));
+      m = hmax_f32x4(wasm_f32x4_pmax(wasm_f32x4_pmax(m0, m1), wasm_f32x4_pmax(m2, m3)));
     }
   }
 #endif
