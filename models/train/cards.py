@@ -75,6 +75,19 @@ def extrapolation_section(names):
     return head + "\n".join(rows) + "\n"
 
 
+def sittings_note(checkpoint):
+    """How the run was trained: CPU threads of its last sitting, and any warm restarts."""
+    threads = checkpoint["args"].get("threads", 1)
+    text = "on %s shared with other work" % ("one CPU thread" if threads == 1 else "%d CPU threads" % threads)
+    restarts = checkpoint["history"].get("restarts", [])
+    if restarts:
+        text += (" (the command shows the last sitting; %s continued the finished run with a warm restart, "
+                 "`--new-schedule`: a fresh warm-up and cosine from %s)"
+                 % ("it" if len(restarts) == 1 else "%d sittings" % len(restarts),
+                    ", ".join("step %d at peak lr %g" % (r["step"], r["lr"]) for r in restarts)))
+    return text
+
+
 def lm_card(name):
     model_dir = os.path.join(data.ROOT, "models", name)
     config = load_json(os.path.join(model_dir, "config.json"))
@@ -122,12 +135,12 @@ def lm_card(name):
              "", "## Training", "",
              "```", command_line("train_lm.py", train_lm.build_parser(), checkpoint["args"]), "```", "",
              "%d steps of %d x %d characters (%s characters, %.2f passes over the training text), %.0f minutes "
-             "of wall-clock time on one CPU thread shared with other work (Debian python3-torch 1.13). "
+             "of wall-clock time %s (Debian python3-torch 1.13). "
              "%s. %s Interrupted runs resume from "
              "`models/checkpoints/%s.pt` by rerunning the command; `--deadline HH:MM` trains until a UTC time."
              % (training["steps"], training["batch"], arch["train_length"], format(training["tokens_seen"], ","),
                 training["tokens_seen"] / max(1, meta.get("train_chars", 1)), training["minutes"],
-                training["optimizer"],
+                sittings_note(checkpoint), training["optimizer"],
                 ("The residual scale alpha rises linearly from 0 to 1 over the first %d steps (RoFormerV2's "
                  "warm-up) and is 1 in the shipped weights." % training["residual_warmup_steps"])
                 if training["residual_warmup_steps"] > 1 else
@@ -216,12 +229,12 @@ def ddpm_card(name):
              "to [-1, 1]. No augmentation." % training["data_version"],
              "", "## Training", "",
              "```", command_line("train_ddpm.py", train_ddpm.build_parser(), checkpoint["args"]), "```", "",
-             "%d steps of batch %d (%.0f passes over the 5,000 digits), %.0f minutes of wall-clock time on one CPU "
-             "thread shared with other work. Loss: per-image sum of squared errors between the true and "
+             "%d steps of batch %d (%.0f passes over the 5,000 digits), %.0f minutes of wall-clock time %s. "
+             "Loss: per-image sum of squared errors between the true and "
              "predicted noise, t uniform. %s. Mean loss over the last 200 steps: %.1f (per image, 784 pixels). "
              "Rerunning the command resumes from `models/checkpoints/%s.pt`."
              % (training["steps"], training["batch"], training["steps"] * training["batch"] / 5000,
-                training["minutes"], training["optimizer"], losses.mean(), name),
+                training["minutes"], sittings_note(checkpoint), training["optimizer"], losses.mean(), name),
              "", "![training curve](training-curve.png)", "", "## Samples", "",
              "%d samples from the same starting noise (seed 7), unselected. Ancestral sampling, 1000 steps, "
              "sigma_t = beta_t:" % (side * side), "",
