@@ -1,6 +1,9 @@
 // Lossless widening (ALGORITHMS.md 8) on the shipped and the runtime test models: exact cases
 // within 1e-5 in float32, the standard-θ RoPE case measurably approximate.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <vector>
 
 #include "model_test_util.h"
 #include "models/widen.h"
@@ -17,6 +20,11 @@ TEST_CASE("widening by k is exact with the duplicated θ table and approximate w
     const std::vector<int> tokens = model->tokenizer().encode(
         "It is a truth universally acknowledged, that a single man in possession of a good "
         "fortune, must be in want of a wife.");
+    // The largest |logit| of the original: float32 rounding scales with it.
+    std::vector<float> logits(tokens.size() * model->config().vocab_size);
+    REQUIRE(model->forward(tokens, {}, logits.data()).is_ok());
+    float logit_scale = 1.0f;
+    for (float v : logits) logit_scale = std::max(logit_scale, std::abs(v));
     for (int k : {2, 3}) {
       CAPTURE(k);
       Result<std::unique_ptr<models::LanguageModel>> exact = models::widen(*model, k, true);
@@ -28,11 +36,18 @@ TEST_CASE("widening by k is exact with the duplicated θ table and approximate w
       REQUIRE(standard.is_ok());
       Result<float> standard_err = models::max_logit_difference(*model, *standard.value(), tokens);
       REQUIRE(standard_err.is_ok());
-      std::printf("widen %s k=%d: exact max|dlogit| %.3g, standard RoPE %.3g\n", dir.c_str(), k,
-                  exact_err.value(), standard_err.value());
-      // Random-weight test models: within 1e-5. The trained 6-layer model has logits up to ~20,
-      // where float32 rounding of the two (differently summed) passes alone reaches ~1e-5.
-      CHECK(exact_err.value() <= (dir.starts_with("models/") ? 1e-4f : 1e-5f));
+      std::printf(
+          "widen %s k=%d: exact max|dlogit| %.3g (%.2g of max|logit| %.3g), standard RoPE %.3g\n",
+          dir.c_str(), k, exact_err.value(), exact_err.value() / logit_scale, logit_scale,
+          standard_err.value());
+      // Random-weight test models: within 1e-5 absolute. The trained 6-layer model's logits reach
+      // ~17, and float32 rounding of the two differently summed passes (the wide one scaled by
+      // 1/√k and k^(-1/4), irrational for k = 2, 3) compounds over its layers: measured 2.8e-6
+      // (k = 2) and 5.2e-6 (k = 3) of the largest logit, five orders below standard RoPE's change.
+      if (dir.starts_with("models/"))
+        CHECK(exact_err.value() <= 1e-5f * logit_scale);
+      else
+        CHECK(exact_err.value() <= 1e-5f);
       CHECK(standard_err.value() > 1e-3f);  // the frequencies really change: not exact
     }
   }
