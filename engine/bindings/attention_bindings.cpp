@@ -96,12 +96,8 @@ std::string attention_weights(int num_queries, int num_keys, int num_heads, int 
 std::string flash_mixed_chunk(int length, int chunk, int qk_dim, int value_dim, bool causal,
                               Address q_quad, Address k_quad, Address q_lin, Address k_lin,
                               Address v, Address o) {
-  k::FlashShape shape;
-  shape.length = length;
-  shape.chunk = chunk;
-  shape.qk_dim = qk_dim;
-  shape.value_dim = value_dim;
-  shape.causal = causal;
+  const k::FlashShape shape{
+      .length = length, .chunk = chunk, .qk_dim = qk_dim, .value_dim = value_dim, .causal = causal};
   return report(k::flash_mixed_chunk(shape, in(q_quad), in(k_quad), in(q_lin), in(k_lin), in(v),
                                      out(o), workspace()));
 }

@@ -102,13 +102,8 @@ std::vector<double> naive_flash(const FlashShape& sh, const std::vector<float>& 
 }
 
 FlashShape flash_shape(int length, int chunk, int qk_dim, int value_dim, bool causal) {
-  FlashShape shape;
-  shape.length = length;
-  shape.chunk = chunk;
-  shape.qk_dim = qk_dim;
-  shape.value_dim = value_dim;
-  shape.causal = causal;
-  return shape;
+  return FlashShape{
+      .length = length, .chunk = chunk, .qk_dim = qk_dim, .value_dim = value_dim, .causal = causal};
 }
 
 struct FlashInputs {
