@@ -8,11 +8,11 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
-#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
 
+#include "bindings/heap_args.h"
 #include "core/status.h"
 #include "kernels/attention.h"
 #include "kernels/flash.h"
@@ -21,17 +21,6 @@ namespace gyre::bindings {
 namespace {
 
 namespace k = gyre::kernels;
-using Address = std::uintptr_t;
-
-const float* in(Address p) {
-  return reinterpret_cast<const float*>(p);
-}
-float* out(Address p) {
-  return reinterpret_cast<float*>(p);
-}
-std::string report(const Status& s) {
-  return s.is_ok() ? std::string() : s.to_string();
-}
 
 // One workspace for the module (single-threaded): it grows to the largest problem and is reused.
 k::AttentionWorkspace& workspace() {

@@ -4,9 +4,9 @@
 // "CODE: message" (the kernels validate their arguments, nothing is written on error).
 #include <emscripten/bind.h>
 
-#include <cstdint>
 #include <string>
 
+#include "bindings/heap_args.h"
 #include "core/status.h"
 #include "kernels/gemm.h"
 #include "kernels/vecmath.h"
@@ -15,17 +15,6 @@ namespace gyre::bindings {
 namespace {
 
 namespace k = gyre::kernels;
-using Address = std::uintptr_t;
-
-const float* in(Address p) {
-  return reinterpret_cast<const float*>(p);
-}
-float* out(Address p) {
-  return reinterpret_cast<float*>(p);
-}
-std::string report(const Status& s) {
-  return s.is_ok() ? std::string() : s.to_string();
-}
 
 // Activation codes as JS passes them: 0 none, 1 relu, 2 silu, 3 gelu (validated by the kernel).
 k::Activation activation(int code) {

@@ -342,12 +342,7 @@ inline v128_t dot4(const float* q, const float* k0, const float* k1, const float
     a2 = madd_f32x4(x, wasm_v128_load(k2 + t), a2);
     a3 = madd_f32x4(x, wasm_v128_load(k3 + t), a3);
   }
-  const v128_t t01 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5),
-                                    wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
-  const v128_t t23 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5),
-                                    wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
-  v128_t sums = wasm_f32x4_add(wasm_i32x4_shuffle(t01, t23, 0, 1, 4, 5),
-                               wasm_i32x4_shuffle(t01, t23, 2, 3, 6, 7));
+  v128_t sums = hsum4_f32x4(a0, a1, a2, a3);
   if (t < d) {
     float tail[4] = {0, 0, 0, 0};
     for (; t < d; ++t) {

@@ -416,17 +416,9 @@ void gemv_transposed_simd128(int N, int K, const float* x, const float* B, int l
         acc[r][1] = madd_f32x4(x1, wasm_v128_load(b[r] + k + 4), acc[r][1]);
       }
     }
-    const v128_t s0 = wasm_f32x4_add(acc[0][0], acc[0][1]),
-                 s1 = wasm_f32x4_add(acc[1][0], acc[1][1]);
-    const v128_t s2 = wasm_f32x4_add(acc[2][0], acc[2][1]),
-                 s3 = wasm_f32x4_add(acc[3][0], acc[3][1]);
-    const v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(s0, s1, 0, 4, 1, 5),
-                                      wasm_i32x4_shuffle(s0, s1, 2, 6, 3, 7));
-    const v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(s2, s3, 0, 4, 1, 5),
-                                      wasm_i32x4_shuffle(s2, s3, 2, 6, 3, 7));
-    // s01 = (a0+a2, b0+b2, a1+a3, b1+b3) for rows a, b: add its halves.
-    v128_t sums = wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5),
-                                 wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
+    const v128_t sums =
+        hsum4_f32x4(wasm_f32x4_add(acc[0][0], acc[0][1]), wasm_f32x4_add(acc[1][0], acc[1][1]),
+                    wasm_f32x4_add(acc[2][0], acc[2][1]), wasm_f32x4_add(acc[3][0], acc[3][1]));
     alignas(16) float out[4];
     wasm_v128_store(out, sums);
     for (int r = 0; r < rows; ++r) {

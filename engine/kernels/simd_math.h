@@ -203,6 +203,17 @@ inline float hsum_f32x4(v128_t v) {
   return wasm_f32x4_extract_lane(v, 0);
 }
 
+// (Σ a, Σ b, Σ c, Σ d) of four vectors: a 4×4 transpose folded into the adds.
+inline v128_t hsum4_f32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
+  const v128_t ab =
+      wasm_f32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
+  const v128_t cd =
+      wasm_f32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
+  // ab = (a0+a2, b0+b2, a1+a3, b1+b3): add its halves.
+  return wasm_f32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5),
+                        wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
+}
+
 inline float hmax_f32x4(v128_t v) {
   v = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
   v = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
