@@ -9,13 +9,16 @@
 // onnxruntime-web: InferenceSession.run, B a constant initializer; its time includes the copy of
 // the input into and the output out of its heap, which its API cannot avoid.
 // Prints GFLOP/s (GEMM) or Melem/s (vector) per engine, median (best), and the speed ratio
-// ours/peer as the median over rounds of the paired time ratios; writes JSON.
+// ours/peer as the median over rounds of the paired time ratios; for GEMM also ours as a share of
+// the machine's ceiling (bench/peak.mjs: register-resident multiply-adds, timed in the same
+// rounds), since absolute GFLOP/s differ between machines. Writes JSON.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import os from 'node:os';
 import { buildModel, onnxNode } from './onnx_builder.mjs';
+import { ceilingCase } from './peak.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -166,16 +169,20 @@ async function gemmCase(gyre, tf, ort, [M, K, N]) {
   });
   const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
   const feeds = { A: new ort.Tensor('float32', A, [M, K]) };
-  const result = await measure({
+  const { ceiling: ceilingRun, ...result } = await measure({
     gyre: () => gyre.kernelGemmPacked(M, N, K, a, K, packed, c, N, 0, 0),
     tfjs: () => tf.matMul(ta, tb).dispose(),
     ort: () => session.run(feeds),
+    ceiling: ceiling.run,
   });
   ta.dispose(); tb.dispose();
   await session.release();
   for (const p of [a, b, packed, c]) gyre._free(p);
   const flops = 2 * M * N * K;
-  return { name: `${M}x${K}x${N}`, kind: 'gemm', flops, ...withRates(result, (ms) => flops / ms / 1e6) };
+  return {
+    name: `${M}x${K}x${N}`, kind: 'gemm', flops, ...withRates(result, (ms) => flops / ms / 1e6),
+    ceiling: ceiling.flops / ceilingRun.medianMs / 1e6, shareOfCeiling: (ceilingRun.pairedRatio * flops) / ceiling.flops,
+  };
 }
 
 function withRates(result, rate) {
@@ -261,25 +268,28 @@ async function vectorCase(gyre, tf, ort, op) {
 
 function format(results) {
   const lines = [];
-  lines.push('| case | ours | tfjs-backend-wasm | onnxruntime-web | ours/tfjs | ours/ort |');
-  lines.push('|---|---|---|---|---|---|');
+  lines.push('| case | ours | tfjs-backend-wasm | onnxruntime-web | ours/tfjs | ours/ort | ours/ceiling |');
+  lines.push('|---|---|---|---|---|---|---|');
   for (const r of results) {
     const unit = r.kind === 'gemm' ? 'GFLOP/s' : 'Melem/s';
     const cell = (e) => `${e.median.toFixed(1)} (${e.best.toFixed(1)})`;
+    const share = r.shareOfCeiling ? `${(100 * r.shareOfCeiling).toFixed(0)} %` : '';
     lines.push(`| ${r.name} ${unit} | ${cell(r.engines.gyre)} | ${cell(r.engines.tfjs)} | ${cell(r.engines.ort)} | ` +
-      `${r.ratioTfjs.toFixed(2)}x | ${r.ratioOrt.toFixed(2)}x |`);
+      `${r.ratioTfjs.toFixed(2)}x | ${r.ratioOrt.toFixed(2)}x | ${share} |`);
   }
   return lines.join('\n');
 }
 
 const [gyre, tf, ort] = [await loadGyre(), await loadTfjs(), await loadOrt()];
+const ceiling = ceilingCase(flavour);
 const results = [];
 if (only === 'all' || only === 'gemm') {
   for (const shape of gemmShapes) {
     const r = await gemmCase(gyre, tf, ort, shape);
     results.push(r);
     console.log(`${r.name.padEnd(16)} GFLOP/s median: ours ${r.engines.gyre.median.toFixed(1)}, tfjs ${r.engines.tfjs.median.toFixed(1)}, ` +
-      `ort ${r.engines.ort.median.toFixed(1)}  ->  ${r.ratioTfjs.toFixed(2)}x tfjs, ${r.ratioOrt.toFixed(2)}x ort`);
+      `ort ${r.engines.ort.median.toFixed(1)}  ->  ${r.ratioTfjs.toFixed(2)}x tfjs, ${r.ratioOrt.toFixed(2)}x ort, ` +
+      `${(100 * r.shareOfCeiling).toFixed(0)} % of the ceiling (${r.ceiling.toFixed(1)})`);
   }
 }
 if (only === 'all' || only === 'gemm') {
@@ -300,6 +310,8 @@ if (only === 'all' || only === 'vec') {
 }
 console.log(`\nmedian (best) over ${rounds} interleaved rounds, one thread; ratios: median of per-round speed ratios\n`);
 console.log(format(results));
+console.log(`\nours/ceiling: GFLOP/s over the ${flavour === 'simd' ? 'f32x4.mul + f32x4.add' : 'f32x4.relaxed_madd'} ` +
+  'ceiling loop of bench/peak.mjs (register-resident, timed in the same rounds), median of per-round ratios');
 fs.mkdirSync(path.dirname(outFile), { recursive: true });
 fs.writeFileSync(outFile, JSON.stringify({
   date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, rounds, flavour,

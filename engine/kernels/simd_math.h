@@ -21,6 +21,14 @@
 #define GYRE_SIMD128 0
 #endif
 
+// GYRE_NO_UNROLL before a loop keeps clang from unrolling it, where an unrolled body would hold
+// more live vectors than V8 has registers for (see the GEMV in gemm.cpp).
+#if defined(__clang__)
+#define GYRE_NO_UNROLL _Pragma("clang loop unroll(disable)")
+#else
+#define GYRE_NO_UNROLL
+#endif
+
 namespace gyre::kernels {
 
 // exp(x) = 2^n · p(r), n = round(x / ln 2), r = x − n·ln 2 in [−ln2/2, ln2/2] (Cody–Waite split),
@@ -33,6 +41,7 @@ namespace exp_constants {
 inline constexpr float kLog2e = 1.44269504088896341f;
 inline constexpr float kLn2Hi = 0.693145751953125f;  // few mantissa bits: n·kLn2Hi is exact
 inline constexpr float kLn2Lo = 1.428606765330187e-06f;
+inline constexpr float kLn2 = 0.693147182464599609375f;  // the float nearest ln 2
 // Adding kMagicBias rounds x·log2e to an integer n held in the low mantissa bits, already offset by
 // the exponent bias 127, so shifting the bits left by 23 yields the float 2^n.
 inline constexpr float kMagicBias = 12583039.0f;  // 1.5·2^23 + 127
@@ -118,7 +127,8 @@ inline float gelu_scalar(float x) {
 #if GYRE_SIMD128
 
 // a·b + c. The relaxed-SIMD build (-mrelaxed-simd, the wasm-relaxed flavour) emits one
-// f32x4.relaxed_madd, fused where the CPU has FMA; elsewhere a multiply then an add. Clang 14 still
+// f32x4.relaxed_madd, which the loader takes only where it runs fused (elsewhere it would be a
+// multiply then an add, no faster than the SIMD128 build). Clang 14 still
 // encodes the instruction with its pre-standard opcode, which scripts/relaxed-opcodes.mjs rewrites
 // after linking (its operands are already in the standard a, b, c order).
 inline v128_t madd_f32x4(v128_t a, v128_t b, v128_t c) {
@@ -129,17 +139,24 @@ inline v128_t madd_f32x4(v128_t a, v128_t b, v128_t c) {
 #endif
 }
 
-inline v128_t exp_f32x4(v128_t x) {
+// exp on x already clamped to [kClampLow, kClampHigh].
+inline v128_t exp_clamped_f32x4(v128_t xc) {
   using namespace exp_constants;
-  // pmax/pmin are single instructions under V8 and keep a NaN in x (x is the first operand).
-  const v128_t xc = wasm_f32x4_pmin(wasm_f32x4_pmax(x, wasm_f32x4_splat(kClampLow)),
-                                    wasm_f32x4_splat(kClampHigh));
   const v128_t magic = wasm_f32x4_splat(kMagicBias);
   const v128_t biased = madd_f32x4(xc, wasm_f32x4_splat(kLog2e), magic);
   const v128_t n = wasm_f32x4_sub(biased, magic);
   const v128_t scale = wasm_i32x4_shl(biased, 23);
-  v128_t r = wasm_f32x4_sub(xc, wasm_f32x4_mul(n, wasm_f32x4_splat(kLn2Hi)));
-  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(kLn2Lo)));
+#if defined(__wasm_relaxed_simd__)
+  // The loader runs the relaxed build only where relaxed_madd is fused (it probes for it): the
+  // product n·ln2 is then exact inside the one rounding, and the float ln2's own error, |n|·1.9e-9
+  // <= 2.4e-7, keeps exp within its 1e-6 bound in one step instead of two.
+  const v128_t r = madd_f32x4(n, wasm_f32x4_splat(-kLn2), xc);
+#else
+  // Cody–Waite in two multiply-adds with negated constants: x − n·ln2 exactly as the scalar twin
+  // rounds it.
+  v128_t r = madd_f32x4(n, wasm_f32x4_splat(-kLn2Hi), xc);
+  r = madd_f32x4(n, wasm_f32x4_splat(-kLn2Lo), r);
+#endif
   v128_t p = madd_f32x4(wasm_f32x4_splat(kC5), r, wasm_f32x4_splat(kC4));
   p = madd_f32x4(p, r, wasm_f32x4_splat(kC3));
   p = madd_f32x4(p, r, wasm_f32x4_splat(kC2));
@@ -148,22 +165,16 @@ inline v128_t exp_f32x4(v128_t x) {
   return wasm_f32x4_mul(p, scale);
 }
 
+inline v128_t exp_f32x4(v128_t x) {
+  using namespace exp_constants;
+  // pmax/pmin are single instructions under V8 and keep a NaN in x (x is the first operand).
+  return exp_clamped_f32x4(wasm_f32x4_pmin(wasm_f32x4_pmax(x, wasm_f32x4_splat(kClampLow)),
+                                           wasm_f32x4_splat(kClampHigh)));
+}
+
 // exp_f32x4 for lanes <= 0 (or NaN) only: skips the upper clamp (about 10% faster in softmax).
 inline v128_t exp_nonpositive_f32x4(v128_t x) {
-  using namespace exp_constants;
-  const v128_t xc = wasm_f32x4_pmax(x, wasm_f32x4_splat(kClampLow));
-  const v128_t magic = wasm_f32x4_splat(kMagicBias);
-  const v128_t biased = madd_f32x4(xc, wasm_f32x4_splat(kLog2e), magic);
-  const v128_t n = wasm_f32x4_sub(biased, magic);
-  const v128_t scale = wasm_i32x4_shl(biased, 23);
-  v128_t r = wasm_f32x4_sub(xc, wasm_f32x4_mul(n, wasm_f32x4_splat(kLn2Hi)));
-  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(kLn2Lo)));
-  v128_t p = madd_f32x4(wasm_f32x4_splat(kC5), r, wasm_f32x4_splat(kC4));
-  p = madd_f32x4(p, r, wasm_f32x4_splat(kC3));
-  p = madd_f32x4(p, r, wasm_f32x4_splat(kC2));
-  p = madd_f32x4(p, r, wasm_f32x4_splat(kC1));
-  p = madd_f32x4(p, r, wasm_f32x4_splat(1.0f));
-  return wasm_f32x4_mul(p, scale);
+  return exp_clamped_f32x4(wasm_f32x4_pmax(x, wasm_f32x4_splat(exp_constants::kClampLow)));
 }
 
 inline v128_t sigmoid_f32x4(v128_t x) {

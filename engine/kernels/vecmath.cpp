@@ -74,31 +74,48 @@ float row_max(const float* x, int n) {
 }
 
 // y = exp(x − shift), returns Σ y. shift is the row max, so every argument is <= 0.
-template <bool kSimd>
-float exp_shifted_store_sum(const float* x, float* y, int n, float shift) {
+float exp_shifted_store_sum_scalar(const float* x, float* y, int n, float shift) {
   float sum = 0.0f;
-  int i = 0;
-#if GYRE_SIMD128
-  if constexpr (kSimd) {
-    const v128_t s = wasm_f32x4_splat(shift);
-    v128_t sum0 = wasm_f32x4_splat(0.0f), sum1 = sum0;
-    for (; i + 8 <= n; i += 8) {
-      const v128_t e0 = exp_nonpositive_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i), s));
-      const v128_t e1 = exp_nonpositive_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i + 4), s));
-      wasm_v128_store(y + i, e0);
-      wasm_v128_store(y + i + 4, e1);
-      sum0 = wasm_f32x4_add(sum0, e0);
-      sum1 = wasm_f32x4_add(sum1, e1);
-    }
-    sum = hsum_f32x4(wasm_f32x4_add(sum0, sum1));
-  }
-#endif
-  for (; i < n; ++i) {
+  for (int i = 0; i < n; ++i) {
     y[i] = exp_nonpositive_scalar(x[i] - shift);
     sum += y[i];
   }
   return sum;
 }
+
+#if GYRE_SIMD128
+// One step of the SIMD softmax, which pipelines its three passes across rows: y = exp(x − shift)
+// (shift = this row's max; the sum is returned) in the same loop as the max of the next row
+// (into *next_max) and the normalisation of the previous one (prev *= prev_scale, its sum being
+// known by now). The exponentials keep the multiply ports busy; the other two passes' loads,
+// maxes and stores fill the slack, so the row costs little more than its exponentials.
+template <bool kScalePrev>
+float softmax_row_simd128(const float* x, float* y, int n, float shift, const float* next,
+                          float* next_max, float* prev, float prev_scale) {
+  const v128_t s = wasm_f32x4_splat(shift);
+  const v128_t ps = wasm_f32x4_splat(prev_scale);
+  v128_t sums = wasm_f32x4_splat(0.0f);
+  v128_t maxes = wasm_f32x4_splat(-__builtin_inff());
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t e = exp_nonpositive_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i), s));
+    maxes = wasm_f32x4_pmax(maxes, wasm_v128_load(next + i));
+    if constexpr (kScalePrev) wasm_v128_store(prev + i, wasm_f32x4_mul(wasm_v128_load(prev + i), ps));
+    wasm_v128_store(y + i, e);
+    sums = wasm_f32x4_add(sums, e);
+  }
+  float sum = hsum_f32x4(sums);
+  float max = hmax_f32x4(maxes);
+  for (; i < n; ++i) {
+    max = next[i] > max ? next[i] : max;
+    if constexpr (kScalePrev) prev[i] *= prev_scale;
+    y[i] = exp_nonpositive_scalar(x[i] - shift);
+    sum += y[i];
+  }
+  *next_max = max;
+  return sum;
+}
+#endif
 
 template <bool kSimd>
 void scale_row(float* y, int n, float scale) {
@@ -289,12 +306,33 @@ template <bool kSimd>
 Status softmax_rows_impl(const char* fn, const float* x, float* y, int rows, int cols, int stride) {
   Status s = check_rows(fn, x, y, rows, cols, stride);
   if (!s.is_ok()) return s;
+  if (rows == 0 || cols == 0) return Status::ok();
+#if GYRE_SIMD128
+  if constexpr (kSimd) {
+    // Row r's loop reads rows r and r + 1 of x and writes rows r − 1 and r of y, so y may be x.
+    float max = row_max<true>(x, cols);
+    float prev_scale = 1.0f;
+    for (int r = 0; r < rows; ++r) {
+      const float* xr = x + idx(r, stride);
+      float* yr = y + idx(r, stride);
+      const float* next = x + idx(r + 1 < rows ? r + 1 : r, stride);
+      float next_max = 0.0f;
+      const float sum =
+          r == 0 ? softmax_row_simd128<false>(xr, yr, cols, max, next, &next_max, nullptr, 0.0f)
+                 : softmax_row_simd128<true>(xr, yr, cols, max, next, &next_max,
+                                             y + idx(r - 1, stride), prev_scale);
+      prev_scale = 1.0f / sum;
+      max = next_max;
+    }
+    scale_row<true>(y + idx(rows - 1, stride), cols, prev_scale);
+    return Status::ok();
+  }
+#endif
   for (int r = 0; r < rows; ++r) {
     const float* xr = x + idx(r, stride);
     float* yr = y + idx(r, stride);
-    const float max = row_max<kSimd>(xr, cols);
-    const float sum = exp_shifted_store_sum<kSimd>(xr, yr, cols, max);
-    scale_row<kSimd>(yr, cols, 1.0f / sum);
+    const float sum = exp_shifted_store_sum_scalar(xr, yr, cols, row_max<false>(xr, cols));
+    scale_row<false>(yr, cols, 1.0f / sum);
   }
   return Status::ok();
 }

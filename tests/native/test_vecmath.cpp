@@ -49,9 +49,16 @@ struct UnaryCase {
 }  // namespace
 
 TEST_CASE("vecmath: elementwise functions against double references on every length 0..37") {
+#if defined(__wasm_relaxed_simd__)
+  // The relaxed build reduces x in one fused step with the float ln 2 (simd_math.h): up to 2.4e-7
+  // more at |x| near 88.
+  constexpr double kExpTol = 4e-7;
+#else
+  constexpr double kExpTol = 3e-7;
+#endif
   const UnaryCase cases[] = {
-      {"exp", k::vec_exp, k::vec_exp_scalar, [](double x) { return std::exp(x); }, 3e-7, 0, -87.0f,
-       88.0f},
+      {"exp", k::vec_exp, k::vec_exp_scalar, [](double x) { return std::exp(x); }, kExpTol, 0,
+       -87.0f, 88.0f},
       {"sigmoid", k::vec_sigmoid, k::vec_sigmoid_scalar, sigmoid_ref, 5e-7, 1e-30, -30.0f, 30.0f},
       {"silu", k::vec_silu, k::vec_silu_scalar, [](double x) { return x * sigmoid_ref(x); }, 5e-7,
        1e-30, -30.0f, 30.0f},

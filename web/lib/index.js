@@ -28,17 +28,18 @@ const SIMD_PROBE = new Uint8Array([
   0x0b,  // end
 ]);
 
-// A module whose function f() returns lane 0 of f32x4.relaxed_madd(2, 3, 4): 10 where relaxed SIMD
-// runs correctly (fused or not, 2·3 + 4 is exact).
+// A module whose function f() returns lane 0 of f32x4.relaxed_madd(a, a, c) with a = 1 + 2^-12 and
+// c = -(1 + 2^-11): exactly 2^-24 where the multiply-add is fused (a·a = 1 + 2^-11 + 2^-24 kept
+// whole), 0 where it rounds the product first.
 const RELAXED_PROBE = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
   0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7d,  // type section: () -> f32
   0x03, 0x02, 0x01, 0x00,  // function section
   0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00,  // export "f"
   0x0a, 0x40, 0x01, 0x3e, 0x00,  // code section, one body without locals
-  0xfd, 0x0c, 0, 0, 0, 0x40, 0, 0, 0, 0x40, 0, 0, 0, 0x40, 0, 0, 0, 0x40,  // v128.const 2.0 × 4
-  0xfd, 0x0c, 0, 0, 0x40, 0x40, 0, 0, 0x40, 0x40, 0, 0, 0x40, 0x40, 0, 0, 0x40, 0x40,  // 3.0 × 4
-  0xfd, 0x0c, 0, 0, 0x80, 0x40, 0, 0, 0x80, 0x40, 0, 0, 0x80, 0x40, 0, 0, 0x80, 0x40,  // 4.0 × 4
+  0xfd, 0x0c, 0, 0x08, 0x80, 0x3f, 0, 0x08, 0x80, 0x3f, 0, 0x08, 0x80, 0x3f, 0, 0x08, 0x80, 0x3f,  // a × 4
+  0xfd, 0x0c, 0, 0x08, 0x80, 0x3f, 0, 0x08, 0x80, 0x3f, 0, 0x08, 0x80, 0x3f, 0, 0x08, 0x80, 0x3f,  // a × 4
+  0xfd, 0x0c, 0, 0x10, 0x80, 0xbf, 0, 0x10, 0x80, 0xbf, 0, 0x10, 0x80, 0xbf, 0, 0x10, 0x80, 0xbf,  // c × 4
   0xfd, 0x85, 0x02,  // f32x4.relaxed_madd
   0xfd, 0x1f, 0x00,  // f32x4.extract_lane 0
   0x0b,
@@ -52,14 +53,14 @@ export function simdSupported() {
 }
 
 /**
- * True when this runtime validates and correctly runs WebAssembly relaxed SIMD (the fused
- * multiply-add of the 'relaxed' flavour): Chrome and Edge 114+, Node with
+ * True when this runtime validates WebAssembly relaxed SIMD and runs its multiply-add fused, as the
+ * 'relaxed' flavour needs: Chrome and Edge 114+ on CPUs with FMA, Node with
  * --experimental-wasm-relaxed-simd.
  */
 export function relaxedSimdSupported() {
   if (typeof WebAssembly !== 'object' || !WebAssembly.validate(RELAXED_PROBE)) return false;
   try {
-    return new WebAssembly.Instance(new WebAssembly.Module(RELAXED_PROBE)).exports.f() === 10;
+    return new WebAssembly.Instance(new WebAssembly.Module(RELAXED_PROBE)).exports.f() === 2 ** -24;
   } catch {
     return false;
   }
@@ -269,7 +270,8 @@ export class Engine {
  * - `simd`: 'auto' (default) probes WebAssembly SIMD128 and falls back to the scalar binary;
  *   true requires SIMD (UnsupportedError without it); false forces the scalar binary.
  * - `relaxed`: 'auto' (default) takes the relaxed-SIMD binary (fused multiply-add) when the runtime
- *   runs it correctly and wasmUrl can name it, else the SIMD128 one; true requires it; false never.
+ *   runs relaxed_madd fused and wasmUrl can name it, else the SIMD128 one; true requires it; false
+ *   never.
  * - `wasmUrl`: where the .wasm is: a string (may contain `{flavour}`), a URL, `{ simd, scalar }` or
  *   `(flavour) => url`. Default: `new URL('./wasm/gyre-<flavour>.wasm', import.meta.url)`.
  * - `signal` cancels; `onProgress({ loaded, total })` reports the download.
