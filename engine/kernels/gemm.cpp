@@ -101,44 +101,31 @@ GYRE_NAMED_TILE(gemm_1x8_simd128, gemm_tile_simd128, 1)
 
 #endif  // GYRE_SIMD128
 
-// A family of tile kernels, 1 … kMR rows × 8 columns. The driver is a template over it, so
-// each tile is inlined into its panel loop (no call per tile).
-struct ScalarTiles {
+// A family of tile kernels, 1 … 4 rows × 8 columns, which the driver takes as a template argument:
+// every tile call is resolved at compile time.
+using TileKernel = void (*)(int kc, const float* a, int lda, const float* b, float* c, int ldc,
+                            const float* bias8, bool load_c, Activation act);
+
+template <TileKernel k1x8, TileKernel k2x8, TileKernel k3x8, TileKernel k4x8>
+struct TileFamily {
   static constexpr int kMR = 4;
   template <int R>
   static void tile(int kc, const float* a, int lda, const float* b, float* c, int ldc,
                    const float* bias8, bool load_c, Activation act) {
-    if constexpr (R == 4)
-      gemm_4x8_scalar(kc, a, lda, b, c, ldc, bias8, load_c, act);
-    else if constexpr (R == 3)
-      gemm_3x8_scalar(kc, a, lda, b, c, ldc, bias8, load_c, act);
-    else if constexpr (R == 2)
-      gemm_2x8_scalar(kc, a, lda, b, c, ldc, bias8, load_c, act);
-    else
-      gemm_1x8_scalar(kc, a, lda, b, c, ldc, bias8, load_c, act);
+    static_assert(R >= 1 && R <= kMR);
+    constexpr TileKernel kernels[] = {k1x8, k2x8, k3x8, k4x8};
+    kernels[R - 1](kc, a, lda, b, c, ldc, bias8, load_c, act);
   }
 };
 
+using ScalarTiles = TileFamily<gemm_1x8_scalar, gemm_2x8_scalar, gemm_3x8_scalar, gemm_4x8_scalar>;
 #if GYRE_SIMD128
-// gemm_4x8_simd128 and its edge twins gemm_3x8/2x8/1x8_simd128. 4x8 was chosen by measurement
-// under Node 20's V8 on 512³ (interleaved, median ratio to 4x8): 5x8 0.85, 6x8 0.72, 3x8 0.95,
-// 2x8 0.76, 4x8 with k unrolled by 2 0.94.
-struct Simd128Tiles {
-  static constexpr int kMR = 4;
-  template <int R>
-  static void tile(int kc, const float* a, int lda, const float* b, float* c, int ldc,
-                   const float* bias8, bool load_c, Activation act) {
-    if constexpr (R == 4)
-      gemm_4x8_simd128(kc, a, lda, b, c, ldc, bias8, load_c, act);
-    else if constexpr (R == 3)
-      gemm_3x8_simd128(kc, a, lda, b, c, ldc, bias8, load_c, act);
-    else if constexpr (R == 2)
-      gemm_2x8_simd128(kc, a, lda, b, c, ldc, bias8, load_c, act);
-    else
-      gemm_1x8_simd128(kc, a, lda, b, c, ldc, bias8, load_c, act);
-  }
-};
-using BestTiles = Simd128Tiles;
+// gemm_4x8_simd128 and its edge twins. 4x8 was chosen by measurement under Node 20's V8 on 512³
+// (interleaved, median ratio to 4x8): 5x8 0.85, 6x8 0.72, 3x8 0.95, 2x8 0.76, 4x8 with k unrolled
+// by 2 0.94. V8 issues a loop body's loads before its arithmetic: 4x8 holds 8 accumulators, 2 B
+// vectors and 4 broadcasts, 14 of the 15 xmm registers it allocates; 5x8 and up spill.
+using BestTiles =
+    TileFamily<gemm_1x8_simd128, gemm_2x8_simd128, gemm_3x8_simd128, gemm_4x8_simd128>;
 #else
 using BestTiles = ScalarTiles;
 #endif
