@@ -159,7 +159,12 @@ async function main() {
     const feeds = { ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]) };
     const ours = lm.logits(ids);
     const theirs = (await peer.lm.run(feeds)).logits.data;
-    if (!(maxAbsDiff(ours, theirs) < 1e-3)) throw new Error(`Gyre and ORT logits differ by ${maxAbsDiff(ours, theirs)}: stale ONNX export?`);
+    // float32 rounding through six layers and n-long attention sums grows with the logits' scale
+    // (up to ~17 here); a stale export differs by whole units.
+    const scale = theirs.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    if (!(maxAbsDiff(ours, theirs) < 1e-4 * scale)) {
+      throw new Error(`Gyre and ORT logits differ by ${maxAbsDiff(ours, theirs)} (largest logit ${scale}): stale ONNX export?`);
+    }
     const med = await compare({ gyre: () => lm.logits(ids), ort: () => peer.lm.run(feeds) }, rounds);
     add({ case: `GAU-LM forward n=${n}`, n, ...med, ratio: med.ort.cpu / med.gyre.cpu,
       max_abs_diff: maxAbsDiff(ours, theirs), tokens_per_s: { gyre: n / med.gyre.wall * 1000, ort: n / med.ort.wall * 1000 } });
