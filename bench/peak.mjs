@@ -1,10 +1,12 @@
-// The machine's f32 ceiling under this runtime, one thread, as a hand-assembled wasm module: a loop
-// over twelve independent register-resident chains of f32x4 arithmetic (no loads), enough chains to
-// cover each instruction's latency, in two forms. SIMD128: six multiply chains and six add chains
-// (a kernel's multiply and add, which only its add chains); relaxed SIMD: twelve f32x4.relaxed_madd
-// chains (fused where the CPU has FMA). GEMM GFLOP/s read against it say how close a kernel comes to
-// what the core can do, whatever the machine: absolute GFLOP/s differ by a factor of two between
-// machines.
+// The machine's ceilings under this runtime, one thread, as hand-assembled wasm modules, so that a
+// kernel's speed can be read as a share of what the core can do, whatever the machine (absolute
+// GFLOP/s differ by a factor of two between machines):
+// - arithmetic: a loop over twelve independent register-resident chains of f32x4 arithmetic (no
+//   loads), enough chains to cover each instruction's latency, in two forms. SIMD128: six multiply
+//   chains and six add chains (a GEMM's multiplies do not wait on the previous step, only its
+//   adds); relaxed SIMD: twelve f32x4.relaxed_madd chains (fused where the CPU has FMA);
+// - streaming: v128 loads over a buffer of a given size, again and again, as a GEMV streams its
+//   weights (a buffer of 1 MiB stays in L2 from one call to the next).
 
 const CHAINS = 12;
 const uleb = (n) => {
@@ -66,4 +68,41 @@ export function ceilingCase(form, iterations = 200000) {
   for (let i = 0; i < 20; ++i) peak(iterations);  // reach the optimizing tier
   const flopsPerIteration = CHAINS * 4 * (form === 'relaxed' ? 2 : 1);
   return { run: () => peak(iterations), flops: flopsPerIteration * iterations };
+}
+
+// (func (param $bytes i32) (result i32)): ORs every 16-byte vector of memory[0, bytes) into six
+// accumulators (bytes a multiple of 96); the result only keeps the loads alive.
+function streamModule(bytes) {
+  const acc = (j) => j + 1, i = 7;  // locals: param 0, six v128, one i32
+  const body = [0x03, 0x40];  // loop
+  for (let j = 0; j < 6; ++j) {
+    body.push(0x20, acc(j), 0x20, i, 0xfd, 0x00, 0x04, ...uleb(16 * j), 0xfd, 0x50, 0x21, acc(j));  // v128.load, v128.or
+  }
+  body.push(0x20, i, 0x41, ...[0xe0, 0x00], 0x6a, 0x22, i, 0x20, 0, 0x49, 0x0d, 0, 0x0b);  // i += 96; br_if i < bytes
+  body.push(0x20, acc(0));
+  for (let j = 1; j < 6; ++j) body.push(0x20, acc(j), 0xfd, 0x50);
+  body.push(0xfd, 0x1b, 0, 0x0b);  // i32x4.extract_lane 0; end
+  const locals = [0x02, 0x06, 0x7b, 0x01, 0x7f];
+  const func = [...uleb(locals.length + body.length), ...locals, ...body];
+  const code = [0x01, ...func];
+  const pages = uleb(Math.ceil(bytes / 65536));
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f,  // type: (i32) -> i32
+    0x03, 0x02, 0x01, 0x00,  // function section
+    0x05, 2 + pages.length, 0x01, 0x00, ...pages,  // memory section: one memory, min pages
+    0x07, 0x13, 0x02, 0x06, 0x73, 0x74, 0x72, 0x65, 0x61, 0x6d, 0x00, 0x00,  // export "stream",
+    0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00,  // and "memory"
+    0x0a, ...uleb(code.length), ...code,
+  ]);
+}
+
+// The streaming ceiling as a benchmark case: run() reads `bytes` bytes (rounded down to 96).
+export function streamingCase(bytes) {
+  const readBytes = bytes - (bytes % 96);
+  const { stream, memory } = new WebAssembly.Instance(new WebAssembly.Module(streamModule(readBytes))).exports;
+  // Written first: untouched pages all map to one page of zeros, which would stay in L1.
+  new Float32Array(memory.buffer, 0, readBytes / 4).fill(1);
+  for (let i = 0; i < 20; ++i) stream(readBytes);
+  return { run: () => stream(readBytes), bytes: readBytes };
 }
