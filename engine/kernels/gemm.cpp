@@ -308,8 +308,8 @@ void store_gemv_panel(v128_t lo, v128_t hi, int j, int N, float* y, const float*
 
 // V8 issues all of a loop body's loads before its arithmetic, so every load holds an xmm register
 // at once: six accumulators + six panel loads + one broadcast fit the 15 it allocates, while four
-// panels (eight of each) spilled an accumulator to the stack and ran up to 1.3x slower. Unrolling would
-// add the same pressure, hence GYRE_NO_UNROLL.
+// panels (eight of each) spilled an accumulator to the stack and ran up to 1.3x slower. Unrolling
+// would add the same pressure, hence GYRE_NO_UNROLL.
 void gemv_packed_simd128(int N, int K, const float* x, const float* packed_b, float* y,
                          const float* bias, Activation act) {
   const std::size_t panel_stride = static_cast<std::size_t>(K) * kNR;
@@ -320,7 +320,7 @@ void gemv_packed_simd128(int N, int K, const float* x, const float* packed_b, fl
     const float* b1 = b0 + panel_stride;
     const float* b2 = b1 + panel_stride;
     v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
-GYRE_NO_UNROLL
+    GYRE_NO_UNROLL
     for (int k = 0; k < K; ++k, b0 += kNR, b1 += kNR, b2 += kNR) {
       const v128_t xk = wasm_v128_load32_splat(x + k);
       a0 = madd_f32x4(xk, wasm_v128_load(b0), a0);

@@ -100,7 +100,8 @@ float softmax_row_simd128(const float* x, float* y, int n, float shift, const fl
   for (; i + 4 <= n; i += 4) {
     const v128_t e = exp_nonpositive_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i), s));
     maxes = wasm_f32x4_pmax(maxes, wasm_v128_load(next + i));
-    if constexpr (kScalePrev) wasm_v128_store(prev + i, wasm_f32x4_mul(wasm_v128_load(prev + i), ps));
+    if constexpr (kScalePrev)
+      wasm_v128_store(prev + i, wasm_f32x4_mul(wasm_v128_load(prev + i), ps));
     wasm_v128_store(y + i, e);
     sums = wasm_f32x4_add(sums, e);
   }

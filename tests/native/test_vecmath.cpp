@@ -171,33 +171,37 @@ void softmax_ref(const float* x, double* y, int n) {
 TEST_CASE("softmax_rows: against double reference, strided, in place, -inf masks") {
   std::mt19937 rng(8);
   for (auto fn : {k::softmax_rows, k::softmax_rows_scalar}) {
-    for (int cols : {1, 2, 3, 4, 7, 8, 9, 16, 33, 100}) {
-      const int rows = 3, stride = cols + 3;
-      auto x = random_vector(rng, static_cast<std::size_t>(rows) * stride, -20, 20);
-      x[1] =
-          -kInf;  // a masked entry in row 0 (cols > 1) or the whole row (cols == 1: handled below)
-      if (cols == 1) x[1] = 0.5f;
-      std::vector<float> y(x.size(), 9.0f);
-      REQUIRE(fn(x.data(), y.data(), rows, cols, stride).is_ok());
-      std::vector<double> want(cols);
-      for (int r = 0; r < rows; ++r) {
-        softmax_ref(x.data() + r * stride, want.data(), cols);
-        double total = 0;
-        for (int c = 0; c < cols; ++c) {
-          const float got = y[r * stride + c];
-          CHECK(std::fabs(got - want[c]) <= 1e-6 * want[c] + 1e-7);
-          total += got;
+    // The SIMD build pipelines rows (row r's exp with row r + 1's max and row r − 1's scaling):
+    // one, two and several rows take each of its first, middle and last steps.
+    for (int rows : {1, 2, 3, 5})
+      for (int cols : {1, 2, 3, 4, 7, 8, 9, 16, 33, 100}) {
+        CAPTURE(rows);
+        CAPTURE(cols);
+        const int stride = cols + 3;
+        auto x = random_vector(rng, static_cast<std::size_t>(rows) * stride, -20, 20);
+        // A masked entry in row 0 (for cols == 1, x[1] is padding; a fully masked row is below).
+        x[1] = cols > 1 ? -kInf : 0.5f;
+        std::vector<float> y(x.size(), 9.0f);
+        REQUIRE(fn(x.data(), y.data(), rows, cols, stride).is_ok());
+        std::vector<double> want(cols);
+        for (int r = 0; r < rows; ++r) {
+          softmax_ref(x.data() + r * stride, want.data(), cols);
+          double total = 0;
+          for (int c = 0; c < cols; ++c) {
+            const float got = y[r * stride + c];
+            CHECK(std::fabs(got - want[c]) <= 1e-6 * want[c] + 1e-7);
+            total += got;
+          }
+          CHECK(total == doctest::Approx(1.0).epsilon(1e-5));
+          for (int c = cols; c < stride; ++c) CHECK(y[r * stride + c] == 9.0f);
         }
-        CHECK(total == doctest::Approx(1.0).epsilon(1e-5));
-        for (int c = cols; c < stride; ++c) CHECK(y[r * stride + c] == 9.0f);
+        if (cols > 1) CHECK(y[1] == 0.0f);
+        // In place gives the same.
+        auto inplace = x;
+        REQUIRE(fn(inplace.data(), inplace.data(), rows, cols, stride).is_ok());
+        for (int r = 0; r < rows; ++r)
+          for (int c = 0; c < cols; ++c) CHECK(inplace[r * stride + c] == y[r * stride + c]);
       }
-      if (cols > 1) CHECK(y[1] == 0.0f);
-      // In place gives the same.
-      auto inplace = x;
-      REQUIRE(fn(inplace.data(), inplace.data(), rows, cols, stride).is_ok());
-      for (int r = 0; r < rows; ++r)
-        for (int c = 0; c < cols; ++c) CHECK(inplace[r * stride + c] == y[r * stride + c]);
-    }
     // Large values do not overflow (max subtraction).
     const float big[] = {1000.0f, 1000.0f};
     float out[2];
