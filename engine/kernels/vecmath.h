@@ -27,8 +27,9 @@ Status vec_add(const float* a, const float* b, float* y, int n);
 Status vec_mul(const float* a, const float* b, float* y, int n);
 
 // Row softmax, max-subtracted: y[r, :] = exp(x[r, :] − max) / Σ exp(x[r, :] − max), rows of
-// `cols` floats, `stride` floats apart (x and y share the stride). A row of −inf gives NaN, as
-// in PyTorch; −inf entries in a finite row give exactly 0.
+// `cols` floats, `stride` floats apart (x and y share the stride). y may be x (in place);
+// otherwise the two must not overlap. A row of −inf gives NaN, as in PyTorch; −inf entries in a
+// finite row give exactly 0.
 Status softmax_rows(const float* x, float* y, int rows, int cols, int stride);
 
 // RMSNorm: y = x / sqrt(mean(x²) + eps) · gain (gain may be null: no scale, as RoFormerV2 and
