@@ -128,9 +128,9 @@ inline float gelu_scalar(float x) {
 
 // a·b + c. The relaxed-SIMD build (-mrelaxed-simd, the wasm-relaxed flavour) emits one
 // f32x4.relaxed_madd, which the loader takes only where it runs fused (elsewhere it would be a
-// multiply then an add, no faster than the SIMD128 build). Clang 14 still
-// encodes the instruction with its pre-standard opcode, which scripts/relaxed-opcodes.mjs rewrites
-// after linking (its operands are already in the standard a, b, c order).
+// multiply then an add, no faster than the SIMD128 build). Clang 14 still encodes the instruction
+// with its pre-standard opcode, which scripts/relaxed-opcodes.mjs rewrites after linking (its
+// operands are already in the standard a, b, c order).
 inline v128_t madd_f32x4(v128_t a, v128_t b, v128_t c) {
 #if defined(__wasm_relaxed_simd__)
   return __builtin_wasm_fma_f32x4(a, b, c);

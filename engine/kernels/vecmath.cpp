@@ -394,20 +394,22 @@ Status group_norm_impl(const char* fn, const float* x, float* y, int channels, i
     // `pixels` values), combined per group in double.
     alignas(16) float center[kGroupNormSweepChannels] = {}, sum[kGroupNormSweepChannels] = {};
     alignas(16) float a[kGroupNormSweepChannels], b[kGroupNormSweepChannels];
-    channel_sums<kSimd>(x, channels, pixels, center, false, sum);
-    for (int g = 0; g < groups; ++g) {
+    const auto group_mean = [&](int g) {
       double total = 0.0;
       for (int c = g * per_group; c < (g + 1) * per_group; ++c) total += sum[c];
+      return total / count;
+    };
+    channel_sums<kSimd>(x, channels, pixels, center, false, sum);
+    for (int g = 0; g < groups; ++g) {
+      const float mean = static_cast<float>(group_mean(g));
       for (int c = g * per_group; c < (g + 1) * per_group; ++c) {
-        center[c] = static_cast<float>(total / count);
+        center[c] = mean;
         sum[c] = 0.0f;
       }
     }
     channel_sums<kSimd>(x, channels, pixels, center, true, sum);
     for (int g = 0; g < groups; ++g) {
-      double total = 0.0;
-      for (int c = g * per_group; c < (g + 1) * per_group; ++c) total += sum[c];
-      const float scale = static_cast<float>(1.0 / std::sqrt(total / count + eps));
+      const float scale = static_cast<float>(1.0 / std::sqrt(group_mean(g) + eps));
       for (int c = g * per_group; c < (g + 1) * per_group; ++c) {
         a[c] = scale * (gamma ? gamma[c] : 1.0f);
         b[c] = (beta ? beta[c] : 0.0f) - center[c] * a[c];

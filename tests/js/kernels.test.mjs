@@ -65,6 +65,15 @@ function flashReference(qq, kq, ql, kl, v, n, c, s, e) {
   return out;
 }
 
+// Random FLASH inputs for n tokens: the four projections (n × s: qQuad, kQuad, qLin, kLin) and v
+// (n × e), with the options flash() takes for them.
+function flashCase(seed, n, c, s, e) {
+  const next = random(seed);
+  const inputs = [0, 1, 2, 3].map(() => randomArray(n * s, next));
+  const v = randomArray(n * e, next);
+  return { inputs, v, options: { length: n, chunk: c, qkDim: s, valueDim: e, causal: true } };
+}
+
 for (const flavour of FLAVOURS) {
   describe(`engine.kernels (${flavour})`, () => {
     let kernels;
@@ -121,20 +130,16 @@ for (const flavour of FLAVOURS) {
     });
 
     test('FLASH mixed-chunk attention matches its formula', () => {
-      const next = random(11);
       const [n, c, s, e] = [45, 16, 8, 12];
-      const inputs = [0, 1, 2, 3].map(() => randomArray(n * s, next));
-      const v = randomArray(n * e, next);
-      const out = kernels.flash(...inputs, v, { length: n, chunk: c, qkDim: s, valueDim: e, causal: true });
+      const { inputs, v, options } = flashCase(11, n, c, s, e);
+      const out = kernels.flash(...inputs, v, options);
       assert.ok(maxDifference(out, flashReference(...inputs, v, n, c, s, e)) < 1e-5);
     });
 
     test('the FLASH decoder, token by token, equals the causal full pass in constant memory', () => {
-      const next = random(12);
       const [n, c, s, e] = [40, 8, 6, 5];
-      const inputs = [0, 1, 2, 3].map(() => randomArray(n * s, next));
-      const v = randomArray(n * e, next);
-      const full = kernels.flash(...inputs, v, { length: n, chunk: c, qkDim: s, valueDim: e, causal: true });
+      const { inputs, v, options } = flashCase(12, n, c, s, e);
+      const full = kernels.flash(...inputs, v, options);
       const decoder = kernels.flashDecoder({ chunk: c, qkDim: s, valueDim: e });
       const bytes = decoder.bytes;
       assert.ok(bytes > 0);

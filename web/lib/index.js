@@ -305,7 +305,8 @@ export async function createEngine({
     (relaxed === true || wasmUrlHasFlavour(wasmUrl, 'relaxed'));
   if (relaxed === true && !useRelaxed) {
     throw new UnsupportedError('relaxed: true was requested, but this runtime does not run ' +
-      "WebAssembly relaxed SIMD (or simd is false); use relaxed: 'auto' to fall back to SIMD128");
+      'WebAssembly relaxed SIMD with a fused multiply-add (or simd is false); ' +
+      "use relaxed: 'auto' to fall back to SIMD128");
   }
   const flavour = useRelaxed ? 'relaxed' : simd === false || !hasSimd ? 'scalar' : 'simd';
   const location = wasmUrlFor(wasmUrl, flavour);
