@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "bindings/js_result.h"
 #include "core/status.h"
 #include "models/ddpm.h"
+#include "models/generator.h"
 #include "models/language_model.h"
 #include "models/sampling.h"
 #include "models/unet.h"
@@ -27,12 +29,10 @@ namespace {
 using emscripten::val;
 using models::AttentionOverride;
 
-// A language model with its generation state (one generation at a time per model).
+// A language model and its generation, if one is running (one at a time per model).
 struct LmEntry {
   std::unique_ptr<models::LanguageModel> model;
-  std::unique_ptr<models::TokenSampler> sampler;
-  std::vector<int> recent;  // prompt and generated tokens, for the repetition penalty
-  int pending = -1;         // the last sampled token, fed to the model by the next call
+  std::optional<models::Generator> generation;
 };
 
 struct DdpmEntry {
@@ -52,9 +52,12 @@ DdpmEntry* find_ddpm(int handle) {
   const auto it = diffusion_models.find(handle);
   return it == diffusion_models.end() ? nullptr : &it->second;
 }
+Status no_model_status(int handle) {
+  return Status(ErrorCode::kBadArgument,
+                "model handle " + std::to_string(handle) + " is not loaded (disposed?)");
+}
 val no_model(int handle) {
-  return failure(ErrorCode::kBadArgument,
-                 "model handle " + std::to_string(handle) + " is not loaded (disposed?)");
+  return failure(no_model_status(handle));
 }
 
 std::span<const std::uint8_t> heap_bytes(std::uintptr_t address, std::size_t size) {
@@ -84,6 +87,34 @@ Result<AttentionOverride> attention_from(const val& options) {
   attention.window = options["window"].as<int>();
   attention.logn = options["logn"].as<bool>();
   return attention;
+}
+
+// What the evaluation entry points share: the model, its token ids and the attention override.
+struct LmCall {
+  LmEntry* entry;
+  std::vector<int> ids;
+  AttentionOverride attention;
+  models::LanguageModel& model() const { return *entry->model; }
+};
+
+Result<LmCall> lm_call(int handle, const val& ids_js, const val& attention_js) {
+  LmEntry* entry = find_lm(handle);
+  if (!entry) return no_model_status(handle);
+  Result<std::vector<int>> ids = ids_from(ids_js);
+  if (!ids) return ids.status();
+  Result<AttentionOverride> attention = attention_from(attention_js);
+  if (!attention) return attention.status();
+  return LmCall{entry, std::move(ids).value(), attention.value()};
+}
+
+val float32_result(const Result<std::vector<float>>& values) {
+  if (!values) return failure(values.status());
+  return success(float32_array_copy(values->data(), values->size()));
+}
+
+val int32_array_copy(const std::vector<int>& values) {
+  return val::global("Int32Array")
+      .new_(emscripten::typed_memory_view(values.size(), values.data()));
 }
 
 val lm_info(const models::LanguageModel& model, int handle) {
@@ -123,76 +154,45 @@ val lm_load(std::string config, std::uintptr_t address, std::size_t size) {
 val lm_encode(int handle, std::string text) {
   LmEntry* entry = find_lm(handle);
   if (!entry) return no_model(handle);
-  const std::vector<int> ids = entry->model->tokenizer().encode(text);
-  return success(
-      val::global("Int32Array").new_(emscripten::typed_memory_view(ids.size(), ids.data())));
+  return success(int32_array_copy(entry->model->tokenizer().encode(text)));
 }
 
 val lm_logits(int handle, val ids_js, val attention_js) {
-  LmEntry* entry = find_lm(handle);
-  if (!entry) return no_model(handle);
-  Result<std::vector<int>> ids = ids_from(ids_js);
-  if (!ids) return failure(ids.status());
-  Result<AttentionOverride> attention = attention_from(attention_js);
-  if (!attention) return failure(attention.status());
+  Result<LmCall> call = lm_call(handle, ids_js, attention_js);
+  if (!call) return failure(call.status());
   const std::uint64_t count =
-      ids.value().size() * static_cast<std::uint64_t>(entry->model->config().vocab_size);
+      call->ids.size() * static_cast<std::uint64_t>(call->model().config().vocab_size);
   Result<FloatBuffer> logits = FloatBuffer::allocate(count, "the logits");
   if (!logits) return failure(logits.status());
-  if (Status s = entry->model->forward(ids.value(), attention.value(), logits.value().data());
-      !s.is_ok())
+  if (Status s = call->model().forward(call->ids, call->attention, logits->data()); !s.is_ok())
     return failure(s);
-  return success(float32_array_copy(logits.value().data(), count));
+  return success(float32_array_copy(logits->data(), count));
 }
 
 val lm_nll(int handle, val ids_js, val attention_js) {
-  LmEntry* entry = find_lm(handle);
-  if (!entry) return no_model(handle);
-  Result<std::vector<int>> ids = ids_from(ids_js);
-  if (!ids) return failure(ids.status());
-  Result<AttentionOverride> attention = attention_from(attention_js);
-  if (!attention) return failure(attention.status());
-  Result<std::vector<float>> nll =
-      entry->model->negative_log_likelihood(ids.value(), attention.value());
-  if (!nll) return failure(nll.status());
-  return success(float32_array_copy(nll.value().data(), nll.value().size()));
+  Result<LmCall> call = lm_call(handle, ids_js, attention_js);
+  if (!call) return failure(call.status());
+  return float32_result(call->model().negative_log_likelihood(call->ids, call->attention));
 }
 
 val lm_entropy(int handle, val ids_js, val attention_js, int layer) {
-  LmEntry* entry = find_lm(handle);
-  if (!entry) return no_model(handle);
-  Result<std::vector<int>> ids = ids_from(ids_js);
-  if (!ids) return failure(ids.status());
-  Result<AttentionOverride> attention = attention_from(attention_js);
-  if (!attention) return failure(attention.status());
-  Result<std::vector<float>> entropy =
-      entry->model->attention_entropy(ids.value(), attention.value(), layer);
-  if (!entropy) return failure(entropy.status());
-  return success(float32_array_copy(entropy.value().data(), entropy.value().size()));
+  Result<LmCall> call = lm_call(handle, ids_js, attention_js);
+  if (!call) return failure(call.status());
+  return float32_result(call->model().attention_entropy(call->ids, call->attention, layer));
 }
 
 val lm_attention_weights(int handle, val ids_js, val attention_js, int layer, int head,
                          int query_begin, int query_end) {
-  LmEntry* entry = find_lm(handle);
-  if (!entry) return no_model(handle);
-  Result<std::vector<int>> ids = ids_from(ids_js);
-  if (!ids) return failure(ids.status());
-  Result<AttentionOverride> attention = attention_from(attention_js);
-  if (!attention) return failure(attention.status());
-  Result<std::vector<float>> weights = entry->model->attention_weights(
-      ids.value(), attention.value(), layer, head, query_begin, query_end);
-  if (!weights) return failure(weights.status());
-  return success(float32_array_copy(weights.value().data(), weights.value().size()));
+  Result<LmCall> call = lm_call(handle, ids_js, attention_js);
+  if (!call) return failure(call.status());
+  return float32_result(call->model().attention_weights(call->ids, call->attention, layer, head,
+                                                        query_begin, query_end));
 }
 
-// Starts a generation: runs the prompt and prepares the sampler.
+// Starts a generation: runs the prompt and prepares the sampler; returns the position.
 val lm_generate_begin(int handle, val ids_js, val attention_js, val sampling) {
-  LmEntry* entry = find_lm(handle);
-  if (!entry) return no_model(handle);
-  Result<std::vector<int>> ids = ids_from(ids_js);
-  if (!ids) return failure(ids.status());
-  Result<AttentionOverride> attention = attention_from(attention_js);
-  if (!attention) return failure(attention.status());
+  Result<LmCall> call = lm_call(handle, ids_js, attention_js);
+  if (!call) return failure(call.status());
   models::SamplingOptions options;
   options.temperature = sampling["temperature"].as<float>();
   options.top_k = sampling["topK"].as<int>();
@@ -200,34 +200,28 @@ val lm_generate_begin(int handle, val ids_js, val attention_js, val sampling) {
   options.repetition_penalty = sampling["repetitionPenalty"].as<float>();
   options.repetition_window = sampling["repetitionWindow"].as<int>();
   options.seed = static_cast<std::uint64_t>(sampling["seed"].as<double>());
-  if (Status s = entry->model->begin(ids.value(), attention.value()); !s.is_ok()) return failure(s);
-  entry->sampler =
-      std::make_unique<models::TokenSampler>(options, entry->model->config().vocab_size);
-  entry->recent = ids.value();
-  entry->pending = -1;
-  return success(val(entry->model->position()));
+  std::optional<models::Generator>& generation = call->entry->generation;
+  generation.reset();
+  Result<models::Generator> started =
+      models::Generator::start(call->model(), call->ids, call->attention, options);
+  if (!started) return failure(started.status());
+  generation.emplace(std::move(started).value());
+  return success(val(generation->position()));
 }
 
-// Samples `count` tokens; returns an Int32Array of them (each call feeds the previous token first).
+// Samples `count` tokens; returns them as an Int32Array.
 val lm_generate_next(int handle, int count) {
   LmEntry* entry = find_lm(handle);
   if (!entry) return no_model(handle);
-  if (!entry->sampler)
+  if (!entry->generation)
     return failure(ErrorCode::kBadArgument, "generateNext needs generateBegin first");
   std::vector<int> tokens;
   for (int i = 0; i < count; ++i) {
-    if (entry->pending >= 0) {
-      if (Status s = entry->model->advance(entry->pending); !s.is_ok()) return failure(s);
-    }
-    const int token = entry->sampler->sample(entry->model->next_logits(), entry->recent);
-    entry->recent.push_back(token);
-    if (entry->recent.size() > 4096)
-      entry->recent.erase(entry->recent.begin(), entry->recent.end() - 1024);
-    entry->pending = token;
-    tokens.push_back(token);
+    Result<int> token = entry->generation->next();
+    if (!token) return failure(token.status());
+    tokens.push_back(token.value());
   }
-  return success(
-      val::global("Int32Array").new_(emscripten::typed_memory_view(tokens.size(), tokens.data())));
+  return success(int32_array_copy(tokens));
 }
 
 val lm_widen(int handle, int k, bool exact_rope) {
