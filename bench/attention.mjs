@@ -64,8 +64,8 @@ function gyreProblem(module, n, d, data) {
   const mask = data.window ? 2 : 1;
   return {
     run() {
-      const error = module.kernelAttention(n, n, 1, d, d, mask, data.window ?? 0, 0, 0, addr[0], addr[1], addr[2], addr[3], 0);
-      if (error) throw new Error(`Gyre attention: ${error}`);
+      const result = module.kernelAttention(n, n, 1, d, d, mask, data.window ?? 0, 0, 0, addr[0], addr[1], addr[2], addr[3], 0);
+      if (!result.ok) throw new Error(`Gyre attention: ${result.code}: ${result.message}`);
     },
     output() { return module.HEAPF32.slice(addr[3] / 4, addr[3] / 4 + n * d); },
     free() { addr.forEach((a) => module._free(a)); },
@@ -483,7 +483,7 @@ async function main() {
     n: nBig, d: 64, ms_cpu: bigTime.cpu, ms_wall: bigTime.wall,
     wasm_memory_mib_at_start: mib(before), wasm_memory_mib_peak: mib(bigModule.HEAPU8.buffer.byteLength),
     inputs_and_output_mib: (4 * nBig * 64 * 4) / 2 ** 20,
-    workspace_mib: mib(bigModule.kernelAttentionWorkspaceBytes()),
+    workspace_mib: mib(bigModule.kernelAttentionWorkspaceBytes().value),
     score_matrix_alone_would_need_mib: (nBig * nBig * 4) / 2 ** 20,
   };
   console.log(`\nfull causal attention n = ${nBig}, d = 64 in a fresh module: ${fmt(bigTime.cpu / 1000, 2)} s CPU, ` +

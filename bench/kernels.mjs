@@ -63,8 +63,10 @@ async function loadOrt() {
   return ort;
 }
 
-function check(message) {
-  if (message) throw new Error(`gyre kernel failed: ${message}`);
+// A raw binding's { ok, value | code, message } (engine/bindings/js_result.h).
+function check(result) {
+  if (!result.ok) throw new Error(`gyre kernel failed: ${result.code}: ${result.message}`);
+  return result.value;
 }
 
 function randomArray(n, seed) {
@@ -152,7 +154,7 @@ async function gemmCase(gyre, tf, ort, [M, K, N]) {
   const A = randomArray(M * K, 1 + M + K), B = randomArray(K * N, 7 + N);
   // Ours: B packed once, A and C resident on the heap.
   const a = heapCopy(gyre, A), b = heapCopy(gyre, B);
-  const packed = gyre._malloc(gyre.kernelGemmPackedSize(K, N) * 4);
+  const packed = gyre._malloc(check(gyre.kernelGemmPackedSize(K, N)) * 4);
   const c = gyre._malloc(M * N * 4);
   check(gyre.kernelGemmPackB(b, K, N, N, false, packed));
   // Correctness guard: ours against tfjs on this very shape.
@@ -172,7 +174,7 @@ async function gemmCase(gyre, tf, ort, [M, K, N]) {
   const feeds = { A: new ort.Tensor('float32', A, [M, K]) };
   // M = 1 reads each weight once per call: its ceiling is the rate at which this core streams B's
   // bytes from where they stay between calls (L2 for 1 MiB), not arithmetic.
-  const bBytes = gyre.kernelGemmPackedSize(K, N) * 4;
+  const bBytes = check(gyre.kernelGemmPackedSize(K, N)) * 4;
   const limit = M === 1 ? streamingCase(bBytes) : arithmeticCeiling;
   const { ceiling: ceilingRun, ...result } = await measure({
     gyre: () => gyre.kernelGemmPacked(M, N, K, a, K, packed, c, N, 0, 0),

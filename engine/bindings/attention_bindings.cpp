@@ -1,10 +1,10 @@
 // Embind surface of the attention kernels (fused attention, its scalar reference, the attention
 // weights, FLASH mixed-chunk attention and its incremental decoder) for the attention benchmark
 // (bench/attention.mjs) and demos that show the kernels directly. Buffers are wasm heap addresses
-// from Module._malloc, passed as numbers; every function returns "" on success or "CODE: message"
-// (the kernels validate; nothing is written on error). Mask codes: 0 bidirectional, 1 causal, 2
-// causal_window, 3 band. Normaliser codes: 0 softmax, 1 softmax_plus, 2 relu2. The fields of
-// AttentionConfig not listed take their defaults.
+// from Module._malloc, passed as numbers; every function returns { ok: true, value } or
+// { ok: false, code, message } (js_result.h; the kernels validate, nothing is written on error).
+// Mask codes: 0 bidirectional, 1 causal, 2 causal_window, 3 band. Normaliser codes: 0 softmax, 1
+// softmax_plus, 2 relu2. The fields of AttentionConfig not listed take their defaults.
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "bindings/heap_args.h"
+#include "bindings/js_result.h"
 #include "core/status.h"
 #include "kernels/attention.h"
 #include "kernels/flash.h"
@@ -50,44 +51,48 @@ k::AttentionShape make_shape(int num_queries, int num_keys, int num_heads, int h
 }
 
 // Dense rows; entropy (one float per query and head) may be 0 for none.
-std::string attention(int num_queries, int num_keys, int num_heads, int head_dim, int value_dim,
-                      int mask, int window, int normaliser, float scale, Address q, Address k_,
-                      Address v, Address o, Address entropy) {
+emscripten::val attention(int num_queries, int num_keys, int num_heads, int head_dim, int value_dim,
+                          int mask, int window, int normaliser, float scale, Address q, Address k_,
+                          Address v, Address o, Address entropy) {
   k::AttentionConfig config;
-  if (Status s = make_config(mask, window, normaliser, scale, config); !s.is_ok()) return report(s);
-  return report(k::attention(config,
+  if (Status s = make_config(mask, window, normaliser, scale, config); !s.is_ok())
+    return failure(s);
+  return result(k::attention(config,
                              make_shape(num_queries, num_keys, num_heads, head_dim, value_dim),
                              in(q), in(k_), in(v), out(o), workspace(), {out(entropy), 0}));
 }
 
-std::string attention_scalar(int num_queries, int num_keys, int num_heads, int head_dim,
-                             int value_dim, int mask, int window, int normaliser, float scale,
-                             Address q, Address k_, Address v, Address o) {
+emscripten::val attention_scalar(int num_queries, int num_keys, int num_heads, int head_dim,
+                                 int value_dim, int mask, int window, int normaliser, float scale,
+                                 Address q, Address k_, Address v, Address o) {
   k::AttentionConfig config;
-  if (Status s = make_config(mask, window, normaliser, scale, config); !s.is_ok()) return report(s);
-  return report(
+  if (Status s = make_config(mask, window, normaliser, scale, config); !s.is_ok())
+    return failure(s);
+  return result(
       k::attention_scalar(config, make_shape(num_queries, num_keys, num_heads, head_dim, value_dim),
                           in(q), in(k_), in(v), out(o)));
 }
 
 // Weights of one head for queries [query_begin, query_end) into (query_end − query_begin) ×
 // num_keys floats.
-std::string attention_weights(int num_queries, int num_keys, int num_heads, int head_dim, int mask,
-                              int window, int normaliser, float scale, Address q, Address k_,
-                              int head, int query_begin, int query_end, Address weights) {
+emscripten::val attention_weights(int num_queries, int num_keys, int num_heads, int head_dim,
+                                  int mask, int window, int normaliser, float scale, Address q,
+                                  Address k_, int head, int query_begin, int query_end,
+                                  Address weights) {
   k::AttentionConfig config;
-  if (Status s = make_config(mask, window, normaliser, scale, config); !s.is_ok()) return report(s);
-  return report(k::attention_weights(config,
+  if (Status s = make_config(mask, window, normaliser, scale, config); !s.is_ok())
+    return failure(s);
+  return result(k::attention_weights(config,
                                      make_shape(num_queries, num_keys, num_heads, head_dim, 0),
                                      in(q), in(k_), head, query_begin, query_end, out(weights)));
 }
 
-std::string flash_mixed_chunk(int length, int chunk, int qk_dim, int value_dim, bool causal,
-                              Address q_quad, Address k_quad, Address q_lin, Address k_lin,
-                              Address v, Address o) {
+emscripten::val flash_mixed_chunk(int length, int chunk, int qk_dim, int value_dim, bool causal,
+                                  Address q_quad, Address k_quad, Address q_lin, Address k_lin,
+                                  Address v, Address o) {
   const k::FlashShape shape{
       .length = length, .chunk = chunk, .qk_dim = qk_dim, .value_dim = value_dim, .causal = causal};
-  return report(k::flash_mixed_chunk(shape, in(q_quad), in(k_quad), in(q_lin), in(k_lin), in(v),
+  return result(k::flash_mixed_chunk(shape, in(q_quad), in(k_quad), in(q_lin), in(k_lin), in(v),
                                      out(o), workspace()));
 }
 
@@ -95,42 +100,49 @@ std::string flash_mixed_chunk(int length, int chunk, int qk_dim, int value_dim, 
 std::map<int, k::FlashDecoder> flash_decoders;
 int next_flash_decoder = 1;
 
-// A handle (> 0), or "CODE: message".
+// The new decoder's handle (> 0).
 emscripten::val flash_decoder_create(int chunk, int qk_dim, int value_dim) {
   auto decoder = k::FlashDecoder::create(chunk, qk_dim, value_dim);
-  if (!decoder.is_ok()) return emscripten::val(report(decoder.status()));
+  if (!decoder.is_ok()) return failure(decoder.status());
   const int handle = next_flash_decoder++;
   flash_decoders.emplace(handle, std::move(decoder).value());
-  return emscripten::val(handle);
+  return success(emscripten::val(handle));
 }
 
-std::string flash_decoder_step(int handle, Address q_quad, Address k_quad, Address q_lin,
-                               Address k_lin, Address v, Address o) {
+emscripten::val disposed_decoder(int handle) {
+  return failure(ErrorCode::kBadArgument,
+                 "FLASH decoder " + std::to_string(handle) + " is disposed");
+}
+
+emscripten::val flash_decoder_step(int handle, Address q_quad, Address k_quad, Address q_lin,
+                                   Address k_lin, Address v, Address o) {
   const auto it = flash_decoders.find(handle);
   if (it == flash_decoders.end())
-    return report(Status(ErrorCode::kBadArgument,
+    return result(Status(ErrorCode::kBadArgument,
                          "FLASH decoder " + std::to_string(handle) + " is disposed"));
-  return report(
+  return result(
       it->second.step(in(q_quad), in(k_quad), in(q_lin), in(k_lin), in(v), out(o), workspace()));
 }
 
-// [length, bytes of state], or [-1, 0] for a disposed handle.
+// { length: tokens seen, bytes: of state }.
 emscripten::val flash_decoder_info(int handle) {
   const auto it = flash_decoders.find(handle);
-  emscripten::val info = emscripten::val::array();
-  info.call<void>("push", it == flash_decoders.end() ? -1 : it->second.length());
-  info.call<void>("push",
-                  it == flash_decoders.end() ? 0.0 : static_cast<double>(it->second.bytes()));
-  return info;
+  if (it == flash_decoders.end()) return disposed_decoder(handle);
+  emscripten::val info = emscripten::val::object();
+  info.set("length", it->second.length());
+  info.set("bytes", static_cast<double>(it->second.bytes()));
+  return success(info);
 }
 
-void flash_decoder_free(int handle) {
+emscripten::val flash_decoder_free(int handle) {
   flash_decoders.erase(handle);
+  return success();
 }
 
 // Bytes the shared attention workspace holds now (it never shrinks).
-double attention_workspace_bytes() {
-  return static_cast<double>(workspace().capacity_floats() * sizeof(float));
+emscripten::val attention_workspace_bytes() {
+  return success(
+      emscripten::val(static_cast<double>(workspace().capacity_floats() * sizeof(float))));
 }
 
 }  // namespace

@@ -35,7 +35,7 @@ val build_info() {
   info.set("simd", kSimd);
   info.set("threads", false);
   info.set("heapMaxBytes", static_cast<double>(emscripten_get_heap_max()));
-  return info;
+  return success(info);
 }
 
 // Parses the safetensors bytes the JS side copied to [address, address + size) and converts every

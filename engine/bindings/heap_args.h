@@ -1,12 +1,9 @@
-// The convention of the raw-kernel bindings (kernels_bindings.cpp, attention_bindings.cpp): JS
-// passes buffers as wasm heap addresses (numbers from Module._malloc), and a call returns "" on
-// success or "CODE: message".
+// How the raw-kernel bindings (kernels_bindings.cpp, attention_bindings.cpp) take buffers: JS
+// passes wasm heap addresses (numbers from Module._malloc). They return js_result.h's objects like
+// every binding.
 #pragma once
 
 #include <cstdint>
-#include <string>
-
-#include "core/status.h"
 
 namespace gyre::bindings {
 
@@ -17,9 +14,6 @@ inline const float* in(Address p) {
 }
 inline float* out(Address p) {
   return reinterpret_cast<float*>(p);
-}
-inline std::string report(const Status& s) {
-  return s.is_ok() ? std::string() : s.to_string();
 }
 
 }  // namespace gyre::bindings

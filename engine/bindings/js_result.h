@@ -1,5 +1,6 @@
 // What every Embind function returns to JS: { ok: true, value } or { ok: false, code, message }.
-// web/lib turns a failure into its GyreError subclass; nothing throws across the boundary.
+// web/lib/binding.js turns a failure into its GyreError subclass; nothing throws across the
+// boundary.
 #pragma once
 
 #include <emscripten/val.h>
@@ -29,6 +30,21 @@ inline emscripten::val failure(const Status& status) {
 
 inline emscripten::val failure(ErrorCode code, std::string message) {
   return failure(Status(code, std::move(message)));
+}
+
+// { ok: true, value: undefined } for calls that only report success: one frozen object, reused,
+// because the raw-kernel bindings run in timed loops.
+inline emscripten::val success() {
+  static const emscripten::val done = [] {
+    emscripten::val result = success(emscripten::val::undefined());
+    emscripten::val::global("Object").call<void>("freeze", result);
+    return result;
+  }();
+  return done;
+}
+
+inline emscripten::val result(const Status& status) {
+  return status.is_ok() ? success() : failure(status);
 }
 
 // A JS-owned copy, so the wasm heap can be freed and may grow without invalidating the result.

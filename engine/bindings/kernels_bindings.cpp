@@ -1,12 +1,14 @@
-// Embind surface of the raw kernels (GEMM, vector math) for the ONNX node tests
-// (tests/js/onnx_node.test.js) and the kernel benchmark (bench/kernels.mjs). Buffers are wasm heap
-// addresses from Module._malloc, passed as numbers; every function returns "" on success or
-// "CODE: message" (the kernels validate their arguments, nothing is written on error).
+// Embind surface of the raw kernels (GEMM, vector math) for web/lib/kernels.js, the ONNX node tests
+// (tests/js/onnx_node.test.mjs) and the kernel benchmark (bench/kernels.mjs). Buffers are wasm heap
+// addresses from Module._malloc, passed as numbers; every function returns { ok: true } or
+// { ok: false, code, message } (js_result.h; the kernels validate their arguments, nothing is
+// written on error).
 #include <emscripten/bind.h>
 
-#include <string>
+#include <emscripten/val.h>
 
 #include "bindings/heap_args.h"
+#include "bindings/js_result.h"
 #include "core/status.h"
 #include "kernels/gemm.h"
 #include "kernels/vecmath.h"
@@ -21,58 +23,58 @@ k::Activation activation(int code) {
   return static_cast<k::Activation>(code);
 }
 
-double gemm_packed_size(int K, int N) {
-  return static_cast<double>(k::gemm_packed_size(K, N));
+emscripten::val gemm_packed_size(int K, int N) {
+  return success(emscripten::val(static_cast<double>(k::gemm_packed_size(K, N))));
 }
 
-std::string gemm_pack_b(Address B, int K, int N, int ldb, bool transposed, Address packed) {
-  return report(k::gemm_pack_b(in(B), K, N, ldb, transposed, out(packed)));
+emscripten::val gemm_pack_b(Address B, int K, int N, int ldb, bool transposed, Address packed) {
+  return result(k::gemm_pack_b(in(B), K, N, ldb, transposed, out(packed)));
 }
 
-std::string gemm_packed(int M, int N, int K, Address A, int lda, Address packed, Address C, int ldc,
-                        Address bias, int act) {
-  return report(
+emscripten::val gemm_packed(int M, int N, int K, Address A, int lda, Address packed, Address C,
+                            int ldc, Address bias, int act) {
+  return result(
       k::gemm_packed(M, N, K, in(A), lda, in(packed), out(C), ldc, in(bias), activation(act)));
 }
 
-std::string gemm(int M, int N, int K, Address A, int lda, Address B, int ldb, Address C, int ldc,
-                 Address bias, int act) {
-  return report(k::gemm(M, N, K, in(A), lda, in(B), ldb, out(C), ldc, in(bias), activation(act)));
+emscripten::val gemm(int M, int N, int K, Address A, int lda, Address B, int ldb, Address C,
+                     int ldc, Address bias, int act) {
+  return result(k::gemm(M, N, K, in(A), lda, in(B), ldb, out(C), ldc, in(bias), activation(act)));
 }
 
-std::string gemm_nt(int M, int N, int K, Address A, int lda, Address B, int ldb, Address C, int ldc,
-                    Address bias, int act) {
-  return report(
+emscripten::val gemm_nt(int M, int N, int K, Address A, int lda, Address B, int ldb, Address C,
+                        int ldc, Address bias, int act) {
+  return result(
       k::gemm_nt(M, N, K, in(A), lda, in(B), ldb, out(C), ldc, in(bias), activation(act)));
 }
 
 template <Status (*fn)(const float*, float*, int)>
-std::string unary(Address x, Address y, int n) {
-  return report(fn(in(x), out(y), n));
+emscripten::val unary(Address x, Address y, int n) {
+  return result(fn(in(x), out(y), n));
 }
 
 template <Status (*fn)(const float*, const float*, float*, int)>
-std::string binary(Address a, Address b, Address y, int n) {
-  return report(fn(in(a), in(b), out(y), n));
+emscripten::val binary(Address a, Address b, Address y, int n) {
+  return result(fn(in(a), in(b), out(y), n));
 }
 
-std::string softmax_rows(Address x, Address y, int rows, int cols, int stride) {
-  return report(k::softmax_rows(in(x), out(y), rows, cols, stride));
+emscripten::val softmax_rows(Address x, Address y, int rows, int cols, int stride) {
+  return result(k::softmax_rows(in(x), out(y), rows, cols, stride));
 }
 
-std::string rms_norm(Address x, Address y, int rows, int cols, int stride, Address gain,
-                     float eps) {
-  return report(k::rms_norm(in(x), out(y), rows, cols, stride, in(gain), eps));
+emscripten::val rms_norm(Address x, Address y, int rows, int cols, int stride, Address gain,
+                         float eps) {
+  return result(k::rms_norm(in(x), out(y), rows, cols, stride, in(gain), eps));
 }
 
-std::string layer_norm(Address x, Address y, int rows, int cols, int stride, Address gamma,
-                       Address beta, float eps) {
-  return report(k::layer_norm(in(x), out(y), rows, cols, stride, in(gamma), in(beta), eps));
+emscripten::val layer_norm(Address x, Address y, int rows, int cols, int stride, Address gamma,
+                           Address beta, float eps) {
+  return result(k::layer_norm(in(x), out(y), rows, cols, stride, in(gamma), in(beta), eps));
 }
 
-std::string group_norm(Address x, Address y, int channels, int pixels, int groups, Address gamma,
-                       Address beta, float eps, bool channels_last) {
-  return report(k::group_norm(
+emscripten::val group_norm(Address x, Address y, int channels, int pixels, int groups,
+                           Address gamma, Address beta, float eps, bool channels_last) {
+  return result(k::group_norm(
       in(x), out(y), channels, pixels, groups, in(gamma), in(beta), eps,
       channels_last ? k::GroupNormLayout::channels_last : k::GroupNormLayout::channels_first));
 }

@@ -148,7 +148,8 @@ class Heap {
   free() { for (const p of this.blocks) this.m._free(p); this.blocks = []; }
 }
 
-const ok = (message) => assert.equal(message, '', message);
+// A raw binding's { ok, value | code, message } (engine/bindings/js_result.h).
+const ok = (result) => assert.ok(result.ok, `${result.code}: ${result.message}`);
 const product = (dims) => dims.reduce((a, b) => a * b, 1);
 
 // Moves `axis` of a row-major tensor to the end (or back, with inverse = true).

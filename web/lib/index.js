@@ -6,9 +6,10 @@
 //
 // Every failure is a GyreError subclass (see errors.js) with a `code` and a readable message.
 import {
-  AbortedError, BadArgumentError, BadModelError, GyreError, InternalError, NotFoundError,
-  NotWasmError, OutOfMemoryError, TooLargeError, UnsupportedError, errorFromCode,
+  AbortedError, BadArgumentError, BadModelError, InternalError, NotFoundError,
+  NotWasmError, OutOfMemoryError, TooLargeError, UnsupportedError,
 } from './errors.js';
+import { callBinding } from './binding.js';
 import { fetchBytes, firstBytesHex, looksLikeHtml } from './fetch-bytes.js';
 import { loadModel } from './model.js';
 import { Kernels } from './kernels.js';
@@ -164,18 +165,9 @@ export class Engine {
     return this.#module.HEAPU8.byteLength;
   }
 
-  /** Calls a binding; turns its { ok: false } result, a trap or a stray exception into a GyreError. */
+  /** Calls a binding (binding.js): its value, or the GyreError of its failure. */
   #call(name, ...args) {
-    let result;
-    try {
-      result = this.#module[name](...args);
-    } catch (error) {
-      if (error instanceof GyreError) throw error;
-      throw new InternalError(`the engine failed in ${name}: ${error?.message ?? error}`, { cause: error });
-    }
-    if (!result || typeof result !== 'object' || !('ok' in result)) return result;
-    if (!result.ok) throw errorFromCode(result.code, result.message);
-    return result.value;
+    return callBinding(this.#module, name, ...args);
   }
 
   /** Copies bytes into the wasm heap, runs fn(address), and frees them whatever happens. */

@@ -8,7 +8,8 @@
 //
 // Inputs are Float32Arrays of row-major matrices; every call copies them into the wasm heap, runs the
 // kernel and copies the result out. Bad arguments reject with BadArgumentError before any work.
-import { BadArgumentError, OutOfMemoryError, UnsupportedError, errorFromCode } from './errors.js';
+import { callBinding } from './binding.js';
+import { BadArgumentError, OutOfMemoryError } from './errors.js';
 
 const MASKS = { bidirectional: 0, causal: 1, 'causal-window': 2, band: 3 };
 const NORMALISERS = { softmax: 0, softmax_plus: 1, relu2: 2 };
@@ -70,14 +71,7 @@ export class Kernels {
   }
 
   #run(name, ...args) {
-    if (typeof this.#module[name] !== 'function') {
-      throw new UnsupportedError(`this build of the engine has no ${name}; rebuild it with \`npm run build\``);
-    }
-    const report = this.#module[name](...args);
-    if (report) {
-      const colon = report.indexOf(':');
-      throw errorFromCode(report.slice(0, colon), `${name}: ${report.slice(colon + 1).trim()}`);
-    }
+    return callBinding(this.#module, name, ...args);
   }
 
   #attentionArgs(options, withValues) {
@@ -180,21 +174,14 @@ export class Kernels {
    */
   flashDecoder({ chunk = 256, qkDim, valueDim } = {}) {
     positiveInt(chunk, 'chunk'); positiveInt(qkDim, 'qkDim'); positiveInt(valueDim, 'valueDim');
-    if (typeof this.#module.kernelFlashDecoderCreate !== 'function') {
-      throw new UnsupportedError('this build of the engine has no FLASH decoder; rebuild it with `npm run build`');
-    }
-    const handle = this.#module.kernelFlashDecoderCreate(chunk, qkDim, valueDim);
-    if (typeof handle === 'string') {
-      const colon = handle.indexOf(':');
-      throw errorFromCode(handle.slice(0, colon), `flashDecoder: ${handle.slice(colon + 1).trim()}`);
-    }
+    const handle = this.#run('kernelFlashDecoderCreate', chunk, qkDim, valueDim);
     const kernels = this;
     let live = true;
-    const info = () => this.#module.kernelFlashDecoderInfo(handle);
+    const info = () => this.#run('kernelFlashDecoderInfo', handle);
     return {
       chunk, qkDim, valueDim,
-      get length() { return live ? info()[0] : 0; },
-      get bytes() { return live ? info()[1] : 0; },
+      get length() { return live ? info().length : 0; },
+      get bytes() { return live ? info().bytes : 0; },
       step(qQuad, kQuad, qLin, kLin, v) {
         check(live, 'this FLASH decoder is disposed');
         for (const [array, name] of [[qQuad, 'qQuad'], [kQuad, 'kQuad'], [qLin, 'qLin'], [kLin, 'kLin']]) {
@@ -207,7 +194,7 @@ export class Kernels {
         });
       },
       dispose() {
-        if (live) kernels.#module.kernelFlashDecoderFree(handle);
+        if (live) kernels.#run('kernelFlashDecoderFree', handle);
         live = false;
       },
     };
