@@ -4,9 +4,11 @@
 // It keeps the repository's layout, so every relative URL works unchanged:
 //   dist/site/index.html            → redirects to web/demos/
 //   dist/site/web/demos/            the pages, their scripts, styles and held-out text
-//   dist/site/web/lib/              the JS API and wasm/gyre-{relaxed,simd,scalar}.{js,wasm}
+//   dist/site/web/lib/              the JS API and every file of web/lib/wasm (each flavour's .js, .wasm)
 //   dist/site/models/<name>/        config.json, model.safetensors and the card of every shipped model
 //   dist/site/manifest.json         every file with its size, for checking a deployment
+//   dist/site/_headers              the response headers to send (Netlify / Cloudflare Pages syntax;
+//                                   the README lists them for other hosts)
 //   node scripts/build-site.mjs [--out dist/site]
 import { copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -16,7 +18,22 @@ const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const outIndex = process.argv.indexOf('--out');
 const out = resolve(repo, outIndex >= 0 ? process.argv[outIndex + 1] : 'dist/site');
 
+// The flavours the engine cannot do without; web/lib/wasm is copied whole (other flavours too).
 const WASM = ['gyre-relaxed.js', 'gyre-relaxed.wasm', 'gyre-simd.js', 'gyre-simd.wasm', 'gyre-scalar.js', 'gyre-scalar.wasm'];
+
+// What a static host should send: the site's strict CSP on everything, CORS and
+// Cross-Origin-Resource-Policy: cross-origin on the library and the models (so other sites can load
+// them), nosniff. No COOP/COEP: the engine does not need cross-origin isolation.
+const HEADERS = `/*
+  Content-Security-Policy: default-src 'self'; script-src 'self' 'wasm-unsafe-eval'
+  X-Content-Type-Options: nosniff
+/web/lib/*
+  Access-Control-Allow-Origin: *
+  Cross-Origin-Resource-Policy: cross-origin
+/models/*
+  Access-Control-Allow-Origin: *
+  Cross-Origin-Resource-Policy: cross-origin
+`;
 const MODEL_FILES = /^(config\.json|model\.safetensors|README\.md|.*\.png)$/;
 
 async function exists(path) {
@@ -59,7 +76,7 @@ async function main() {
 
   await copyTree(join(repo, 'web/demos'), join(out, 'web/demos'));
   await copyTree(join(repo, 'web/lib'), join(out, 'web/lib'),
-    (name, source) => dirname(source).endsWith('wasm') ? WASM.includes(name) : /\.(js|d\.ts)$/.test(name));
+    (name, source) => !name.startsWith('.') && (dirname(source).endsWith('wasm') || /\.(js|d\.ts)$/.test(name)));
 
   const models = [];
   for (const entry of await readdir(join(repo, 'models'), { withFileTypes: true })) {
@@ -79,6 +96,7 @@ async function main() {
 <body><p><a href="web/demos/">Gyre demos</a></p></body>
 </html>
 `);
+  await writeFile(join(out, '_headers'), HEADERS);
   const files = await listFiles(out);
   const total = files.reduce((sum, file) => sum + file.bytes, 0);
   await writeFile(join(out, 'manifest.json'), `${JSON.stringify({ models, files }, null, 1)}\n`);

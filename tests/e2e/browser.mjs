@@ -16,11 +16,12 @@ const CHROMIUM_ARGS = [
 ];
 
 /**
- * Starts the server (on `root`, default the repository) and the browser; returns
- * { url, context, newPage(), close() }.
+ * Starts the server (on `root`, default the repository; `base` mounts it under a subpath,
+ * `isolation: false` sends no COOP/COEP, as GitHub Pages) and the browser; returns
+ * { url, context, newPage(), close() }. The server sends the site's strict Content-Security-Policy.
  */
-export async function openBrowser({ root } = {}) {
-  const server = await startServer({ root, port: 0, host: '127.0.0.1' });
+export async function openBrowser({ root, base = '/', isolation = true } = {}) {
+  const server = await startServer({ root, port: 0, host: '127.0.0.1', base, isolation });
   const profile = await mkdtemp(join(tmpdir(), 'gyre-chromium-'));
   let context;
   try {
@@ -38,7 +39,10 @@ export async function openBrowser({ root } = {}) {
   return {
     url: server.url,
     context,
-    /** A page that records console errors and uncaught exceptions in `page.problems`. */
+    /**
+     * A page that records console errors, uncaught exceptions and Content-Security-Policy
+     * violations (securitypolicyviolation events) in `page.problems`.
+     */
     async newPage() {
       const page = await context.newPage();
       page.problems = [];
@@ -46,6 +50,13 @@ export async function openBrowser({ root } = {}) {
         if (message.type() === 'error') page.problems.push(`console: ${message.text()}`);
       });
       page.on('pageerror', (error) => page.problems.push(`page error: ${error.message}`));
+      await page.exposeBinding('gyreReportCspViolation', (_, text) => page.problems.push(`csp: ${text}`));
+      await page.addInitScript(() => {
+        document.addEventListener('securitypolicyviolation', (event) => {
+          window.gyreReportCspViolation(`${event.violatedDirective} blocked ${event.blockedURI || 'inline'} ` +
+            `at ${event.sourceFile}:${event.lineNumber}`);
+        });
+      });
       return page;
     },
     async close() {

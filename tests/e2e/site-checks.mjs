@@ -14,13 +14,17 @@ const RUN_TIMEOUT = 240_000;
 // Models trained late in a session may not be shipped yet; their checks run once they are.
 const shipped = (name) => existsSync(fileURLToPath(new URL(`../../models/${name}/model.safetensors`, import.meta.url)));
 
-/** Registers the site's tests; `root` is the served folder (default: the repository). */
-export function siteSuite(prefix, { root } = {}) {
+/**
+ * Registers the site's tests; `root` is the served folder (default: the repository), `base` the
+ * subpath it is served under, `isolation: false` a host without COOP/COEP. Every page runs under
+ * the server's strict Content-Security-Policy, and a violation fails its test (tab.problems).
+ */
+export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
   let browser;
 
   before(async () => {
     await mkdir(OUTPUT_DIR, { recursive: true });
-    browser = await openBrowser({ root: typeof root === 'function' ? await root() : root });
+    browser = await openBrowser({ root: typeof root === 'function' ? await root() : root, base, isolation });
   });
   after(async () => { await browser?.close(); });
 
@@ -62,7 +66,13 @@ export function siteSuite(prefix, { root } = {}) {
   describe(`${prefix}: the demo site`, () => {
     test('the home page links every demo page, and every link opens', async () => {
       const tab = await browser.newPage();
-      await tab.goto(`${browser.url}/web/demos/`);
+      const home = await tab.goto(`${browser.url}/web/demos/`);
+      // Served under the strict policy (pages and the engine worker), with or without isolation.
+      const worker = await tab.request.get(`${browser.url}/web/lib/worker.js`);
+      for (const headers of [home.headers(), worker.headers()]) {
+        assert.match(headers['content-security-policy'], /^default-src 'self'; script-src 'self' 'wasm-unsafe-eval'$/);
+        assert.equal(headers['cross-origin-embedder-policy'], isolation ? 'require-corp' : undefined);
+      }
       await tab.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
       const cards = await tab.$$eval('#pages a', (links) => links.map((link) => link.getAttribute('href')));
       assert.deepEqual(cards, PAGES.map((page) => `${page}.html`));
@@ -304,7 +314,8 @@ export function siteSuite(prefix, { root } = {}) {
       await finished(second);
       assert.match(await second.textContent('#write-progress span'), /^gau-lm-softmax-plus ready: \d+\.\d+ MB from the cache, /);
       const cached = await second.evaluate(async () => (await (await caches.open('gyre-models-v1')).keys()).map((request) => new URL(request.url).pathname));
-      assert.deepEqual(cached.sort(), ['/models/gau-lm-softmax-plus/config.json', '/models/gau-lm-softmax-plus/model.safetensors']);
+      const mount = new URL(browser.url).pathname.replace(/\/$/, '');  // '' or the subpath, e.g. /gyre
+      assert.deepEqual(cached.sort(), [`${mount}/models/gau-lm-softmax-plus/config.json`, `${mount}/models/gau-lm-softmax-plus/model.safetensors`]);
       assert.deepEqual(second.problems, []);
       await second.close();
     });

@@ -1,5 +1,6 @@
 // The same end-to-end checks against the static folder npm run build:site makes (built here into a
-// temporary directory and served as plain files).
+// temporary directory and served as plain files), as a GitHub Pages project site would serve it:
+// under a subpath (/gyre/) and without COOP/COEP headers (no cross-origin isolation).
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,8 @@ siteSuite('site-static', {
     await promisify(execFile)(process.execPath, [buildScript, '--out', out]);
     return out;
   },
+  base: '/gyre/',
+  isolation: false,
 });
 
 after(async () => { if (folder) await rm(folder, { recursive: true, force: true }); });

@@ -32,6 +32,8 @@ function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attributes)) {
     if (key === 'class') node.className = value;
+    // Through the CSSOM: a style attribute is inline style, which the site's CSP blocks.
+    else if (key === 'style') node.style.cssText = value;
     else node.setAttribute(key, value);
   }
   node.append(...children);

@@ -5,6 +5,10 @@ import { AbortedError, NetworkError, NotFoundError } from './errors.js';
 const isNode = typeof process === 'object' && typeof process.versions?.node === 'string' &&
   typeof window === 'undefined';
 
+// Node's built-ins, imported only in Node and by a computed name, so that browser bundlers
+// (esbuild, Vite, webpack) neither try to resolve nor polyfill them.
+const nodeBuiltin = (name) => import(/* @vite-ignore */ /* webpackIgnore: true */ `node:${name}`);
+
 /**
  * Resolves a string or URL to an absolute URL: relative strings against the page (browser) or the
  * working directory (Node); in Node a plain path becomes a file: URL.
@@ -14,7 +18,7 @@ export async function resolveUrl(location) {
   const text = String(location);
   if (/^[a-z][a-z0-9+.-]*:/i.test(text) && !/^[a-z]:[\\/]/i.test(text)) return new URL(text);
   if (isNode) {
-    const { pathToFileURL } = await import(/* webpackIgnore: true */ 'node:url');
+    const { pathToFileURL } = await nodeBuiltin('url');
     return pathToFileURL(text);
   }
   return new URL(text, globalThis.document?.baseURI ?? globalThis.location?.href);
@@ -25,8 +29,8 @@ function abortedError(url, cause) {
 }
 
 async function readFileUrl(url, what, signal, onProgress) {
-  const { readFile } = await import(/* webpackIgnore: true */ 'node:fs/promises');
-  const { fileURLToPath } = await import(/* webpackIgnore: true */ 'node:url');
+  const { readFile } = await nodeBuiltin('fs/promises');
+  const { fileURLToPath } = await nodeBuiltin('url');
   const path = fileURLToPath(url);
   try {
     const buffer = await readFile(path, { signal });

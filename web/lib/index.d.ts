@@ -46,6 +46,11 @@ export interface CreateEngineOptions {
    * Resolves to a WorkerEngine. `wasmUrl` must then be a string, a URL or `{ simd, scalar }`.
    */
   worker?: boolean;
+  /**
+   * With worker: true, where worker.js (or a bundle of it) is served; default: next to this module
+   * (bundlers that understand `new Worker(new URL(..., import.meta.url))`, such as Vite, place it).
+   */
+  workerUrl?: string | URL;
 }
 
 export type AttentionMask = 'causal' | 'bidirectional' | 'causal-window' | 'band';

@@ -269,15 +269,16 @@ export class Engine {
  * - `signal` cancels; `onProgress({ loaded, total })` reports the download.
  * - `worker`: true runs the engine in a module Web Worker (browsers): the page never freezes, and
  *   every method of the engine and its models returns a promise; `engine.terminate()` stops it.
+ *   `workerUrl`: where worker.js (or a bundle of it) is, when a bundler did not place it.
  * Rejects with NotFoundError (404, missing file) or NotWasmError (e.g. an HTML page), naming the URL.
  */
 export async function createEngine({
-  wasmUrl, simd = 'auto', relaxed = 'auto', signal, onProgress, worker = false,
+  wasmUrl, simd = 'auto', relaxed = 'auto', signal, onProgress, worker = false, workerUrl,
 } = {}) {
   if (worker) {
     // The same API from a Web Worker (every method then returns a promise): see worker-client.js.
     const { createWorkerEngine } = await import('./worker-client.js');
-    return createWorkerEngine({ wasmUrl, simd, relaxed, signal, onProgress });
+    return createWorkerEngine({ wasmUrl, workerUrl, simd, relaxed, signal, onProgress });
   }
   if (typeof WebAssembly !== 'object') {
     throw new UnsupportedError('this JavaScript runtime has no WebAssembly support');

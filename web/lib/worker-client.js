@@ -188,19 +188,37 @@ class Connection {
   }
 }
 
+function startWorker(workerUrl) {
+  if (workerUrl !== undefined && workerUrl !== null) {
+    return new Worker(absolute(workerUrl), { type: 'module', name: 'gyre-engine' });
+  }
+  const own = new URL('./worker.js', import.meta.url);
+  if (own.origin !== globalThis.location?.origin && /^https?:$/.test(own.protocol)) {
+    // A worker must come from the page's origin: when the library is loaded from another origin
+    // (a CDN), a same-origin module worker imports it from there (CORS, as for the library).
+    const bootstrap = new Blob([`import ${JSON.stringify(own.href)};\n`], { type: 'text/javascript' });
+    return new Worker(URL.createObjectURL(bootstrap), { type: 'module', name: 'gyre-engine' });
+  }
+  // This exact form lets bundlers (Vite, webpack) find and bundle the worker.
+  return new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'gyre-engine' });
+}
+
 /**
  * Starts the engine in a module Web Worker (worker.js) and resolves to a proxy of the Engine.
- * Options are those of createEngine(); `wasmUrl` must be a string, URL or { simd, scalar }.
+ * Options are those of createEngine(); `wasmUrl` must be a string, URL or { simd, scalar };
+ * `workerUrl` is where worker.js (or a bundle of it) is served when not next to this module.
  * The proxy adds `terminate()`, which stops the worker at once (even mid-computation).
  */
-export async function createWorkerEngine({ wasmUrl, simd = 'auto', relaxed = 'auto', signal, onProgress } = {}) {
+export async function createWorkerEngine({
+  wasmUrl, workerUrl, simd = 'auto', relaxed = 'auto', signal, onProgress,
+} = {}) {
   if (typeof Worker !== 'function') {
     throw new UnsupportedError('worker: true needs Web Workers; in Node use the in-process engine');
   }
   const options = { wasmUrl: absoluteWasmUrl(wasmUrl), simd, relaxed, signal, onProgress };
   let worker;
   try {
-    worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'gyre-engine' });
+    worker = startWorker(workerUrl);
   } catch (error) {
     throw new UnsupportedError(`the engine worker could not be created: ${error?.message ?? error}`,
       { cause: error });
