@@ -47,7 +47,9 @@ class Connection {
     worker.addEventListener('error', (event) => {
       event.preventDefault?.();
       this.#fail(new InternalError(`the engine worker stopped: ${event.message || 'it could not be ' +
-        'started (a module worker needs a modern browser and the page served over http)'}`));
+        'started (a module worker needs a modern browser, the page served over http, and a ' +
+        "Content-Security-Policy whose worker-src allows it: with Gyre on another origin, blob: and " +
+        'that origin)'}`));
     });
     worker.addEventListener('messageerror', () => {
       this.#fail(new InternalError('a message from the engine worker could not be read'));
