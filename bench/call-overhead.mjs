@@ -11,9 +11,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
-// The cases: no argument and a number back; two ints and a number back; three numbers and a
-// std::string back (the raw kernels' "" or "CODE: message" report, on 16 floats); eleven numbers
-// (a 1x4x4 GEMM, the most arguments a binding takes).
+// The cases (every binding returns a { ok, value } object): no argument; two ints; three numbers
+// (exp of 16 floats); eleven numbers (a 1x4x4 GEMM, the most arguments a binding takes).
 const CASES = {
   'kernelAttentionWorkspaceBytes()': ({ module }) => () => module.kernelAttentionWorkspaceBytes(),
   'kernelGemmPackedSize(64, 64)': ({ module }) => () => module.kernelGemmPackedSize(64, 64),
