@@ -99,6 +99,7 @@ export function servedPath(pathname, trees) {
     const asDir = path.endsWith('/') ? path : `${path}/`;
     if (!trees.allowed.some((tree) => asDir.startsWith(tree))) return null;
     if (trees.excluded.some((tree) => asDir.startsWith(tree))) return null;
+    if (decoded.includes('node_modules')) return null;  // e.g. an example's own installation
   }
   return path;
 }

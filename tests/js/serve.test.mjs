@@ -42,7 +42,8 @@ describe('dev server on the repository', () => {
     for (const path of ['/.git/config', '/.git/HEAD', '/.gitignore', '/.ci/run', '/web/demos/.x',
       '/package.json', '/README.md', '/scripts/serve.mjs', '/engine/core/status.h', '/tests/js/serve.test.mjs',
       '/build/wasm-simd/gyre-simd.js', '/dist/site/index.html', '/node_modules/playwright-core/package.json',
-      '/models/train/models.py', '/models/', '/web/', '/web/lib/wasm/']) {
+      '/models/train/models.py', '/models/', '/web/', '/web/lib/wasm/',
+      '/examples/bundler/node_modules/gyre/package.json']) {
       const { status } = await get(server.url, path);
       assert.equal(status, 404, path);
     }
