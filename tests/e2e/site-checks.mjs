@@ -37,6 +37,8 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
     return tab;
   }
 
+  // On the pages built from elements, body[data-run] mirrors the element's state and '#error' finds
+  // the element's error box (Playwright's CSS pierces shadow roots).
   async function finished(tab) {
     await tab.waitForSelector('body[data-run="done"], body[data-run="error"]', { timeout: RUN_TIMEOUT });
     assert.equal(await tab.getAttribute('body', 'data-run'), 'done', await tab.textContent('#error'));
@@ -166,27 +168,31 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
       await tab.close();
     });
 
+    // The Write, Length lab and Diffusion pages are Gyre's elements; Playwright's CSS selectors pierce
+    // their open shadow roots ('gyre-generate #run' is the button inside <gyre-generate>).
     test('Write: streams the requested number of characters, the same for the same seed', async () => {
       const tab = await open('write', '?autorun&max=120');
       await finished(tab);
-      assert.equal(await tab.getAttribute('body', 'data-generated'), '120');
-      const first = await tab.textContent('#write-output .generated');
+      assert.equal(await tab.getAttribute('gyre-generate', 'state'), 'done');
+      assert.equal(await tab.textContent('gyre-generate #count'), '120');
+      const first = await tab.textContent('gyre-generate #output .generated');
       assert.equal([...first].length, 120);
-      assert.ok(Number(await tab.textContent('#write-speed')) > 0);
-      assert.match(await tab.textContent('#write-first'), /^\d+ ms$/);
-      await rerun(tab, '#write-run');
-      assert.equal(await tab.textContent('#write-output .generated'), first, 'seed 1 again gives the same text');
-      await tab.fill('#write-seed', '2');
-      await rerun(tab, '#write-run');
-      assert.notEqual(await tab.textContent('#write-output .generated'), first);
+      assert.equal(await tab.$eval('gyre-generate', (element) => element.text), first);
+      assert.ok(Number(await tab.textContent('gyre-generate #speed')) > 0);
+      assert.match(await tab.textContent('gyre-generate #first'), /^\d+ ms$/);
+      await rerun(tab, 'gyre-generate #run');
+      assert.equal(await tab.textContent('gyre-generate #output .generated'), first, 'seed 1 again gives the same text');
+      await tab.fill('gyre-generate #seed', '2');
+      await rerun(tab, 'gyre-generate #run');
+      assert.notEqual(await tab.textContent('gyre-generate #output .generated'), first);
       // Stop: the AbortSignal crosses into the worker and ends the stream early, without an error.
-      await tab.fill('#write-max', '20000');
+      await tab.fill('gyre-generate #max', '20000');
       await tab.evaluate(() => { delete document.body.dataset.run; });
-      await tab.click('#write-run');
-      await tab.waitForFunction(() => document.querySelector('#write-output .generated').textContent.length > 50);
-      await tab.click('#write-stop');
+      await tab.click('gyre-generate #run');
+      await tab.waitForFunction(() => document.querySelector('gyre-generate').shadowRoot.querySelector('.generated').textContent.length > 50);
+      await tab.click('gyre-generate #stop');
       await finished(tab);
-      const stoppedAt = Number(await tab.getAttribute('body', 'data-generated'));
+      const stoppedAt = Number(await tab.textContent('gyre-generate #count'));
       assert.ok(stoppedAt > 50 && stoppedAt < 20000, `stopped after ${stoppedAt} characters`);
       await screenshot(tab, 'write');
       assert.deepEqual(tab.problems, []);
@@ -196,15 +202,15 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
     test('Length lab: the curves exist, and at 16× the training length the window stays below full attention', async () => {
       const tab = await open('lab', '?autorun&model=gau-lm-softmax-plus&length=2048');
       await finished(tab);
-      const chart = await tab.$eval('#lab-loss', (canvas) => ({ ...canvas.dataset }));
+      const chart = await tab.$eval('gyre-length-lab #loss', (canvas) => ({ ...canvas.dataset }));
       const full = Number(chart.at16xFull);
       const window = Number(chart.at16xWindow);
       assert.ok(Number.isFinite(full) && Number.isFinite(window), JSON.stringify(chart));
       assert.ok(window < full, `at 16× L: window ${window} bits/char, full ${full}`);
-      const modes = await tab.$$eval('#lab-table tbody tr', (trs) => trs.map((tr) => tr.dataset.mode));
+      const modes = await tab.$$eval('gyre-length-lab #table tbody tr', (trs) => trs.map((tr) => tr.dataset.mode));
       assert.deepEqual(modes, ['full', 'window']);
-      assert.match(await tab.textContent('#lab-takeaway'), /the window stays \d\.\d\d bits\/char below/);
-      for (const id of ['#lab-loss', '#lab-entropy', '#lab-heat-full', '#lab-heat-window']) assert.ok(await painted(tab, id), id);
+      assert.match(await tab.textContent('gyre-length-lab #takeaway'), /the window stays \d\.\d\d bits\/char below/);
+      for (const id of ['#loss', '#entropy', '#heat-full', '#heat-window']) assert.ok(await painted(tab, `gyre-length-lab ${id}`), id);
       await screenshot(tab, 'lab');
       assert.deepEqual(tab.problems, []);
       await tab.close();
@@ -213,10 +219,10 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
     for (const model of ['gau-lm-softmax', 'gau-lm-relu2', 'roformer-v2-tiny']) {
       test(`Length lab: ${model} with every attention mode`, { skip: !shipped(model) && `${model} is not shipped yet` }, async () => {
         const tab = await open('lab', `?model=${model}&length=2048`);
-        await tab.check('input[name="lab-mode"][value="windowLogn"]');
-        await tab.click('#lab-run');
+        await tab.check('gyre-length-lab input[name="mode"][value="windowLogn"]');
+        await tab.click('gyre-length-lab #run');
         await finished(tab);
-        const chart = await tab.$eval('#lab-loss', (canvas) => ({ ...canvas.dataset }));
+        const chart = await tab.$eval('gyre-length-lab #loss', (canvas) => ({ ...canvas.dataset }));
         assert.equal(chart.model, model);
         for (const key of ['at16xFull', 'at16xFullLogn', 'at16xWindow', 'at16xWindowLogn']) {
           assert.ok(Number.isFinite(Number(chart[key])), `${key}: ${JSON.stringify(chart)}`);
@@ -230,16 +236,15 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
 
     test('Length lab: Stop ends a long evaluation at once and the lab runs again', async () => {
       const tab = await open('lab', '?model=gau-lm-softmax-plus');
-      await tab.selectOption('#lab-length', '8192');
-      await tab.click('#lab-run');
-      await tab.waitForFunction(() => /loss with full attention/.test(document.querySelector('#lab-progress span').textContent));
-      await tab.click('#lab-stop');
+      await tab.selectOption('gyre-length-lab #length', '8192');
+      await tab.click('gyre-length-lab #run');
+      await tab.waitForFunction(() => /loss with full attention/.test(document.querySelector('gyre-length-lab').shadowRoot.querySelector('#progress-label').textContent));
+      await tab.click('gyre-length-lab #stop');
       await finished(tab);
-      assert.equal(await tab.textContent('#lab-progress span'), 'Stopped.');
-      await tab.waitForSelector('body[data-state="ready"]');
-      await tab.selectOption('#lab-length', '1024');
-      await rerun(tab, '#lab-run');
-      assert.match(await tab.textContent('#lab-progress span'), /^Done: /);
+      assert.equal(await tab.textContent('gyre-length-lab #progress-label'), 'Stopped.');
+      await tab.selectOption('gyre-length-lab #length', '1024');
+      await rerun(tab, 'gyre-length-lab #run');
+      assert.match(await tab.textContent('gyre-length-lab #progress-label'), /^Done: /);
       assert.deepEqual(tab.problems, []);
       await tab.close();
     });
@@ -247,14 +252,15 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
     test('Diffusion: samples digits step by step and can replay them', async () => {
       const tab = await open('diffusion', '?autorun&count=4&steps=10&seed=3');
       await finished(tab);
-      assert.equal(await tab.getAttribute('body', 'data-steps'), '10');
-      assert.equal(await tab.textContent('#ddpm-step'), '10 / 10');
-      assert.match(await tab.textContent('#ddpm-per-step'), /ms for 4 images/);
-      assert.ok(await painted(tab, '#ddpm-x'));
-      assert.ok(await painted(tab, '#ddpm-x0'));
-      assert.equal(await tab.isDisabled('#ddpm-replay'), false);
-      await tab.fill('#ddpm-replay', '0');
-      assert.equal(await tab.textContent('#ddpm-step'), '1 / 10');
+      assert.equal(await tab.textContent('gyre-diffusion #step'), '10 / 10');
+      assert.match(await tab.textContent('gyre-diffusion #per-step'), /ms for 4 images/);
+      assert.ok(await painted(tab, 'gyre-diffusion #x'));
+      assert.ok(await painted(tab, 'gyre-diffusion #x0'));
+      assert.ok(await painted(tab, 'gyre-diffusion #schedule'));
+      assert.equal(await tab.$eval('gyre-diffusion', (element) => element.images.length), 4 * 28 * 28);
+      assert.equal(await tab.isDisabled('gyre-diffusion #replay'), false);
+      await tab.fill('gyre-diffusion #replay', '0');
+      assert.equal(await tab.textContent('gyre-diffusion #step'), '1 / 10');
       await screenshot(tab, 'diffusion');
       assert.deepEqual(tab.problems, []);
       await tab.close();
@@ -289,14 +295,15 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
     test('Benchmark: every kernel of the quick suite is timed in both builds', async () => {
       const tab = await open('bench', '?autorun&budget=100');
       await finished(tab);
-      const rows = await tab.$$eval('#bench-table tbody tr', (trs) => trs.map((tr) => ({ kernel: tr.dataset.kernel, rate: Number(tr.dataset.rate), cells: [...tr.cells].map((td) => td.textContent) })));
+      const rows = await tab.$$eval('gyre-benchmark #table tbody tr', (trs) => trs.map((tr) => ({ kernel: tr.dataset.kernel, rate: Number(tr.dataset.rate), cells: [...tr.cells].map((td) => td.textContent) })));
       assert.equal(rows.length, 8);
       assert.deepEqual([...new Set(rows.map((row) => row.kernel))], ['gemm', 'attention', 'flash', 'exp', 'softmax']);
       for (const row of rows) {
         assert.ok(row.rate > 0 && Number.isFinite(row.rate), JSON.stringify(row));
         assert.match(row.cells[3], /^\d+\.\d\d G(FLOP|elem)\/s$/);
       }
-      assert.match(await tab.textContent('#bench-summary'), /^Best GEMM: \d+\.\d GFLOP\/s/);
+      assert.match(await tab.textContent('gyre-benchmark #summary'), /^Best GEMM: \d+\.\d GFLOP\/s/);
+      assert.equal(await tab.textContent('gyre-benchmark #main-build'), 'relaxed SIMD');
       await screenshot(tab, 'bench');
       assert.deepEqual(tab.problems, []);
       await tab.close();
@@ -305,14 +312,14 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
     test('model downloads go to the Cache API and the next visit reads them from there', async () => {
       const first = await open('write');
       await first.evaluate(() => caches.delete('gyre-models-v1'));
-      await first.click('#write-run');
+      await first.click('gyre-generate #run');
       await finished(first);
-      assert.match(await first.textContent('#write-progress span'), /^gau-lm-softmax-plus ready: \d+\.\d+ MB, /);
-      assert.doesNotMatch(await first.textContent('#write-progress span'), /cache/);
+      assert.match(await first.textContent('gyre-generate #progress-label'), /^gau-lm-softmax-plus ready: \d+\.\d+ MB, /);
+      assert.doesNotMatch(await first.textContent('gyre-generate #progress-label'), /cache/);
       await first.close();
       const second = await open('write', '?autorun&max=5');
       await finished(second);
-      assert.match(await second.textContent('#write-progress span'), /^gau-lm-softmax-plus ready: \d+\.\d+ MB from the cache, /);
+      assert.match(await second.textContent('gyre-generate #progress-label'), /^gau-lm-softmax-plus ready: \d+\.\d+ MB from the cache, /);
       const cached = await second.evaluate(async () => (await (await caches.open('gyre-models-v1')).keys()).map((request) => new URL(request.url).pathname));
       const mount = new URL(browser.url).pathname.replace(/\/$/, '');  // '' or the subpath, e.g. /gyre
       assert.deepEqual(cached.sort(), [`${mount}/models/gau-lm-softmax-plus/config.json`, `${mount}/models/gau-lm-softmax-plus/model.safetensors`]);
@@ -328,14 +335,15 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
       await broken.close();
 
       const tab = await open('lab');
-      await tab.$eval('#lab-model', (select) => select.append(new Option('missing', 'gau-lm-missing', true, true)));
-      await tab.click('#lab-run');
+      await tab.$eval('gyre-length-lab', (lab) => lab.setAttribute('model', '../../models/gau-lm-missing/'));
+      await tab.click('gyre-length-lab #run');
       await tab.waitForSelector('body[data-run="error"]', { timeout: 60_000 });
-      assert.match(await tab.textContent('#error'), /NOT_FOUND.*gau-lm-missing\/config\.json.*404/);
-      await tab.selectOption('#lab-model', 'gau-lm-softmax-plus');
-      await tab.selectOption('#lab-length', '1024');
-      await rerun(tab, '#lab-run');
-      assert.equal(await tab.isVisible('#error'), false);
+      assert.equal(await tab.getAttribute('gyre-length-lab', 'state'), 'error');
+      assert.match(await tab.textContent('gyre-length-lab #error'), /NotFoundError \[NOT_FOUND\]: .*gau-lm-missing\/config\.json.*404/);
+      await tab.selectOption('gyre-length-lab #model', 'gau-lm-softmax-plus');
+      await tab.selectOption('gyre-length-lab #length', '1024');
+      await rerun(tab, 'gyre-length-lab #run');
+      assert.equal(await tab.isVisible('gyre-length-lab #error'), false);
       await tab.close();
     });
 

@@ -1,6 +1,6 @@
 // Entropy page: attention entropy against the number of keys, with and without the log-n scale,
 // for random heads (the engine's fused attention kernel) and for trained heads (a shipped model).
-import { legend, lineChart } from './plot.js';
+import { legend, lineChart } from '../lib/elements/plot.js';
 import {
   $, COLORS, loadHeldoutText, logBinned, modelSlot, onResize, randomGenerator, renderShell, runAction, startEngine,
 } from './site.js';

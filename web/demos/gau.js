@@ -1,7 +1,7 @@
 // GAU page: the first layer of the shipped GAU-LM, computed by the engine's kernels on a short input
 // with a choice of normaliser, and the FLOPs and memory of MHA, GAU and FLASH against n.
 import { BadArgumentError, fetchBytes, fetchBytesCached } from '../lib/index.js';
-import { heatmap, legend, lineChart } from './plot.js';
+import { heatmap, legend, lineChart } from '../lib/elements/plot.js';
 import {
   $, COLORS, MODELS_URL, downloadProgress, formatNumber, onResize, renderShell, runAction, startEngine,
 } from './site.js';

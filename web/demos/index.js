@@ -1,6 +1,6 @@
 // The demo site's first page: the engine's features and a live RoPE example computed in wasm.
 import { createEngine } from '../lib/index.js';
-import { heatmap } from './plot.js';
+import { heatmap } from '../lib/elements/plot.js';
 import { $, PAGES, dot, engineOptionsFromQuery, renderShell, repeatRows } from './site.js';
 
 const HEAD_DIM = 16;

@@ -1,6 +1,6 @@
 // RoPE page: the Toeplitz score heat map, the long-range decay bound and the two pair layouts, with
 // every rotation computed by the engine (engine.rope) in its Web Worker.
-import { heatmap, legend, lineChart } from './plot.js';
+import { heatmap, legend, lineChart } from '../lib/elements/plot.js';
 import {
   $, COLORS, dot, formatNumber, onResize, randomGenerator, renderShell, repeatRows, runAction, startEngine,
 } from './site.js';

@@ -4,6 +4,10 @@
 // Pages mark their progress on <body> for people and tests alike:
 //   data-state  loading → ready (engine up) | error;   data-run  running → done | error
 import { createEngine, fetchBytes } from '../lib/index.js';
+import { configure } from '../lib/elements/hub.js';
+import { buildName, describeError } from '../lib/elements/base.js';
+
+export { buildName, describeError };
 
 /** Every page of the site, in navigation order. */
 export const PAGES = [
@@ -69,12 +73,6 @@ export function renderShell(current) {
   }
 }
 
-/** A readable one-line description of an error, GyreError or not. */
-export function describeError(error) {
-  if (!error) return 'unknown error';
-  const code = error.code ? ` [${error.code}]` : '';
-  return `${error.name ?? 'Error'}${code}: ${error.message ?? String(error)}`;
-}
 
 /** True when the error means the engine build lacks an API (the model runtime not yet built). */
 export function isMissingApi(error) {
@@ -107,12 +105,6 @@ export function clearError(box = $('error')) {
   if (box) { box.hidden = true; box.textContent = ''; }
 }
 
-const BUILD_NAMES = { relaxed: 'relaxed SIMD', simd: 'SIMD128', scalar: 'scalar' };
-
-/** A flavour's display name: 'relaxed SIMD' (SIMD128 plus fused multiply-add), 'SIMD128', 'scalar'. */
-export function buildName(flavour) {
-  return BUILD_NAMES[flavour] ?? flavour;
-}
 
 /**
  * createEngine options from the page's query: ?simd=false (the scalar build), ?simd=true,
@@ -163,6 +155,41 @@ export async function startEngine() {
     if (status) status.textContent = 'The engine could not start.';
     throw showError(error);
   }
+}
+
+/**
+ * For pages whose interactive part is a Gyre element (../lib/elements/): configures the page's shared
+ * engine from the query (?worker=false, ?simd=…, ?relaxed=…, ?wasm=…), and mirrors the elements'
+ * events onto <body> (data-state, data-run), #engine-status and the footer badge, as startEngine does.
+ * ?autorun runs the first element once the engine is up.
+ */
+export function startElements(...elements) {
+  configure({ ...engineOptionsFromQuery(params), worker: params.get('worker') !== 'false' });
+  const body = document.body;
+  body.dataset.state = 'loading';
+  const status = $('engine-status');
+  if (status) status.textContent = 'Starting the WebAssembly engine…';
+  for (const element of elements) {
+    element.addEventListener('gyre-ready', ({ detail: { features, inWorker, ms } }) => {
+      const where = inWorker ? 'in a Web Worker' : 'in this page';
+      if (status) status.textContent = `Engine v${features.version}, ${buildName(features.flavour)} build, ${where}; started in ${ms.toFixed(0)} ms.`;
+      const badge = $('engine-badge');
+      if (badge) badge.textContent = `Engine v${features.version} · ${features.flavour} · ${inWorker ? 'worker' : 'main thread'}.`;
+      body.dataset.state = 'ready';
+    });
+    element.addEventListener('gyre-start', () => { body.dataset.run = 'running'; });
+    element.addEventListener('gyre-done', () => { body.dataset.run = 'done'; });
+    element.addEventListener('gyre-error', ({ detail: { error } }) => {
+      body.dataset.errorCode = error?.code ?? '';
+      if (body.dataset.state === 'loading') {
+        body.dataset.state = 'error';
+        if (status) status.textContent = 'The engine could not start.';
+      } else {
+        body.dataset.run = 'error';
+      }
+    });
+  }
+  if (params.has('autorun') && elements[0]) elements[0].setAttribute('autorun', '');
 }
 
 function formatMB(bytes) {
@@ -299,22 +326,7 @@ export function onResize(draw) {
   });
 }
 
-/**
- * Means of values[n − 1] over log-spaced bins of n (binsPerOctave per doubling, at least minWidth
- * values each, so that the first positions are not single noisy points): [[n, mean], …].
- */
-export function logBinned(values, binsPerOctave = 4, minWidth = 1) {
-  const points = [];
-  let lo = 1;
-  while (lo <= values.length) {
-    const hi = Math.min(values.length + 1, Math.max(lo + minWidth, Math.round(lo * 2 ** (1 / binsPerOctave))));
-    let sum = 0;
-    for (let n = lo; n < hi; n++) sum += values[n - 1];
-    points.push([Math.sqrt(lo * (hi - 1)), sum / (hi - lo)]);
-    lo = hi;
-  }
-  return points;
-}
+export { logBinned } from '../lib/elements/plot.js';
 
 // Held-out text the models never saw in training (the last 5 % of each novel; see data/README.md).
 const HELDOUT_URL = new URL('./data/heldout-austen.txt', import.meta.url);

@@ -1,10 +1,14 @@
-// The site's plots, drawn on canvas: line charts (linear or log axes), heat maps and image grids.
-// Small on purpose: every page draws with these three functions and the legend helper.
+// Plots drawn on canvas, for the elements and the demo site: line charts (linear or log axes), heat
+// maps and image grids. Small on purpose: everything is drawn with these three functions and the
+// legend helper. lineChart takes its colours and font from `theme` (styles.js theme() reads an
+// element's --gyre-* custom properties), so charts follow the page's theme.
 
-const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
-const INK = '#1d2433';
-const MUTED = '#5b6478';
-const GRID = '#e6e9f2';
+export const DEFAULT_THEME = Object.freeze({
+  font: '12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+  ink: '#1d2433',
+  muted: '#5b6478',
+  grid: '#e6e9f2',
+});
 
 /** Sizes the canvas backing store to its CSS box times the device pixel ratio; returns the 2-D context. */
 function prepare(canvas, cssHeight) {
@@ -50,11 +54,12 @@ function formatTick(value) {
 /**
  * Draws series of [x, y] points. Options: xLog / yLog (base 2 or 10, or false), xLabel, yLabel,
  * xRange / yRange ([min, max], default: the data), height (CSS px), marks: [{ x, label }] vertical
- * guides, bands: [{ from, to, label }] shaded x ranges. Series: { label, color, points, dashed, width }.
- * Non-finite points break the line.
+ * guides, bands: [{ from, to, label }] shaded x ranges, theme: { font, ink, muted, grid }.
+ * Series: { label, color, points, dashed, width }. Non-finite points break the line.
  */
 export function lineChart(canvas, series, options = {}) {
   const { context: c, width, height } = prepare(canvas, options.height);
+  const { font: FONT, ink: INK, muted: MUTED, grid: GRID } = { ...DEFAULT_THEME, ...options.theme };
   const pad = { left: 58, right: 16, top: 14, bottom: 44 };
   const xs = [];
   const ys = [];
@@ -290,4 +295,21 @@ export function imageGrid(canvas, images, { count, size, channels = 1, columns =
   const context = canvas.getContext('2d');
   context.imageSmoothingEnabled = false;
   context.drawImage(source, 0, 0, canvas.width, canvas.height);
+}
+
+/**
+ * Means of values[n − 1] over log-spaced bins of n (binsPerOctave per doubling, at least minWidth
+ * values each, so that the first positions are not single noisy points): [[n, mean], …].
+ */
+export function logBinned(values, binsPerOctave = 4, minWidth = 1) {
+  const points = [];
+  let lo = 1;
+  while (lo <= values.length) {
+    const hi = Math.min(values.length + 1, Math.max(lo + minWidth, Math.round(lo * 2 ** (1 / binsPerOctave))));
+    let sum = 0;
+    for (let n = lo; n < hi; n++) sum += values[n - 1];
+    points.push([Math.sqrt(lo * (hi - 1)), sum / (hi - lo)]);
+    lo = hi;
+  }
+  return points;
 }
