@@ -74,9 +74,8 @@ constexpr std::int64_t kMaxRopeTableFloats = 1 << 26;
 // The table of the last call, grown on demand: interactive pages call with the same settings.
 std::optional<kernels::RopeTable> cached_rope_table;
 
-// Rotates rows of `head_dim` floats (a Float32Array) at positions first_position, first_position +
-// 1,
-// ... and returns the rotated copy.
+// Rotates rows of `head_dim` floats (a Float32Array) at positions first_position,
+// first_position + 1, ... and returns the rotated copy.
 val rope_rotate(val input, int head_dim, int first_position, double base, bool half_split) {
   if (!input.instanceof (val::global("Float32Array"))) {
     return failure(ErrorCode::kBadArgument, "rope: x must be a Float32Array");

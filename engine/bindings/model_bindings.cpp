@@ -312,8 +312,8 @@ val ddpm_begin(int handle, val options_js, val start_js) {
   return success(val(entry->sampler->total_steps()));
 }
 
-// One sampler step; returns { k, done, stepsDone } and, when asked, copies of x_t and the predicted
-// x0.
+// One sampler step; returns { k, done, stepsDone } and, when asked, copies of x_t and of the
+// predicted x0.
 val ddpm_step(int handle, bool with_images) {
   DdpmEntry* entry = find_ddpm(handle);
   if (!entry) return no_model(handle);

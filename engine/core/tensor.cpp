@@ -80,30 +80,12 @@ Result<Tensor> Tensor::zeros(Shape shape, std::string_view what) {
   return tensor;
 }
 
-Result<Workspace> Workspace::create(std::uint64_t bytes) {
-  Result<FloatBuffer> buffer =
-      FloatBuffer::allocate((bytes + sizeof(float) - 1) / sizeof(float), "the workspace");
-  if (!buffer) return buffer.status();
-  Workspace workspace;
-  workspace.buffer_ = std::move(buffer).value();
-  workspace.capacity_bytes_ = workspace.buffer_.size() * sizeof(float);
-  return workspace;
-}
-
-Result<std::span<float>> Workspace::take(std::size_t count, std::string_view what) {
-  const std::size_t start = (used_ + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
-  std::size_t bytes = 0;
-  std::size_t end = 0;
-  if (__builtin_mul_overflow(count, sizeof(float), &bytes) ||
-      __builtin_add_overflow(start, bytes, &end) || end > capacity_bytes_) {
-    return Result<std::span<float>>(
-        ErrorCode::kBadArgument,
-        "workspace too small for " + std::string(what) + ": needs " + std::to_string(count) +
-            " floats at offset " + std::to_string(start) + " of " + format_bytes(capacity_bytes_));
-  }
-  used_ = end;
-  if (used_ > peak_) peak_ = used_;
-  return std::span<float>(buffer_.data() + start / sizeof(float), count);
+Status ensure_capacity(FloatBuffer& buffer, std::uint64_t count, std::string_view what) {
+  if (buffer.size() >= count) return Status::ok();
+  Result<FloatBuffer> grown = FloatBuffer::allocate(count, what);
+  if (!grown) return grown.status();
+  buffer = std::move(grown).value();
+  return Status::ok();
 }
 
 }  // namespace gyre

@@ -1,4 +1,4 @@
-// Owning f32 tensors and the workspace arena. Sizes are checked before allocating and failures come
+// Owning f32 buffers and tensors. Sizes are checked before allocating and failures come
 // back as TOO_LARGE (more than the engine can address) or OUT_OF_MEMORY (the allocation failed),
 // never as std::bad_alloc: the wasm build cannot catch exceptions.
 #pragma once
@@ -49,6 +49,10 @@ class FloatBuffer {
   std::size_t size_ = 0;
 };
 
+// Scratch that grows to the largest call seen: replaces `buffer` by an uninitialized one of `count`
+// floats when it holds fewer (its contents are not kept).
+Status ensure_capacity(FloatBuffer& buffer, std::uint64_t count, std::string_view what);
+
 // A dense row-major f32 tensor that owns its data.
 class Tensor {
  public:
@@ -68,29 +72,6 @@ class Tensor {
  private:
   Shape shape_;
   FloatBuffer buffer_;
-};
-
-// A bump allocator over one buffer, sized once (when a model loads) so that nothing on the hot path
-// allocates. take() hands out aligned slices; reset() releases them all at once.
-class Workspace {
- public:
-  Workspace() = default;
-  static Result<Workspace> create(std::uint64_t bytes);
-
-  // `count` floats, aligned to kBufferAlignment, uninitialized. Fails with BAD_ARGUMENT when the
-  // workspace was sized too small (a sizing bug in the caller, reported rather than overrun).
-  Result<std::span<float>> take(std::size_t count, std::string_view what);
-  void reset() { used_ = 0; }
-
-  std::size_t capacity_bytes() const { return capacity_bytes_; }
-  std::size_t used_bytes() const { return used_; }
-  std::size_t peak_bytes() const { return peak_; }
-
- private:
-  FloatBuffer buffer_;
-  std::size_t capacity_bytes_ = 0;
-  std::size_t used_ = 0;
-  std::size_t peak_ = 0;
 };
 
 }  // namespace gyre

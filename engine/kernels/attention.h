@@ -11,18 +11,17 @@
 // key_position + j (both 0 for a plain full pass; decoding and chunked prefill shift them):
 //   bidirectional   every key
 //   causal          key position <= query position
-//   causal_window   query position − w < key position <= query position (w = window >= 1 keys, the
-//                   current one included; ALGORITHMS 7.2)
-//   band            |query position − key position| <= window (half-width >= 0; bidirectional
-//   local)
+//   causal_window   query position − w < key position <= query position
+//                   (w = window >= 1 keys, the current one included; ALGORITHMS 7.2)
+//   band            |query position − key position| <= window
+//                   (half-width >= 0; bidirectional local)
 // l(i), the number of keys query i sees after masking, drives every length-dependent factor:
 //   softmax        softmax(scale · q·k)
-//   softmax_plus   softmax(scale · f(i) · q·k), f(i) = log(max(c, min_len)) / log(train_len) with c
-//   = l(i)
-//                  (or the query's position + 1 with log_count_positions), and f >= 1 with
-//                  log_at_least_one. Defaults (16, 512) are bert4keras's softmax_plus; min_len = 1
-//                  with log_at_least_one and log_count_positions is the post-hoc logn† of
-//                  ALGORITHMS 2.3.
+//   softmax_plus   softmax(scale · f(i) · q·k),  f(i) = log(max(c, min_len)) / log(train_len),
+//                  c = l(i) (or the query's position + 1 with log_count_positions), and f >= 1
+//                  with log_at_least_one. Defaults (16, 512) are bert4keras's softmax_plus;
+//                  min_len = 1 with log_at_least_one and log_count_positions is the post-hoc
+//                  logn† of ALGORITHMS 2.3.
 //   relu2          relu(scale · q·k)² / l(i), or / relu2_fixed_len when that is > 0.
 // A query that sees no key gets a zero output (and entropy 0).
 //

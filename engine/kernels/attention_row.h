@@ -1,4 +1,4 @@
-// Internal to the attention kernels (attention.cpp, kv_cache.cpp): one query's online-softmax state
+// Internal to the attention kernels (attention.cpp, kv_cache.cpp, flash.cpp): one query's online-softmax state
 // and the per-segment update, so that decoding from a ring buffer can feed two key segments into
 // one normalisation. Not part of the public kernel API.
 #pragma once

@@ -2,11 +2,11 @@
 // length c plus linear attention across chunks, O(n) in the sequence length.
 //
 // For chunk g (0-based) with rows t in [g·c, min((g+1)·c, n)):
-//   quad_t = (1/(c·s)) Σ_{u in chunk g, visible} relu(Qq_t·Kq_u)² V_u      (causal: u <= t)
-//   lin_t  = Ql_t · (Σ_{u} Kl_uᵀ V_u) / n                                    (non-causal: all n
-//   tokens) lin_t  = Ql_t · (Σ_{u < g·c} Kl_uᵀ V_u) / (g·c), and 0 for g = 0         (causal:
-//   earlier chunks only,
-//            normalised by the number of summed tokens; the post's "(g−1)n/c" is a typo, see 3.4)
+//   quad_t = (1/(c·s)) Σ_{u in chunk g, visible} relu(Qq_t·Kq_u)² V_u     (causal: u <= t)
+//   lin_t  = Ql_t · (Σ_u Kl_uᵀ V_u) / n                       (non-causal: all n tokens)
+//   lin_t  = Ql_t · (Σ_{u < g·c} Kl_uᵀ V_u) / (g·c), 0 for g = 0
+//                          (causal: earlier chunks only, normalised by the number of summed
+//                           tokens; the post's "(g−1)n/c" is a typo, see 3.4)
 //   out_t  = quad_t + lin_t   (the caller applies the U gate and W_o)
 // A last, shorter chunk is the padded chunk with its padding masked: its quadratic part still
 // divides by c, and padding never enters the linear sums. This matches shared/reference/gau_ref.py.

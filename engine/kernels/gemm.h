@@ -6,7 +6,7 @@
 // broadcast and B by two vector loads per k; the tile shape was chosen by measurement under
 // Node's V8 (4x8 beat 2x8, 3x8, 5x8 and 6x8; figures in the README). The driver blocks
 // over N and K so a B block stays in L2 and a micro-panel in L1. M = 1 takes a GEMV path that
-// streams four panels at once.
+// streams three panels at once.
 //
 // Row-major everywhere; lda/ldb/ldc are row strides in floats. The activation is applied after
 // the bias, once the whole K sum is done. Every entry point validates its arguments and returns a
@@ -55,10 +55,5 @@ Status gemm_nt(int M, int N, int K, const float* A, int lda, const float* B, int
 Status gemm_packed_scalar(int M, int N, int K, const float* A, int lda, const float* packed_b,
                           float* C, int ldc, const float* bias = nullptr,
                           Activation activation = Activation::none);
-
-// Naive triple loop in double precision accumulation: the oracle for tests. B is [K,N] (ldb >= N)
-// or, when b_transposed, [N,K] (ldb >= K). No validation.
-void gemm_reference(int M, int N, int K, const float* A, int lda, const float* B, int ldb,
-                    bool b_transposed, float* C, int ldc, const float* bias, Activation activation);
 
 }  // namespace gyre::kernels

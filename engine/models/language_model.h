@@ -1,7 +1,7 @@
 // The causal character language models Gyre ships (models/train/models.py is the reference):
-//   GAU-LM       x = RMSNorm(E[ids]); per layer x = RMSNorm(x + GAU(x));                 logits =
-//   x·W_outᵀ RoFormerV2   x = RMSNorm(E[ids]); per layer x = RMSNorm(x + MHA(x)), RMSNorm(x +
-//   FFN(x)); same head
+//   GAU-LM       x = RMSNorm(E[ids]); per layer x = RMSNorm(x + GAU(x))
+//   RoFormerV2   x = RMSNorm(E[ids]); per layer x = RMSNorm(x + MHA(x)), x = RMSNorm(x + FFN(x))
+//   both         logits = x·W_outᵀ
 // This file holds what both families share: config, tokenizer, weights, the key/value cache, the
 // attention override of the length-extrapolation lab, evaluation, and incremental decoding.
 // gau_lm.cpp and roformer_v2.cpp hold the layers.

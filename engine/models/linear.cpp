@@ -50,12 +50,4 @@ void Linear::apply(const float* x, int rows, float* y, Activation activation, in
                              y_stride ? y_stride : out_, nullptr, activation);
 }
 
-Status ensure_capacity(FloatBuffer& buffer, std::uint64_t count, std::string_view what) {
-  if (buffer.size() >= count) return Status::ok();
-  Result<FloatBuffer> grown = FloatBuffer::allocate(count, what);
-  if (!grown) return grown.status();
-  buffer = std::move(grown).value();
-  return Status::ok();
-}
-
 }  // namespace gyre::models

@@ -1,7 +1,7 @@
 // A bias-free dense layer y = act(x · Wᵀ) whose weights are packed once, at model load, for the
-// packed GEMM (kernels/gemm.h). W arrives in PyTorch's nn.Linear layout [out, in]; every model
-// layer (GAU projections, MHA, FFN, the U-Net's convolutions through im2col) runs through this one
-// class.
+// packed GEMM (kernels/gemm.h). W arrives in PyTorch's nn.Linear layout [out, in]. The GAU
+// projections, MHA, FFN, the output head and the U-Net's time embeddings and 1×1 skips run through
+// this class (the U-Net's 3×3 convolutions take Winograd, kernels/conv3x3.h).
 #pragma once
 
 #include <cstdint>
@@ -33,9 +33,5 @@ class Linear {
   int in_ = 0, out_ = 0;
   FloatBuffer packed_;
 };
-
-// Grows `buffer` to at least `count` floats (contents not kept). The only allocation a model makes
-// after load, and only when a call is longer than any before it.
-Status ensure_capacity(FloatBuffer& buffer, std::uint64_t count, std::string_view what);
 
 }  // namespace gyre::models

@@ -1,4 +1,4 @@
-// The model API (web/lib/model.js) in Node on both wasm flavours: loading, generation (seeded, streamed,
+// The model API (web/lib/model.js) in Node on every wasm flavour (flavours.mjs): loading, generation (seeded, streamed,
 // abortable), evaluation with attention overrides, attention entropy and weights, widening with
 // verify(), DDPM sampling with per-step callbacks, golden logits through JS, and typed errors.
 import assert from 'node:assert/strict';

@@ -35,32 +35,6 @@ TEST_CASE(
   CHECK(gyre::Tensor::zeros({4}).is_ok());
 }
 
-TEST_CASE("workspace: aligned slices, peak tracking, reset, and a typed error when too small") {
-  auto workspace = gyre::Workspace::create(1024);
-  REQUIRE(workspace.is_ok());
-  auto a = workspace->take(3, "a");
-  auto b = workspace->take(5, "b");
-  REQUIRE(a.is_ok());
-  REQUIRE(b.is_ok());
-  CHECK(reinterpret_cast<std::uintptr_t>(b->data()) % gyre::kBufferAlignment == 0);
-  CHECK(b->data() >= a->data() + 3);
-  const std::size_t peak = workspace->peak_bytes();
-  CHECK(peak >= 8 * sizeof(float));
-
-  auto too_big = workspace->take(1 << 20, "scores");
-  REQUIRE_FALSE(too_big.is_ok());
-  CHECK(too_big.status().code() == ErrorCode::kBadArgument);
-  CHECK(too_big.status().message().find("scores") != std::string::npos);
-  auto overflow = workspace->take(SIZE_MAX / 2, "overflow");
-  CHECK_FALSE(overflow.is_ok());
-
-  workspace->reset();
-  CHECK(workspace->used_bytes() == 0);
-  CHECK(workspace->peak_bytes() == peak);
-  auto again = workspace->take(256, "all of it");
-  CHECK(again.is_ok());
-}
-
 #if defined(__EMSCRIPTEN__)
 TEST_CASE("tensor: exhausting the wasm heap gives OUT_OF_MEMORY and frees cleanly") {
   // 2 GiB heap limit: 512 MiB blocks run out after at most four.

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/activation.h"
 #include "kernels/gemm.h"
 
 using gyre::ErrorCode;
@@ -18,9 +19,30 @@ using gyre::kernels::gemm_pack_b;
 using gyre::kernels::gemm_packed;
 using gyre::kernels::gemm_packed_scalar;
 using gyre::kernels::gemm_packed_size;
-using gyre::kernels::gemm_reference;
 
 namespace {
+
+std::size_t at(int row, int stride, int column) {
+  return static_cast<std::size_t>(row) * stride + column;
+}
+
+// The oracle: a naive triple loop accumulating in double. B is [K,N] (ldb >= N) or, when
+// b_transposed, [N,K] (ldb >= K).
+void gemm_reference(int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+                    bool b_transposed, float* C, int ldc, const float* bias,
+                    Activation activation) {
+  for (int i = 0; i < M; ++i) {
+    for (int j = 0; j < N; ++j) {
+      double sum = bias ? bias[j] : 0.0;
+      for (int k = 0; k < K; ++k) {
+        const float b = b_transposed ? B[at(j, ldb, k)] : B[at(k, ldb, j)];
+        sum += static_cast<double>(A[at(i, lda, k)]) * b;
+      }
+      C[at(i, ldc, j)] =
+          gyre::kernels::apply_activation_scalar(static_cast<float>(sum), activation);
+    }
+  }
+}
 
 constexpr Activation kActivations[] = {Activation::none, Activation::relu, Activation::silu,
                                        Activation::gelu};
