@@ -95,4 +95,13 @@ std::unique_ptr<LanguageModel> make_gau_lm(LmConfig config, TensorMap weights) {
   return std::make_unique<GauLm>(std::move(config), std::move(weights));
 }
 
+void append_gau_layer_tensors(const LmConfig& c, int layer,
+                              std::vector<std::pair<std::string, Shape>>& tensors) {
+  const std::string prefix = "layers." + std::to_string(layer) + ".";
+  tensors.push_back({prefix + "i_dense.weight", {2 * c.expansion + c.key_size, c.hidden}});
+  tensors.push_back({prefix + "q_scale", {c.key_size}});
+  tensors.push_back({prefix + "k_scale", {c.key_size}});
+  tensors.push_back({prefix + "o_dense.weight", {c.hidden, c.expansion}});
+}
+
 }  // namespace gyre::models

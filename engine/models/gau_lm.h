@@ -7,11 +7,18 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "models/language_model.h"
 
 namespace gyre::models {
 
 std::unique_ptr<LanguageModel> make_gau_lm(LmConfig config, TensorMap weights);
+
+// Appends the names and shapes of layer `layer`'s tensors (LanguageModel::expected_tensors).
+void append_gau_layer_tensors(const LmConfig& c, int layer,
+                              std::vector<std::pair<std::string, Shape>>& tensors);
 
 }  // namespace gyre::models

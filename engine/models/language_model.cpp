@@ -60,6 +60,14 @@ std::uint32_t next_code_point(std::string_view text, std::size_t& i) {
   return code;
 }
 
+// relu(c·a)² = c²·relu(a)²: with log-n, relu² multiplies the weights of a query that sees `visible`
+// keys by c², c = max(1, log l / log L) (its entropy is unchanged).
+float relu2_logn_weight_factor(const AttentionSetup& setup, int visible) {
+  const float c = std::max(
+      1.0f, std::log(static_cast<float>(std::max(visible, 1))) / setup.relu2_logn_log_train);
+  return c * c;
+}
+
 }  // namespace
 
 std::string LmConfig::normaliser_name() const {
@@ -218,20 +226,10 @@ std::vector<std::pair<std::string, Shape>> LanguageModel::expected_tensors(const
   std::vector<std::pair<std::string, Shape>> names;
   names.push_back({"embeddings.weight", {c.vocab_size, c.hidden}});
   for (int l = 0; l < c.layers; ++l) {
-    const std::string i = std::to_string(l);
-    if (c.family == LmFamily::gau) {
-      names.push_back(
-          {"layers." + i + ".i_dense.weight", {2 * c.expansion + c.key_size, c.hidden}});
-      names.push_back({"layers." + i + ".q_scale", {c.key_size}});
-      names.push_back({"layers." + i + ".k_scale", {c.key_size}});
-      names.push_back({"layers." + i + ".o_dense.weight", {c.hidden, c.expansion}});
-    } else {
-      for (const char* p : {"q", "k", "v", "o"}) {
-        names.push_back({"attentions." + i + "." + p + "_dense.weight", {c.hidden, c.hidden}});
-      }
-      names.push_back({"feed_forwards." + i + ".i_dense.weight", {c.intermediate, c.hidden}});
-      names.push_back({"feed_forwards." + i + ".o_dense.weight", {c.hidden, c.intermediate}});
-    }
+    if (c.family == LmFamily::gau)
+      append_gau_layer_tensors(c, l, names);
+    else
+      append_roformer_v2_layer_tensors(c, l, names);
   }
   names.push_back({"output.weight", {c.vocab_size, c.hidden}});
   return names;
@@ -401,15 +399,10 @@ Status LanguageModel::attention_with_capture(const AttentionSetup& setup,
   if (Status s = kernels::attention(setup.config, shape, q, k, v, out, attention_workspace_, extra);
       !s.is_ok())
     return s;
-  // relu(c·a)² = c²·relu(a)²: the log-n factor of relu² scales each query's weights (entropy
-  // unchanged).
   const auto logn_square = [&](int query) {
     const kernels::QueryVisibility vis =
         kernels::attention_query_visibility(setup.config, shape, query);
-    const float visible = static_cast<float>(vis.end_key - vis.first_key);
-    const float factor =
-        std::max(1.0f, std::log(std::max(visible, 1.0f)) / setup.relu2_logn_log_train);
-    return factor * factor;
+    return relu2_logn_weight_factor(setup, vis.end_key - vis.first_key);
   };
   const int value_floats = shape.num_heads * (shape.value_dim ? shape.value_dim : shape.head_dim);
   const int out_stride = shape.out_stride ? shape.out_stride : value_floats;
@@ -474,12 +467,11 @@ Status LanguageModel::attend(int layer, Pass pass, const AttentionSetup& setup, 
         !s.is_ok())
       return s;
     if (setup.relu2_logn_log_train > 0) {
-      // The one query sees min(position + 1, window) keys: relu(c·a)² = c²·relu(a)².
+      // The one query sees min(position + 1, window) keys.
       const int visible =
           decode_window_ > 0 ? std::min(first_position + 1, decode_window_) : first_position + 1;
-      const float c =
-          std::max(1.0f, std::log(static_cast<float>(visible)) / setup.relu2_logn_log_train);
-      for (int i = 0; i < value_width(); ++i) out[i] *= c * c;
+      const float f = relu2_logn_weight_factor(setup, visible);
+      for (int i = 0; i < value_width(); ++i) out[i] *= f;
     }
     return Status::ok();
   }

@@ -106,4 +106,14 @@ std::unique_ptr<LanguageModel> make_roformer_v2(LmConfig config, TensorMap weigh
   return std::make_unique<RoFormerV2>(std::move(config), std::move(weights));
 }
 
+void append_roformer_v2_layer_tensors(const LmConfig& c, int layer,
+                                      std::vector<std::pair<std::string, Shape>>& tensors) {
+  const std::string attention = "attentions." + std::to_string(layer) + ".";
+  const std::string ffn = "feed_forwards." + std::to_string(layer) + ".";
+  for (const char* p : {"q", "k", "v", "o"})
+    tensors.push_back({attention + p + "_dense.weight", {c.hidden, c.hidden}});
+  tensors.push_back({ffn + "i_dense.weight", {c.intermediate, c.hidden}});
+  tensors.push_back({ffn + "o_dense.weight", {c.hidden, c.intermediate}});
+}
+
 }  // namespace gyre::models

@@ -5,6 +5,7 @@
 
 #include "io/safetensors.h"
 #include "kernels/conv3x3.h"
+#include "kernels/resample.h"
 #include "kernels/vecmath.h"
 
 namespace gyre::models {
@@ -137,9 +138,9 @@ Status UNet::build(const io::SafetensorsFile& file) {
   if (Status s = conv("stem.weight", c.image_channels, c.base_channels, stem_); !s.is_ok())
     return s;
 
-  // The channel plan of UNet.__init__: widths is the skip stack's channel counts.
+  // The level plan of UNet.__init__; the up blocks take their widths from the skip stack.
   int channels = c.base_channels, side = c.image_size;
-  std::vector<int> widths{channels};
+  skips_.push_back({side, channels});
   for (int m : c.multipliers) {
     for (int b = 0; b < c.blocks; ++b) {
       down_.emplace_back();
@@ -148,7 +149,7 @@ Status UNet::build(const io::SafetensorsFile& file) {
           !s.is_ok())
         return s;
       channels = m * c.base_channels;
-      widths.push_back(channels);
+      skips_.push_back({side, channels});
     }
     const bool pooled = side > c.min_pixel;
     if (pooled && side % 2 != 0)
@@ -156,16 +157,15 @@ Status UNet::build(const io::SafetensorsFile& file) {
     pool_after_.push_back(pooled);
     if (pooled) {
       side /= 2;
-      widths.push_back(channels);
+      skips_.push_back({side, channels});
     }
   }
   if (Status s = block("middle.", channels, channels, middle_); !s.is_ok()) return s;
-  widths.pop_back();
+  std::size_t top = skips_.size() - 1;  // the deepest entry is not used (see run_chunk)
   for (int level = static_cast<int>(c.multipliers.size()) - 1; level >= 0; --level) {
-    if (pool_after_[level]) widths.pop_back();
+    if (pool_after_[level]) --top;
     for (int b = 0; b < c.blocks; ++b) {
-      const int target = widths.back();
-      widths.pop_back();
+      const int target = skips_[--top].channels;
       up_.emplace_back();
       if (Status s =
               block("up." + std::to_string(up_.size() - 1) + ".", channels, target, up_.back());
@@ -173,6 +173,10 @@ Status UNet::build(const io::SafetensorsFile& file) {
         return s;
       channels = target;
     }
+  }
+  max_channels_ = std::max(c.base_channels, c.image_channels);
+  for (const std::vector<Block>* blocks : {&down_, &up_}) {
+    for (const Block& b : *blocks) max_channels_ = std::max({max_channels_, b.c_in, b.c_out});
   }
   Result<const float*> gamma = read("head_norm.weight", {channels});
   if (!gamma) return gamma.status();
@@ -256,40 +260,19 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
   const std::uint64_t B = static_cast<std::uint64_t>(batch);
   const int s0 = c.image_size, ci = c.image_channels;
 
-  // Workspace sizes from the plan: the largest activation and channel count over all levels.
-  std::uint64_t max_channels = std::max(c.base_channels, ci);
-  std::vector<std::uint64_t> stack_sizes{static_cast<std::uint64_t>(s0) * s0 * c.base_channels};
-  {
-    int side = s0;
-    std::size_t index = 0;
-    for (std::size_t level = 0; level < c.multipliers.size(); ++level) {
-      for (int b = 0; b < c.blocks; ++b, ++index) {
-        const std::uint64_t pixels = static_cast<std::uint64_t>(side) * side;
-        stack_sizes.push_back(pixels * down_[index].c_out);
-      }
-      if (pool_after_[level]) {
-        side /= 2;
-        stack_sizes.push_back(static_cast<std::uint64_t>(side) * side * down_[index - 1].c_out);
-      }
-    }
-  }
-  for (const std::vector<Block>* blocks : {&down_, &up_}) {
-    for (const Block& b : *blocks)
-      max_channels = std::max<std::uint64_t>(max_channels, std::max(b.c_in, b.c_out));
+  // The workspace for this chunk, from the plan.
+  if (stack_.size() < skips_.size()) stack_.resize(skips_.size());
+  for (std::size_t i = 0; i < skips_.size(); ++i) {
+    const std::uint64_t floats = B * skips_[i].side * skips_[i].side * skips_[i].channels;
+    if (Status s = ensure_capacity(stack_[i], floats, "the U-Net skip stack"); !s.is_ok()) return s;
   }
   // An upper bound for every activation: the widest block at full resolution.
-  const std::uint64_t max_activation = static_cast<std::uint64_t>(s0) * s0 * max_channels;
-  if (stack_.size() < stack_sizes.size()) stack_.resize(stack_sizes.size());
-  for (std::size_t i = 0; i < stack_sizes.size(); ++i) {
-    if (Status s = ensure_capacity(stack_[i], B * stack_sizes[i], "the U-Net skip stack");
-        !s.is_ok())
-      return s;
-  }
+  const std::uint64_t activation = B * s0 * s0 * max_channels_;
   for (auto [buffer, floats] :
-       {std::pair{&input_, B * s0 * s0 * ci}, std::pair{&current_, B * max_activation},
-        std::pair{&upsampled_, B * max_activation}, std::pair{&block_h1_, B * max_activation},
-        std::pair{&block_h2_, B * max_activation}, std::pair{&block_h3_, B * max_activation},
-        std::pair{&time_embedding_, B * c.time_dim}, std::pair{&time_added_, B * max_channels}}) {
+       {std::pair{&input_, B * s0 * s0 * ci}, std::pair{&current_, activation},
+        std::pair{&upsampled_, activation}, std::pair{&block_h1_, activation},
+        std::pair{&block_h2_, activation}, std::pair{&block_h3_, activation},
+        std::pair{&time_embedding_, B * c.time_dim}, std::pair{&time_added_, B * max_channels_}}) {
     if (Status s = ensure_capacity(*buffer, floats, "the U-Net workspace"); !s.is_ok()) return s;
   }
 
@@ -307,42 +290,28 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
   }
   const float* t = time_embedding_.data();
 
-  // The skip stack holds (buffer index, channels); the down path fills it in order.
-  std::vector<std::pair<int, int>> stack;
-  if (Status s = conv3x3(stem_, input_.data(), batch, s0, stack_[0].data(), Activation::none);
+  // The skip stack is stack_[0 .. top): the down path pushes, the up path pops (LIFO).
+  int top = 0;
+  if (Status s = conv3x3(stem_, input_.data(), batch, s0, stack_[top].data(), Activation::none);
       !s.is_ok())
     return s;
-  stack.push_back({0, c.base_channels});
-  const float* current = stack_[0].data();
-  int side = s0, channels = c.base_channels, next = 1;
+  const float* current = stack_[top++].data();
+  int side = s0, channels = c.base_channels;
   std::size_t index = 0;
   for (std::size_t level = 0; level < c.multipliers.size(); ++level) {
     for (int b = 0; b < c.blocks; ++b, ++index) {
-      if (Status s = run_block(down_[index], current, batch, side, t, stack_[next].data());
+      if (Status s = run_block(down_[index], current, batch, side, t, stack_[top].data());
           !s.is_ok())
         return s;
       channels = down_[index].c_out;
-      current = stack_[next].data();
-      stack.push_back({next++, channels});
+      current = stack_[top++].data();
     }
     if (pool_after_[level]) {
-      const int half = side / 2;
-      float* pooled = stack_[next].data();
-      for (int b = 0; b < batch; ++b)
-        for (int i = 0; i < half; ++i)
-          for (int j = 0; j < half; ++j) {
-            const float* src =
-                current + ((static_cast<std::size_t>(b) * side + 2 * i) * side + 2 * j) * channels;
-            const std::size_t row = static_cast<std::size_t>(side) * channels;
-            float* dst = pooled + ((static_cast<std::size_t>(b) * half + i) * half + j) * channels;
-            for (int ch = 0; ch < channels; ++ch) {
-              dst[ch] =
-                  (src[ch] + src[channels + ch] + src[row + ch] + src[row + channels + ch]) * 0.25f;
-            }
-          }
-      side = half;
-      current = pooled;
-      stack.push_back({next++, channels});
+      if (Status s = kernels::avg_pool_2x2(current, stack_[top].data(), batch, side, channels);
+          !s.is_ok())
+        return s;
+      side /= 2;
+      current = stack_[top++].data();
     }
   }
   // Ping-pong between two buffers on the way up.
@@ -350,28 +319,18 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
   int out = 0;
   if (Status s = run_block(middle_, current, batch, side, t, buffers[out]); !s.is_ok()) return s;
   current = buffers[out];
-  stack.pop_back();  // the deepest level's last block output is not used (Keras-DDPM)
-  const auto add_skip = [&](float* target, std::size_t floats) {
-    const auto [buffer, skip_channels] = stack.back();
-    stack.pop_back();
-    (void)skip_channels;
-    (void)kernels::vec_add(target, stack_[buffer].data(), target, static_cast<int>(floats));
+  --top;  // the deepest level's last block output is not used (Keras-DDPM)
+  const auto add_skip = [&](float* target, std::uint64_t floats) {
+    (void)kernels::vec_add(target, stack_[--top].data(), target, static_cast<int>(floats));
   };
   index = 0;
   for (int level = static_cast<int>(c.multipliers.size()) - 1; level >= 0; --level) {
     if (pool_after_[level]) {
-      const int twice = side * 2;
       out ^= 1;
       float* up = buffers[out];
-      for (int b = 0; b < batch; ++b)
-        for (int i = 0; i < twice; ++i)
-          for (int j = 0; j < twice; ++j) {
-            std::memcpy(
-                up + ((static_cast<std::size_t>(b) * twice + i) * twice + j) * channels,
-                current + ((static_cast<std::size_t>(b) * side + i / 2) * side + j / 2) * channels,
-                sizeof(float) * channels);
-          }
-      side = twice;
+      if (Status s = kernels::upsample_nearest_2x(current, up, batch, side, channels); !s.is_ok())
+        return s;
+      side *= 2;
       add_skip(up, B * side * side * channels);
       current = up;
     }

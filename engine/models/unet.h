@@ -89,7 +89,15 @@ class UNet {
   const float* head_beta_ = nullptr;
   std::vector<Block> down_, up_;
   Block middle_;
+  // The level plan, computed once by build(): which levels pool after their down blocks (and
+  // upsample before their up blocks), the skip-stack entries in push order (the stem, each down
+  // block, each pooling), and the widest channel count.
+  struct Skip {
+    int side = 0, channels = 0;
+  };
   std::vector<bool> pool_after_;
+  std::vector<Skip> skips_;
+  int max_channels_ = 0;
   // Workspace, grown to the largest chunk seen (at most kMaxChunk images).
   std::vector<FloatBuffer> stack_;  // one buffer per skip-stack entry
   FloatBuffer input_, current_, upsampled_, block_h1_, block_h2_, block_h3_, conv_scratch_,
