@@ -1,10 +1,13 @@
 // `npm run bench:kernels`: Gyre's GEMM and vector kernels against tfjs-backend-wasm (XNNPACK) and
 // onnxruntime-web (MLAS), in one Node process, one thread each, interleaved rounds, medians.
-//   node --no-experimental-fetch bench/kernels.mjs [--rounds N] [--only gemm|vec] [--out FILE]
+//   node --no-experimental-fetch bench/kernels.mjs [--rounds N] [--only gemm|linear|vec] [--out FILE]
 //        [--flavour simd|relaxed]
 // Ours: the wasm-simd module (web/lib/wasm/gyre-simd.*), or with --flavour relaxed the relaxed-SIMD
 // one (fused multiply-add; Node 20 needs --experimental-wasm-relaxed-simd), weights packed once;
 // the A·Bᵀ cases (attention scores) give every engine both operands fresh, nothing pre-packed.
+// The linear cases go through the public API, engine.kernels.linear (weights packed once), and give
+// every engine x as a JS array and take y back as one: tfjs builds a tensor from x and reads the
+// product with dataSync(), onnxruntime-web feeds x, ours copies x into the heap and y out.
 // tfjs: tf.matMul on resident tensors (the backend caches XNNPACK's packed B per B tensor).
 // onnxruntime-web: InferenceSession.run, B a constant initializer; its time includes the copy of
 // the input into and the output out of its heap, which its API cannot avoid.
@@ -20,6 +23,7 @@ import { performance } from 'node:perf_hooks';
 import os from 'node:os';
 import { buildModel, onnxNode } from './onnx_builder.mjs';
 import { ceilingCase, streamingCase } from './peak.mjs';
+import { createEngine } from '../web/lib/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -196,6 +200,38 @@ async function gemmCase(gyre, tf, ort, [M, K, N]) {
   };
 }
 
+// y = x·W through each engine's public API with W resident: x arrives as a Float32Array, y leaves
+// as one.
+async function linearCase(engine, tf, ort, [M, K, N]) {
+  const X = randomArray(M * K, 11 + M), W = randomArray(K * N, 13 + N);
+  const layer = engine.kernels.linear(W, { in: K, out: N });
+  const tw = tf.tensor2d(W, [K, N]);
+  const tfjsApply = () => {
+    const tx = tf.tensor2d(X, [M, K]);
+    const y = tf.matMul(tx, tw);
+    const values = y.dataSync();
+    tx.dispose(); y.dispose();
+    return values;
+  };
+  const got = layer.apply(X, M), want = tfjsApply();
+  let maxError = 0;
+  for (let i = 0; i < M * N; ++i) maxError = Math.max(maxError, Math.abs(got[i] - want[i]));
+  if (!(maxError < 1e-3 * Math.sqrt(K))) throw new Error(`linear ${M}x${K}x${N}: ours differs from tfjs by ${maxError}`);
+  const session = await ort.InferenceSession.create(buildModel({
+    nodes: [onnxNode('MatMul', ['A', 'B'], ['C'])],
+    inputs: [['A', [M, K]]], outputs: [['C', [M, N]]], initializers: [['B', [K, N], W]],
+  }), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const result = await measure({
+    gyre: () => layer.apply(X, M),
+    tfjs: tfjsApply,
+    ort: async () => (await session.run({ A: new ort.Tensor('float32', X, [M, K]) })).C.data,
+  });
+  layer.dispose(); tw.dispose();
+  await session.release();
+  const flops = 2 * M * N * K;
+  return { name: `linear ${M}x${K}x${N}`, kind: 'gemm', flops, ...withRates(result, (ms) => flops / ms / 1e6) };
+}
+
 function withRates(result, rate) {
   const engines = {};
   for (const [name, r] of Object.entries(result)) {
@@ -292,6 +328,8 @@ function format(results) {
 }
 
 const [gyre, tf, ort] = [await loadGyre(), await loadTfjs(), await loadOrt()];
+const engine = await createEngine({ simd: true, relaxed: flavour === 'relaxed' });
+if (engine.features.flavour !== flavour) throw new Error(`createEngine loaded ${engine.features.flavour}, not ${flavour}`);
 const arithmeticCeiling = ceilingCase(flavour);
 const results = [];
 if (only === 'all' || only === 'gemm') {
@@ -302,6 +340,14 @@ if (only === 'all' || only === 'gemm') {
       `ort ${r.engines.ort.median.toFixed(1)}  ->  ${r.ratioTfjs.toFixed(2)}x tfjs, ${r.ratioOrt.toFixed(2)}x ort, ` +
       `${(100 * r.shareOfCeiling).toFixed(0)} % of the ceiling (` +
       (r.ceiling.gflops ? `${r.ceiling.gflops.toFixed(1)} GFLOP/s)` : `streaming B at ${r.ceiling.streamingGBps.toFixed(1)} GB/s)`));
+  }
+}
+if (only === 'all' || only === 'gemm' || only === 'linear') {
+  for (const shape of [[1, 512, 512], [64, 512, 512]]) {
+    const r = await linearCase(engine, tf, ort, shape);
+    results.push(r);
+    console.log(`${r.name.padEnd(16)} GFLOP/s median: ours ${r.engines.gyre.median.toFixed(1)}, tfjs ${r.engines.tfjs.median.toFixed(1)}, ` +
+      `ort ${r.engines.ort.median.toFixed(1)}  ->  ${r.ratioTfjs.toFixed(2)}x tfjs, ${r.ratioOrt.toFixed(2)}x ort`);
   }
 }
 if (only === 'all' || only === 'gemm') {

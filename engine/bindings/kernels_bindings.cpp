@@ -4,12 +4,17 @@
 // { ok: false, code, message } (js_result.h; the kernels validate their arguments, nothing is
 // written on error).
 #include <emscripten/bind.h>
-
 #include <emscripten/val.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <utility>
 
 #include "bindings/heap_args.h"
 #include "bindings/js_result.h"
 #include "core/status.h"
+#include "core/tensor.h"
 #include "kernels/gemm.h"
 #include "kernels/vecmath.h"
 
@@ -79,6 +84,66 @@ emscripten::val group_norm(Address x, Address y, int channels, int pixels, int g
       channels_last ? k::GroupNormLayout::channels_last : k::GroupNormLayout::channels_first));
 }
 
+// engine.kernels.linear: a weight packed once for gemm_packed, with its bias and activation, kept
+// under an integer handle until JS disposes of it.
+struct PackedLinear {
+  int in = 0, out = 0;
+  k::Activation activation = k::Activation::none;
+  FloatBuffer packed;
+  FloatBuffer bias;  // empty when there is none
+};
+std::map<int, PackedLinear> linears;
+int next_linear = 1;
+
+// weight: [in, out] row-major, or [out, in] (a PyTorch nn.Linear weight) when transposed; bias:
+// out floats or 0. Returns the handle.
+emscripten::val linear_create(int in_features, int out_features, Address weight, bool transposed,
+                              Address bias, int act) {
+  if (in_features < 1 || out_features < 1)
+    return failure(ErrorCode::kBadArgument, "linear: in and out must be >= 1");
+  if (act < 0 || act > static_cast<int>(k::Activation::gelu))
+    return failure(ErrorCode::kBadArgument, "linear: unknown activation");
+  PackedLinear layer;
+  layer.in = in_features;
+  layer.out = out_features;
+  layer.activation = activation(act);
+  Result<FloatBuffer> packed =
+      FloatBuffer::allocate(k::gemm_packed_size(in_features, out_features), "linear weight");
+  if (!packed) return failure(packed.status());
+  layer.packed = std::move(packed).value();
+  if (Status s =
+          k::gemm_pack_b(in(weight), in_features, out_features,
+                         transposed ? in_features : out_features, transposed, layer.packed.data());
+      !s.is_ok())
+    return failure(s);
+  if (bias) {
+    Result<FloatBuffer> copy = FloatBuffer::allocate(out_features, "linear bias");
+    if (!copy) return failure(copy.status());
+    layer.bias = std::move(copy).value();
+    std::copy(in(bias), in(bias) + out_features, layer.bias.data());
+  }
+  const int handle = next_linear++;
+  linears.emplace(handle, std::move(layer));
+  return success(emscripten::val(handle));
+}
+
+// y[rows, out] = act(x[rows, in] · W + bias), dense rows.
+emscripten::val linear_apply(int handle, int rows, Address x, Address y) {
+  const auto it = linears.find(handle);
+  if (it == linears.end())
+    return failure(ErrorCode::kBadArgument,
+                   "linear layer " + std::to_string(handle) + " is disposed");
+  const PackedLinear& layer = it->second;
+  const Status s = k::gemm_packed(rows, layer.out, layer.in, in(x), layer.in, layer.packed.data(),
+                                  out(y), layer.out, layer.bias.data(), layer.activation);
+  return result(s);
+}
+
+emscripten::val linear_free(int handle) {
+  linears.erase(handle);
+  return success();
+}
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(gyre_kernels) {
@@ -88,6 +153,9 @@ EMSCRIPTEN_BINDINGS(gyre_kernels) {
   function("kernelGemmPacked", &gemm_packed);
   function("kernelGemm", &gemm);
   function("kernelGemmNt", &gemm_nt);
+  function("kernelLinearCreate", &linear_create);
+  function("kernelLinearApply", &linear_apply);
+  function("kernelLinearFree", &linear_free);
   function("kernelExp", &unary<k::vec_exp>);
   function("kernelSigmoid", &unary<k::vec_sigmoid>);
   function("kernelSilu", &unary<k::vec_silu>);

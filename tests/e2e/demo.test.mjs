@@ -118,3 +118,30 @@ test('in the browser, a lying safetensors file is a BadModelError and the engine
   assert.deepEqual(result.values, [0, 2.5]);
   await page.close();
 });
+
+test('engine.kernels.linear through the worker client: packed once, applied, typed errors, disposed', async () => {
+  const page = await openDemo();
+  const result = await page.evaluate(async () => {
+    const { createEngine, BadArgumentError } = await import('/web/lib/index.js');
+    const engine = await createEngine({ worker: true });
+    // W [3 × 2] (in × out), bias, relu: y = relu(x·W + b)
+    const layer = await engine.kernels.linear(Float32Array.of(1, 2, 3, 4, 5, 6), {
+      in: 3, out: 2, bias: Float32Array.of(0.5, -100), activation: 'relu',
+    });
+    const y = await layer.apply(Float32Array.of(1, 0, -1, 2, 1, 0), 2);
+    const typed = async (promise) => {
+      try { await promise; return 'no error'; } catch (error) { return error instanceof BadArgumentError ? error.message : String(error); }
+    };
+    const short = await typed(layer.apply(Float32Array.of(1, 2), 1));
+    await layer.dispose();
+    const disposed = await typed(layer.apply(Float32Array.of(1, 2, 3), 1));
+    return { y: Array.from(y), isFloat32: y instanceof Float32Array, short, disposed };
+  });
+  // row 0: (1·1 + 0·3 − 1·5, 1·2 + 0·4 − 1·6) + b = (−3.5, −104) → relu (0, 0)
+  // row 1: (2·1 + 1·3, 2·2 + 1·4) + b = (5.5, −92) → (5.5, 0)
+  assert.deepEqual(result.y, [0, 0, 5.5, 0]);
+  assert.ok(result.isFloat32);
+  assert.match(result.short, /x holds 2 floats, needs 3/);
+  assert.match(result.disposed, /disposed/);
+  await page.close();
+});

@@ -129,6 +129,49 @@ for (const flavour of FLAVOURS) {
       assert.ok(maxDifference(kernels.gemm(a, transposed, { m, n, k, transposeB: true, bias, activation: 'silu' }), expected) < 1e-5);
     });
 
+    test('a pre-packed linear layer matches a float64 reference for one row and many, until disposed', () => {
+      const next = random(21);
+      const [inFeatures, outFeatures] = [37, 19];  // neither a multiple of the 8-column panel
+      const weight = randomArray(inFeatures * outFeatures, next);  // [in × out]
+      const transposed = new Float32Array(outFeatures * inFeatures);
+      for (let i = 0; i < inFeatures; i++) {
+        for (let j = 0; j < outFeatures; j++) transposed[j * inFeatures + i] = weight[i * outFeatures + j];
+      }
+      const bias = randomArray(outFeatures, next);
+      const reference = (x, rows, withBias, act) => {
+        const y = new Float64Array(rows * outFeatures);
+        for (let r = 0; r < rows; r++) {
+          for (let j = 0; j < outFeatures; j++) {
+            let sum = withBias ? bias[j] : 0;
+            for (let i = 0; i < inFeatures; i++) sum += x[r * inFeatures + i] * weight[i * outFeatures + j];
+            y[r * outFeatures + j] = act === 'relu' ? Math.max(0, sum) : sum;
+          }
+        }
+        return y;
+      };
+      const plain = kernels.linear(weight, { in: inFeatures, out: outFeatures });
+      const torch = kernels.linear(transposed, { in: inFeatures, out: outFeatures, transposeB: true, bias, activation: 'relu' });
+      assert.equal(plain.in, inFeatures);
+      assert.equal(plain.out, outFeatures);
+      for (const rows of [1, 2, 5, 70, 3]) {  // the GEMV, the edge tiles, growing and reusing its buffers
+        const x = randomArray(rows * inFeatures, next);
+        assert.ok(maxDifference(plain.apply(x, rows), reference(x, rows, false, 'none')) < 1e-5, `rows ${rows}`);
+        assert.ok(maxDifference(torch.apply(x), reference(x, rows, true, 'relu')) < 1e-5, `rows ${rows}, bias, relu`);
+      }
+      assert.throws(() => plain.apply(new Float32Array(inFeatures), 2), /x holds 37 floats, needs 74/);
+      assert.throws(() => plain.apply(new Float32Array(inFeatures + 1)), BadArgumentError, 'not a whole number of rows');
+      assert.throws(() => kernels.linear(weight, { in: inFeatures, out: outFeatures + 1 }), BadArgumentError);
+      assert.throws(() => kernels.linear(weight, { in: 0, out: outFeatures }), BadArgumentError);
+      assert.throws(() => kernels.linear(weight, { in: inFeatures, out: outFeatures, activation: 'tanh' }), /activation must be one of/);
+      assert.throws(() => kernels.linear(weight, { in: inFeatures, out: outFeatures, bias: new Float32Array(3) }), /bias holds 3/);
+      plain.dispose();
+      plain.dispose();  // a second dispose does nothing
+      assert.throws(() => plain.apply(new Float32Array(inFeatures)), (error) => error instanceof BadArgumentError && /disposed/.test(error.message));
+      const x = randomArray(inFeatures, next);
+      assert.ok(maxDifference(torch.apply(x), reference(x, 1, true, 'relu')) < 1e-5, 'the other layer is unaffected');
+      torch.dispose();
+    });
+
     test('FLASH mixed-chunk attention matches its formula', () => {
       const [n, c, s, e] = [45, 16, 8, 12];
       const { inputs, v, options } = flashCase(11, n, c, s, e);

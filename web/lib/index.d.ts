@@ -99,6 +99,16 @@ export interface FlashDecoder {
   dispose(): void;
 }
 
+/** A dense layer packed once (engine.kernels.linear). */
+export interface LinearLayer {
+  readonly in: number;
+  readonly out: number;
+  /** activation(x · W + bias) for `rows` rows of x ([rows × in]; default x.length / in): [rows × out]. */
+  apply(x: Float32Array, rows?: number): Float32Array;
+  /** Frees the packed weight; apply() afterwards throws BadArgumentError. */
+  dispose(): void;
+}
+
 /** engine.kernels: the raw kernels on row-major Float32Arrays (kernels.js). */
 export interface Kernels {
   attention(q: Float32Array, k: Float32Array, v: Float32Array, options: KernelAttentionOptions & { entropy?: boolean }):
@@ -107,6 +117,9 @@ export interface Kernels {
     options: KernelAttentionOptions & { head?: number; queryBegin?: number; queryEnd?: number }): Float32Array;
   gemm(a: Float32Array, b: Float32Array, options: { m: number; n: number; k: number; transposeB?: boolean;
     bias?: Float32Array | null; activation?: 'none' | 'relu' | 'silu' | 'gelu' }): Float32Array;
+  /** weight [in × out], or [out × in] (PyTorch nn.Linear) with transposeB: packed once for apply(). */
+  linear(weight: Float32Array, options: { in: number; out: number; transposeB?: boolean;
+    bias?: Float32Array | null; activation?: 'none' | 'relu' | 'silu' | 'gelu' }): LinearLayer;
   flash(qQuad: Float32Array, kQuad: Float32Array, qLin: Float32Array, kLin: Float32Array, v: Float32Array,
     options: { length: number; chunk?: number; qkDim: number; valueDim: number; causal?: boolean }): Float32Array;
   flashDecoder(options: { chunk?: number; qkDim: number; valueDim: number }): FlashDecoder;

@@ -1,6 +1,7 @@
 // engine.kernels: the engine's raw kernels on JS arrays (GEMM, fused attention with its entropy and
 // weights, FLASH mixed-chunk attention, vector math) and a timing harness for them. The demo site's
 // entropy, GAU and benchmark pages use these; models use them through the engine, not from JS.
+// engine.kernels.linear keeps a weight packed in the wasm heap for repeated products.
 //
 //   const { out, entropy } = engine.kernels.attention(q, k, v, { queries: n, keys: n, headDim: 64,
 //     mask: 'causal', normaliser: 'softmax_plus', entropy: true });
@@ -34,6 +35,59 @@ function floats(array, length, name) {
   check(array instanceof Float32Array, `${name} must be a Float32Array`);
   check(array.length >= length, `${name} holds ${array.length} floats, needs ${length}`);
   return array;
+}
+
+/**
+ * A weight packed once in the wasm heap (engine.kernels.linear). A class, so that through the worker
+ * client it stays in the worker and its methods are called there.
+ */
+class LinearLayer {
+  #module;
+  #handle;
+  #buffer = 0;  // x then y, kept between calls and grown when more rows come
+  #bufferRows = 0;
+  #live = true;
+
+  /** @internal engine.kernels.linear creates this. */
+  constructor(module, handle, inFeatures, outFeatures) {
+    this.#module = module;
+    this.#handle = handle;
+    this.in = inFeatures;
+    this.out = outFeatures;
+  }
+
+  /** activation(x · W + bias) for `rows` rows of x ([rows × in], rows defaulting to x.length / in). */
+  apply(x, rows = x instanceof Float32Array ? x.length / this.in : NaN) {
+    check(this.#live, 'this linear layer is disposed');
+    positiveInt(rows, 'rows');
+    floats(x, rows * this.in, 'x');
+    const module = this.#module;
+    if (rows > this.#bufferRows) {
+      this.#release();
+      const bytes = rows * (this.in + this.out) * 4;
+      this.#buffer = module._malloc(bytes);
+      if (!this.#buffer) throw new OutOfMemoryError(`could not allocate ${bytes} bytes in the wasm heap for linear.apply`);
+      this.#bufferRows = rows;
+    }
+    const y = this.#buffer + rows * this.in * 4;
+    module.HEAPF32.set(x.length === rows * this.in ? x : x.subarray(0, rows * this.in), this.#buffer / 4);
+    callBinding(module, 'kernelLinearApply', this.#handle, rows, this.#buffer, y);
+    return module.HEAPF32.slice(y / 4, y / 4 + rows * this.out);
+  }
+
+  /** Frees the packed weight; apply() afterwards throws BadArgumentError. */
+  dispose() {
+    if (!this.#live) return;
+    this.#live = false;
+    this.#release();
+    callBinding(this.#module, 'kernelLinearFree', this.#handle);
+  }
+
+  #release() {
+    if (this.#buffer) this.#module._free(this.#buffer);
+    this.#buffer = 0;
+    this.#bufferRows = 0;
+  }
 }
 
 export class Kernels {
@@ -147,6 +201,24 @@ export class Kernels {
       else this.#run('kernelGemm', m, n, k, pa, k, pb, n, pc, n, pbias, act);
       return this.#read(pc, m * n);
     });
+  }
+
+  /**
+   * A dense layer packed once: `weight` is [in × out] row-major, or [out × in] (a PyTorch nn.Linear
+   * weight) with transposeB; bias [out] or none; activation 'none' | 'relu' | 'silu' | 'gelu'. The
+   * returned layer's `apply(x, rows)` computes activation(x · W + bias) for `rows` rows of x
+   * ([rows × in]; rows defaults to x.length / in) with no packing per call, through the GEMV for one
+   * row. Call dispose() to free its wasm memory; a disposed layer throws BadArgumentError.
+   */
+  linear(weight, { in: inFeatures, out: outFeatures, transposeB = false, bias = null, activation = 'none' } = {}) {
+    positiveInt(inFeatures, 'in'); positiveInt(outFeatures, 'out');
+    floats(weight, inFeatures * outFeatures, 'weight');
+    if (bias !== null) floats(bias, outFeatures, 'bias');
+    const act = lookup(ACTIVATIONS, activation, 'activation');
+    const inputs = bias === null ? [weight] : [weight, bias];
+    const handle = this.#withBuffers(inputs, ([pw, pbias = 0]) =>
+      this.#run('kernelLinearCreate', inFeatures, outFeatures, pw, transposeB, pbias, act));
+    return new LinearLayer(this.#module, handle, inFeatures, outFeatures);
   }
 
   /**
