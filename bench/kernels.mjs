@@ -1,7 +1,7 @@
 // `npm run bench:kernels`: Gyre's GEMM and vector kernels against tfjs-backend-wasm (XNNPACK) and
 // onnxruntime-web (MLAS), in one Node process, one thread each, interleaved rounds, medians.
 //   node --no-experimental-fetch bench/kernels.mjs [--rounds N] [--only gemm|linear|vec] [--out FILE]
-//        [--flavour simd|relaxed]
+//        [--flavour simd|relaxed] [--clock wall|cpu]
 // Ours: the wasm-simd module (web/lib/wasm/gyre-simd.*), or with --flavour relaxed the relaxed-SIMD
 // one (fused multiply-add; Node 20 needs --experimental-wasm-relaxed-simd), weights packed once;
 // the A·Bᵀ cases (attention scores) give every engine both operands fresh, nothing pre-packed.
@@ -33,6 +33,8 @@ const option = (name, fallback) => {
 };
 const rounds = Number(option('rounds', 21));
 const only = option('only', 'all');
+const clock = option('clock', 'wall');
+if (!['wall', 'cpu'].includes(clock)) throw new Error(`--clock must be wall or cpu, got ${clock}`);
 const flavour = option('flavour', 'simd');
 if (!['simd', 'relaxed'].includes(flavour)) throw new Error(`--flavour must be simd or relaxed, got ${flavour}`);
 const outFile = path.resolve(root, option('out', `bench/results/kernels${flavour === 'simd' ? '' : `-${flavour}`}.json`));
@@ -99,14 +101,20 @@ function heapCopy(gyre, data) {
 // inside every round (order reversed every other round) so drifts in machine load hit all alike.
 // onnxruntime-web's run() is async: it is awaited inside its own loop, the others run plainly.
 
+// --clock cpu times this process's CPU time (user + system) instead of elapsed time: on a machine
+// shared with other jobs, elapsed time also counts the time the process waited for a core.
+const now = clock === 'cpu'
+  ? () => { const { user, system } = process.cpuUsage(); return (user + system) / 1000; }
+  : () => performance.now();
+
 async function runBatch(engine, reps) {
-  const t0 = performance.now();
+  const t0 = now();
   if (engine.async) {
     for (let i = 0; i < reps; ++i) await engine.fn();
   } else {
     for (let i = 0; i < reps; ++i) engine.fn();
   }
-  return performance.now() - t0;
+  return now() - t0;
 }
 
 async function measure(fns) {
@@ -373,7 +381,8 @@ console.log(`\nours/ceiling: GFLOP/s over the ${flavour === 'simd' ? 'f32x4.mul 
   'for M = 1, the rate of reading B over the rate at which a bare v128 load loop streams as many bytes');
 fs.mkdirSync(path.dirname(outFile), { recursive: true });
 fs.writeFileSync(outFile, JSON.stringify({
-  date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, rounds, flavour,
+  date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, rounds, flavour, clock,
+  loadavg_at_end: os.loadavg(),
   peers: {
     tfjs: JSON.parse(fs.readFileSync(path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/package.json'))).version,
     ort: JSON.parse(fs.readFileSync(path.join(root, 'node_modules/onnxruntime-web/package.json'))).version,
