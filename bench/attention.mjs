@@ -9,8 +9,10 @@
 //   node bench/attention.mjs --table        (print the README's markdown tables from the last results)
 //
 // Sections:
-//  1. causal softmax attention, one head, d = 64 and 128, n = 128 … 4096: time, GFLOP/s counted as the
-//     peers' work 4·n²·d (ours does about half of it: the masked half is skipped), ratio peer/ours;
+//  1. bidirectional and causal softmax attention, one head, d = 64 and 128, n = 128 … 4096: time,
+//     GFLOP/s counted as the peers' work 4·n²·d (for causal, ours does about half of it: the masked
+//     half is skipped), ratio peer/ours, and our useful GFLOP/s (4·d per visible query–key pair) as a
+//     share of our packed GEMM (512³, timed in the same rounds);
 //  2. sliding window (w = 128, causal) out to n = 65536: time per token; the peers can only run the full
 //     n² graph with a band mask, so they are run until they fail or take longer than a cap;
 //  3. full causal attention at n = 32768 in a fresh module: its peak wasm memory.
@@ -61,7 +63,7 @@ function gyreProblem(module, n, d, data) {
   module.HEAPF32.set(data.q, addr[0] / 4);
   module.HEAPF32.set(data.k, addr[1] / 4);
   module.HEAPF32.set(data.v, addr[2] / 4);
-  const mask = data.window ? 2 : 1;
+  const mask = data.mask === 'bidirectional' ? 0 : data.window ? 2 : 1;
   return {
     run() {
       const result = module.kernelAttention(n, n, 1, d, d, mask, data.window ?? 0, 0, 0, addr[0], addr[1], addr[2], addr[3], 0);
@@ -69,6 +71,28 @@ function gyreProblem(module, n, d, data) {
     },
     output() { return module.HEAPF32.slice(addr[3] / 4, addr[3] / 4 + n * d); },
     free() { addr.forEach((a) => module._free(a)); },
+  };
+}
+
+// Our packed GEMM at 512³ (B packed once, as at model load): the rate the attention is read against.
+function gyreGemm(module, size = 512) {
+  const count = size * size;
+  const a = module._malloc(count * 4), b = module._malloc(count * 4), c = module._malloc(count * 4);
+  const packed = module._malloc(module.kernelGemmPackedSize(size, size) * 4);
+  if (!a || !b || !c || !packed) throw new Error('Gyre: _malloc for the GEMM failed');
+  const data = randomData(size, size, 5);
+  module.HEAPF32.set(data.q, a / 4);
+  module.HEAPF32.set(data.k, b / 4);
+  const packError = module.kernelGemmPackB(b, size, size, size, false, packed);
+  if (packError) throw new Error(`Gyre pack: ${packError}`);
+  return {
+    flops: 2 * size ** 3,
+    run() {
+      const error = module.kernelGemmPacked(size, size, size, a, size, packed, c, size, 0, 0);
+      if (error) throw new Error(`Gyre GEMM: ${error}`);
+    },
+    output() { return null; },
+    free() { [a, b, c, packed].forEach((x) => module._free(x)); },
   };
 }
 
@@ -95,8 +119,9 @@ function tfjsProblem(tf, n, d, data) {
   const k = tf.tensor2d(data.k, [n, d]);
   const v = tf.tensor2d(data.v, [n, d]);
   const w = data.window ?? n;
+  const bidirectional = data.mask === 'bidirectional';
   // Additive mask, resident (built once, not timed): 0 where i − w < j <= i, −1e9 elsewhere.
-  const mask = tf.tidy(() => {
+  const mask = bidirectional ? null : tf.tidy(() => {
     const ones = tf.ones([n, n]);
     const visible = tf.linalg.bandPart(ones, Math.min(w - 1, n), 0);
     return tf.mul(tf.sub(1, visible), -1e9);
@@ -106,7 +131,8 @@ function tfjsProblem(tf, n, d, data) {
   return {
     run() {
       const out = tf.tidy(() => {
-        const scores = tf.add(tf.mul(tf.matMul(q, tf.transpose(k)), scale), mask);
+        const scaled = tf.mul(tf.matMul(q, tf.transpose(k)), scale);
+        const scores = bidirectional ? scaled : tf.add(scaled, mask);
         return tf.matMul(tf.softmax(scores), v);
       });
       const values = out.dataSync();
@@ -114,7 +140,7 @@ function tfjsProblem(tf, n, d, data) {
       last = values;
     },
     output() { return last; },
-    free() { [q, k, v, mask, scale].forEach((t) => t.dispose()); },
+    free() { [q, k, v, mask, scale].forEach((t) => t?.dispose()); },
   };
 }
 
@@ -143,7 +169,8 @@ const pb = {
   },
 };
 
-export function onnxAttentionModel(d, window) {
+// mask: 'causal' (window > 0: the causal sliding window) or 'bidirectional' (no mask).
+export function onnxAttentionModel(d, window, mask = 'causal') {
   const tensorType = (dims, elemType = 1) => pb.bytes(1, [...pb.int(1, elemType), ...pb.bytes(2, dims.flatMap((x) =>
     pb.bytes(1, typeof x === 'string' ? pb.str(2, x) : pb.int(1, x))))]);
   const valueInfo = (name, dims) => [...pb.str(1, name), ...pb.bytes(2, tensorType(dims))];
@@ -155,11 +182,13 @@ export function onnxAttentionModel(d, window) {
   const floatScalar = (name, value) => pb.bytes(5, [...pb.int(2, 1), ...pb.float(4, value), ...pb.str(8, name)]);
   const int64Tensor = (name, values, dims) => pb.bytes(5, [...dims.flatMap((x) => pb.int(1, x)), ...pb.int(2, 7),
     ...values.flatMap((v) => pb.int(7, v)), ...pb.str(8, name)]);
-  const nodes = [
+  const scores = [
     // scores = (Q Kᵀ) / √d
     node('Transpose', ['K'], ['Kt'], [attrInts('perm', [1, 0])]),
     node('MatMul', ['Q', 'Kt'], ['S']),
     node('Mul', ['S', 'scale'], ['Ss']),
+  ];
+  const masking = [
     // the mask from positions, in the graph: visible = (i − j >= 0) and (i − j < w)
     node('Shape', ['Q'], ['shape']),
     node('Gather', ['shape', 'zero'], ['n'], [attrInt('axis', 0)]),
@@ -173,10 +202,15 @@ export function onnxAttentionModel(d, window) {
           node('And', ['past', 'near'], ['visible'])]
       : [node('Not', ['future'], ['visible'])]),
     node('Where', ['visible', 'Ss', 'minus_inf'], ['Sm']),
-    node('Softmax', ['Sm'], ['P'], [attrInt('axis', -1)]),
+  ];
+  const bidirectional = mask === 'bidirectional';
+  const nodes = [
+    ...scores,
+    ...(bidirectional ? [] : masking),
+    node('Softmax', [bidirectional ? 'Ss' : 'Sm'], ['P'], [attrInt('axis', -1)]),
     node('MatMul', ['P', 'V'], ['O']),
   ];
-  const initializers = [
+  const initializers = bidirectional ? [floatScalar('scale', 1 / Math.sqrt(d))] : [
     floatScalar('scale', 1 / Math.sqrt(d)),
     floatScalar('minus_inf', -1e9),
     int64Tensor('zero', [0], []),
@@ -205,8 +239,8 @@ async function loadOrt() {
   return ort;
 }
 
-async function ortSession(ort, d, window) {
-  return ort.InferenceSession.create(onnxAttentionModel(d, window), {
+async function ortSession(ort, d, window, mask = 'causal') {
+  return ort.InferenceSession.create(onnxAttentionModel(d, window, mask), {
     executionProviders: ['wasm'], graphOptimizationLevel: 'all',
   });
 }
@@ -306,69 +340,85 @@ async function main() {
       'wall = elapsed time; cpu = this process\'s CPU time for the run (steadier when the machine is shared)',
       'ratio = peer / Gyre (above 1: Gyre is faster), from the CPU-time medians; ratio_wall from wall medians, ' +
         'ratio_best from each engine\'s fastest run',
-      'GFLOP/s counts 4*n^2*d for every engine (the peers compute all of it; Gyre skips the masked half)',
+      'GFLOP/s counts 4*n^2*d for every engine (the peers compute all of it; in causal cases Gyre skips the masked half)',
+      'share_of_gemm: Gyre useful GFLOP/s (4*d per visible query-key pair) / Gyre gemm_packed 512^3 GFLOP/s, timed in the same rounds',
       'tfjs: resident inputs and a resident additive mask (built once, not timed); ort: Q,K,V fed per run, mask built in the graph',
       'memory: wasm memory size in MiB after the run (wasm memory never shrinks, so this is the peak so far); ' +
         'onnxruntime-web does not expose its wasm memory',
     ],
+    bidirectional: [],
     causal: [],
     window: [],
     memory32k: null,
   };
 
-  // 1. causal softmax attention, one head
+  // 1. bidirectional and causal softmax attention, one head; our packed GEMM in the same rounds
   const lengths = quick ? [128, 512, 2048] : [128, 256, 512, 1024, 2048, 4096];
   const dims = [64, 128];
-  console.log('causal softmax attention, one head: medians in ms (CPU time; wall in brackets), ratio = peer / gyre');
-  console.log('   d      n            gyre            tfjs             ort  gyre GF/s  tfjs/gyre  ort/gyre  MiB gyre tfjs');
-  for (const d of dims) {
-    const session = await ortSession(ort, d, 0);
-    for (const n of lengths) {
-      const data = randomData(n, d, 1000 + n + d);
-      const engines = {
-        gyre: gyreProblem(gyre, n, d, data),
-        tfjs: tfjsProblem(tf, n, d, data),
-        ort: ortProblem(ort, session, n, d, data),
-      };
-      const names = Object.keys(engines);
-      for (const name of names) await warmUp(engines[name]);
-      const agreement = {
-        tfjs: maxAbsDiff(engines.gyre.output(), engines.tfjs.output()),
-        ort: maxAbsDiff(engines.gyre.output(), engines.ort.output()),
-      };
-      const rounds = quick ? 3 : n <= 512 ? 21 : n <= 1024 ? 15 : n <= 2048 ? 9 : 7;
-      const samples = Object.fromEntries(names.map((x) => [x, []]));
-      for (let r = 0; r < rounds; ++r) {
-        for (let i = 0; i < names.length; ++i) {
-          const name = names[(r + i) % names.length];
-          samples[name].push(await timeOnce(engines[name]));
+  const gemm = gyreGemm(gyre);
+  await warmUp(gemm);
+  for (const mask of ['bidirectional', 'causal']) {
+    console.log(`\n${mask} softmax attention, one head: medians in ms (CPU time; wall in brackets), ratio = peer / gyre; ` +
+      'share = gyre useful GFLOP/s / gyre GEMM 512³ GFLOP/s in the same rounds');
+    console.log('   d      n            gyre            tfjs             ort  gyre GF/s  tfjs/gyre  ort/gyre  share  MiB gyre tfjs');
+    for (const d of dims) {
+      const session = await ortSession(ort, d, 0, mask);
+      for (const n of lengths) {
+        const data = randomData(n, d, 1000 + n + d);
+        data.mask = mask;
+        const engines = {
+          gyre: gyreProblem(gyre, n, d, data),
+          tfjs: tfjsProblem(tf, n, d, data),
+          ort: ortProblem(ort, session, n, d, data),
+          gemm,
+        };
+        const names = Object.keys(engines);
+        for (const name of names) await warmUp(engines[name]);
+        const agreement = {
+          tfjs: maxAbsDiff(engines.gyre.output(), engines.tfjs.output()),
+          ort: maxAbsDiff(engines.gyre.output(), engines.ort.output()),
+        };
+        const rounds = quick ? 3 : n <= 512 ? 21 : n <= 1024 ? 15 : n <= 2048 ? 9 : 7;
+        const samples = Object.fromEntries(names.map((x) => [x, []]));
+        for (let r = 0; r < rounds; ++r) {
+          for (let i = 0; i < names.length; ++i) {
+            const name = names[(r + i) % names.length];
+            samples[name].push(await timeOnce(engines[name]));
+          }
         }
+        const med = Object.fromEntries(names.map((x) => [x, medians(samples[x])]));
+        const flops = 4 * n * n * d;
+        const usefulFlops = 4 * d * (mask === 'causal' ? (n * (n + 1)) / 2 : n * n);
+        const gemmGflops = gemm.flops / med.gemm.cpu / 1e6;
+        const row = {
+          d, n, rounds,
+          ms_cpu: Object.fromEntries(names.map((x) => [x, med[x].cpu])),
+          ms_wall: Object.fromEntries(names.map((x) => [x, med[x].wall])),
+          gflops_cpu: Object.fromEntries(['gyre', 'tfjs', 'ort'].map((x) => [x, flops / med[x].cpu / 1e6])),
+          gyre_useful_gflops_cpu: usefulFlops / med.gyre.cpu / 1e6,
+          gemm_512_gflops_cpu: gemmGflops,
+          share_of_gemm: usefulFlops / med.gyre.cpu / 1e6 / gemmGflops,
+          ratio: { tfjs: med.tfjs.cpu / med.gyre.cpu, ort: med.ort.cpu / med.gyre.cpu },
+          ratio_wall: { tfjs: med.tfjs.wall / med.gyre.wall, ort: med.ort.wall / med.gyre.wall },
+          // best (fastest) run of each engine: the least disturbed by other processes on a shared machine
+          ratio_best: { tfjs: best(samples.tfjs) / best(samples.gyre), ort: best(samples.ort) / best(samples.gyre) },
+          memory_mib: { gyre: mib(gyre.HEAPU8.buffer.byteLength), tfjs: mib(tfjsHeapBytes(tf)), ort: null },
+          max_abs_diff_vs_gyre: agreement,
+        };
+        row.ratio_vs_faster_peer = Math.min(row.ratio.tfjs, row.ratio.ort);
+        results[mask].push(row);
+        const cell = (x) => `${fmt(med[x].cpu)} (${fmt(med[x].wall)})`.padStart(16);
+        console.log(`${String(d).padStart(4)} ${String(n).padStart(6)} ${cell('gyre')} ${cell('tfjs')} ${cell('ort')} ` +
+          `${fmt(row.gflops_cpu.gyre, 1).padStart(10)} ${fmt(row.ratio.tfjs).padStart(10)} ${fmt(row.ratio.ort).padStart(9)}` +
+          ` ${`${fmt(100 * row.share_of_gemm, 0)} %`.padStart(6)}` +
+          `  ${fmt(row.memory_mib.gyre, 0).padStart(8)} ${fmt(row.memory_mib.tfjs, 0).padStart(4)}` +
+          `   max|diff| ${Math.max(agreement.tfjs, agreement.ort).toExponential(1)}`);
+        for (const name of ['gyre', 'tfjs', 'ort']) engines[name].free();
       }
-      const med = Object.fromEntries(names.map((x) => [x, medians(samples[x])]));
-      const flops = 4 * n * n * d;
-      const row = {
-        d, n, rounds,
-        ms_cpu: Object.fromEntries(names.map((x) => [x, med[x].cpu])),
-        ms_wall: Object.fromEntries(names.map((x) => [x, med[x].wall])),
-        gflops_cpu: Object.fromEntries(names.map((x) => [x, flops / med[x].cpu / 1e6])),
-        ratio: { tfjs: med.tfjs.cpu / med.gyre.cpu, ort: med.ort.cpu / med.gyre.cpu },
-        ratio_wall: { tfjs: med.tfjs.wall / med.gyre.wall, ort: med.ort.wall / med.gyre.wall },
-        // best (fastest) run of each engine: the least disturbed by other processes on a shared machine
-        ratio_best: { tfjs: best(samples.tfjs) / best(samples.gyre), ort: best(samples.ort) / best(samples.gyre) },
-        memory_mib: { gyre: mib(gyre.HEAPU8.buffer.byteLength), tfjs: mib(tfjsHeapBytes(tf)), ort: null },
-        max_abs_diff_vs_gyre: agreement,
-      };
-      row.ratio_vs_faster_peer = Math.min(row.ratio.tfjs, row.ratio.ort);
-      results.causal.push(row);
-      const cell = (x) => `${fmt(med[x].cpu)} (${fmt(med[x].wall)})`.padStart(16);
-      console.log(`${String(d).padStart(4)} ${String(n).padStart(6)} ${cell('gyre')} ${cell('tfjs')} ${cell('ort')} ` +
-        `${fmt(row.gflops_cpu.gyre, 1).padStart(10)} ${fmt(row.ratio.tfjs).padStart(10)} ${fmt(row.ratio.ort).padStart(9)}` +
-        `  ${fmt(row.memory_mib.gyre, 0).padStart(8)} ${fmt(row.memory_mib.tfjs, 0).padStart(4)}` +
-        `   max|diff| ${Math.max(agreement.tfjs, agreement.ort).toExponential(1)}`);
-      Object.values(engines).forEach((e) => e.free());
+      await session.release();
     }
-    await session.release();
   }
+  gemm.free();
 
   // 2. sliding window, w = 128, d = 64
   const w = 128, dw = 64;
@@ -491,16 +541,24 @@ async function main() {
     `workspace ${fmt(results.memory32k.workspace_mib, 1)} MiB; an n×n f32 score matrix alone: ${results.memory32k.score_matrix_alone_would_need_mib} MiB)`);
 
   const mid = results.causal.filter((r) => r.n >= 512);
+  const bidirectional = results.bidirectional.filter((r) => r.n >= 256);
   results.summary = {
     min_ratio_vs_faster_peer_512_4096: Math.min(...mid.map((r) => r.ratio_vs_faster_peer)),
     median_ratio_vs_faster_peer_512_4096: median(mid.map((r) => r.ratio_vs_faster_peer)),
+    bidirectional_min_ratio_vs_faster_peer_256_4096: Math.min(...bidirectional.map((r) => r.ratio_vs_faster_peer)),
+    bidirectional_min_share_of_gemm_256_4096: Math.min(...bidirectional.map((r) => r.share_of_gemm)),
+    causal_min_share_of_gemm_256_4096: Math.min(...results.causal.filter((r) => r.n >= 256).map((r) => r.share_of_gemm)),
     window_spread_cpu_median: results.window_flatness.spread_cpu_median,
     window_spread_cpu_best: results.window_flatness.spread_cpu_best,
     memory_32k_mib: results.memory32k.wasm_memory_mib_peak,
     loadavg_at_end: os.loadavg(),
   };
-  console.log(`summary: gyre vs the faster peer at n = 512…4096 (CPU time): min ${fmt(results.summary.min_ratio_vs_faster_peer_512_4096)}x, ` +
-    `median ${fmt(results.summary.median_ratio_vs_faster_peer_512_4096)}x; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(`summary: causal, gyre vs the faster peer at n = 512…4096 (CPU time): min ${fmt(results.summary.min_ratio_vs_faster_peer_512_4096)}x, ` +
+    `median ${fmt(results.summary.median_ratio_vs_faster_peer_512_4096)}x; bidirectional n = 256…4096: min ` +
+    `${fmt(results.summary.bidirectional_min_ratio_vs_faster_peer_256_4096)}x; share of the GEMM (n >= 256) at least ` +
+    `${fmt(100 * results.summary.bidirectional_min_share_of_gemm_256_4096, 0)} % bidirectional, ` +
+    `${fmt(100 * results.summary.causal_min_share_of_gemm_256_4096, 0)} % causal; ` +
+    `load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   const outDir = path.join(repo, 'bench/results');
   fs.mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, `attention${flavour === 'simd' ? '' : `-${flavour}`}${quick ? '-quick' : ''}.json`);
@@ -512,11 +570,16 @@ async function main() {
 function markdownTables(results) {
   const lines = [];
   const f = (x, digits = 2) => (x == null ? '—' : x.toFixed(digits));
-  lines.push('| d | n | Gyre ms | tfjs-wasm ms | ort-web ms | Gyre GFLOP/s* | tfjs / Gyre | ort / Gyre | wasm MiB Gyre / tfjs |');
-  lines.push('|---|---|---|---|---|---|---|---|---|');
-  for (const r of results.causal) {
-    lines.push(`| ${r.d} | ${r.n} | ${f(r.ms_cpu.gyre)} | ${f(r.ms_cpu.tfjs)} | ${f(r.ms_cpu.ort)} | ` +
-      `${f(r.gflops_cpu.gyre, 1)} | ${f(r.ratio.tfjs)}× | ${f(r.ratio.ort)}× | ${f(r.memory_mib.gyre, 0)} / ${f(r.memory_mib.tfjs, 0)} |`);
+  for (const mask of ['bidirectional', 'causal']) {
+    lines.push(`${mask}:`, '');
+    lines.push('| d | n | Gyre ms | tfjs-wasm ms | ort-web ms | Gyre GFLOP/s (useful) | share of Gyre GEMM | faster peer / Gyre | wasm MiB Gyre / tfjs |');
+    lines.push('|---|---|---|---|---|---|---|---|---|');
+    for (const r of results[mask] ?? []) {
+      lines.push(`| ${r.d} | ${r.n} | ${f(r.ms_cpu.gyre)} | ${f(r.ms_cpu.tfjs)} | ${f(r.ms_cpu.ort)} | ` +
+        `${f(r.gyre_useful_gflops_cpu, 1)} | ${f(100 * r.share_of_gemm, 0)} % | ${f(r.ratio_vs_faster_peer)}× | ` +
+        `${f(r.memory_mib.gyre, 0)} / ${f(r.memory_mib.tfjs, 0)} |`);
+    }
+    lines.push('');
   }
   lines.push('');
   lines.push('| n (w = 128, d = 64) | Gyre ms | Gyre µs / token | tfjs-wasm ms | ort-web ms | faster peer / Gyre |');

@@ -110,6 +110,19 @@ std::size_t row_scratch_floats(const AttentionShape& shape) {
   return round_up(shape.head_dim, 4) + round_up(value_dim_of(shape), 4) + kKeyBlock + 8;
 }
 
+// Moves a row's softmax statistics to a new running max (>= the old one) and returns the factor
+// alpha = e^(old max − new max) by which its accumulator must be scaled.
+float rescale_row(bool with_entropy, float new_max, RowState& st) {
+  float alpha = 1.0f;
+  if (st.sum > 0 && new_max > st.max) {
+    alpha = exp_scalar(st.max - new_max);
+    if (with_entropy) st.moment = alpha * (st.moment + (st.max - new_max) * st.sum);
+    st.sum *= alpha;
+  }
+  st.max = new_max;
+  return alpha;
+}
+
 // Online update of one row's statistics with a block of scaled logits (scalar; the SIMD row kernel
 // has its own vector version below). Masked entries hold kMaskedLogit (softmax) or anything <= 0
 // (relu2). Overwrites the block with the weights and returns the factor the row's accumulator must
@@ -130,13 +143,7 @@ float update_row_scalar(bool relu2, bool with_entropy, float* s, int count, RowS
   float block_max = kMaskedLogit;
   for (int j = 0; j < count; ++j) block_max = std::max(block_max, s[j]);
   const float new_max = std::max(st.max, block_max);
-  float alpha = 1.0f;
-  if (st.sum > 0 && new_max > st.max) {
-    alpha = exp_scalar(st.max - new_max);
-    if (with_entropy) st.moment = alpha * (st.moment + (st.max - new_max) * st.sum);
-    st.sum *= alpha;
-  }
-  st.max = new_max;
+  const float alpha = rescale_row(with_entropy, new_max, st);
   float sum = 0, moment = 0;
   for (int j = 0; j < count; ++j) {
     const float shifted = s[j] - new_max;
@@ -153,7 +160,7 @@ float update_row_scalar(bool relu2, bool with_entropy, float* s, int count, RowS
 #if GYRE_SIMD128
 
 // 4 queries × one 8-key panel of K (d × 8, packed): s[r][0..8) = qs[r]·k.
-inline void qk_panel(const float* qs, int d, const float* panel, float* s, int s_stride) {
+GYRE_MICROKERNEL void qk_panel(const float* qs, int d, const float* panel, float* s, int s_stride) {
   v128_t a00 = wasm_f32x4_splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
          a30 = a00, a31 = a00;
   const float* q0 = qs;
@@ -187,7 +194,8 @@ inline void qk_panel(const float* qs, int d, const float* panel, float* s, int s
 }
 
 // Vector version of update_row_scalar over `width` entries (a multiple of 4; padding masked).
-float update_row_simd(bool relu2, bool with_entropy, float* s, int width, RowState& st) {
+GYRE_MICROKERNEL float update_row_simd(bool relu2, bool with_entropy, float* s, int width,
+                                       RowState& st) {
   if (relu2) {
     v128_t sum = wasm_f32x4_splat(0);
     const v128_t zero = sum;
@@ -206,13 +214,7 @@ float update_row_simd(bool relu2, bool with_entropy, float* s, int width, RowSta
   v128_t vmax = wasm_f32x4_splat(kMaskedLogit);
   for (int j = 0; j < width; j += 4) vmax = wasm_f32x4_pmax(vmax, wasm_v128_load(s + j));
   const float new_max = std::max(st.max, hmax_f32x4(vmax));
-  float alpha = 1.0f;
-  if (st.sum > 0 && new_max > st.max) {
-    alpha = exp_scalar(st.max - new_max);
-    if (with_entropy) st.moment = alpha * (st.moment + (st.max - new_max) * st.sum);
-    st.sum *= alpha;
-  }
-  st.max = new_max;
+  const float alpha = rescale_row(with_entropy, new_max, st);
   const v128_t m = wasm_f32x4_splat(new_max);
   v128_t sum = wasm_f32x4_splat(0), moment = sum;
   for (int j = 0; j < width; j += 4) {
@@ -385,8 +387,8 @@ void accumulate4_scalar(const float* const p[4], int count, const float* v, int 
   }
 }
 
-void accumulate4(const float* const p[4], int count, const float* v, int v_stride, int dv,
-                 const float alpha[4], float* const o[4]) {
+GYRE_MICROKERNEL void accumulate4(const float* const p[4], int count, const float* v, int v_stride,
+                                  int dv, const float alpha[4], float* const o[4]) {
 #if GYRE_SIMD128
   const v128_t al0 = wasm_f32x4_splat(alpha[0]), al1 = wasm_f32x4_splat(alpha[1]);
   const v128_t al2 = wasm_f32x4_splat(alpha[2]), al3 = wasm_f32x4_splat(alpha[3]);

@@ -29,6 +29,14 @@
 #define GYRE_NO_UNROLL
 #endif
 
+// GYRE_MICROKERNEL keeps a register-blocked inner kernel a function of its own. V8 allocates
+// registers function by function: inlined into the tiled attention driver, whose loops keep many
+// other values live, the 4×8 Q·Kᵀ kernel of the relaxed-SIMD build had all eight accumulators
+// spilled (each f32x4.relaxed_madd reloaded and stored its accumulator, read off
+// --print-wasm-code), which made relaxed attention 1.3–1.5× slower than SIMD128; on its own the
+// same loop keeps them in xmm registers.
+#define GYRE_MICROKERNEL [[gnu::noinline]]
+
 namespace gyre::kernels {
 
 // exp(x) = 2^n · p(r), n = round(x / ln 2), r = x − n·ln 2 in [−ln2/2, ln2/2] (Cody–Waite split),
