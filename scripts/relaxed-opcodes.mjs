@@ -68,7 +68,9 @@ function rewriteBody(end) {
         bytes[start + 1] = 0x02;
         ++count;
       } else simdImmediates(sub);
-    } else if (op === 0xfe) throw new Error(`${file}: atomics are not expected in this module`);
+    } else if (op === 0xfe) {                                // threads: atomic.fence has one
+      if (u32() === 0x03) at += 1; else memarg();            // reserved byte, the rest a memarg
+    } else if (op > 0xd2 && op < 0xfc) throw new Error(`${file}: unknown opcode ${op} at ${at - 1}`);
   }
   return count;
 }

@@ -14,6 +14,7 @@
 
 #include "bindings/heap_args.h"
 #include "bindings/js_result.h"
+#include "core/parallel_kernels.h"
 #include "core/status.h"
 #include "kernels/attention.h"
 #include "kernels/flash.h"
@@ -57,9 +58,9 @@ emscripten::val attention(int num_queries, int num_keys, int num_heads, int head
   k::AttentionConfig config;
   if (Status s = make_config(mask, window, normaliser, scale, config); !s.is_ok())
     return failure(s);
-  return result(k::attention(config,
-                             make_shape(num_queries, num_keys, num_heads, head_dim, value_dim),
-                             in(q), in(k_), in(v), out(o), workspace(), {out(entropy), 0}));
+  return result(
+      parallel::attention(config, make_shape(num_queries, num_keys, num_heads, head_dim, value_dim),
+                          in(q), in(k_), in(v), out(o), workspace(), {out(entropy), 0}));
 }
 
 emscripten::val attention_scalar(int num_queries, int num_keys, int num_heads, int head_dim,

@@ -14,6 +14,7 @@
 #include "bindings/js_result.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "core/thread_pool.h"
 #include "io/safetensors.h"
 #include "kernels/rope.h"
 
@@ -33,13 +34,38 @@ val build_info() {
   val info = val::object();
   info.set("version", std::string(GYRE_VERSION));
   info.set("simd", kSimd);
-  info.set("threads", false);
+  info.set("threads", core::thread_count());
+  info.set("threadsAvailable", core::threads_available());
   info.set("heapMaxBytes", static_cast<double>(emscripten_get_heap_max()));
   return success(info);
 }
 
 // Parses the safetensors bytes the JS side copied to [address, address + size) and converts every
 // tensor to f32. The caller owns (and frees) the input bytes.
+// Starts the pool: `count` threads in all, the caller included. The JS loader calls it once, with
+// at most the number of Web Workers it preloaded plus one.
+val set_threads(int count) {
+  if (Status s = core::set_thread_count(count); !s.is_ok()) return failure(s);
+  return success(val(core::thread_count()));
+}
+
+// Stops the pool's threads (engine.dispose()); the JS side then terminates their Web Workers.
+val stop_threads() {
+  core::stop_threads();
+  return success(val::undefined());
+}
+
+// For the tests of a crash inside a worker thread: runs a job whose chunks trap on any thread
+// but the caller's. The caller must get an error, never wait forever.
+val trap_in_worker_for_test() {
+  core::parallel_for(64, 1, [](std::size_t, std::size_t) {
+    if (core::thread_index() != 0) __builtin_trap();
+    for (volatile int spin = 0; spin < 1000000; spin = spin + 1) {
+    }
+  });
+  return success(val::undefined());
+}
+
 val parse_safetensors(std::uintptr_t address, std::size_t size) {
   const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(address), size);
   auto file = io::SafetensorsFile::parse(bytes);
@@ -131,6 +157,9 @@ val rope_rotate(val input, int head_dim, int first_position, double base, bool h
 
 EMSCRIPTEN_BINDINGS(gyre) {
   emscripten::function("buildInfo", &build_info);
+  emscripten::function("setThreads", &set_threads);
+  emscripten::function("stopThreads", &stop_threads);
+  emscripten::function("trapInWorkerForTest", &trap_in_worker_for_test);
   emscripten::function("parseSafetensors", &parse_safetensors);
   emscripten::function("ropeRotate", &rope_rotate);
 }

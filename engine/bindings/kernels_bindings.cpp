@@ -13,6 +13,7 @@
 
 #include "bindings/heap_args.h"
 #include "bindings/js_result.h"
+#include "core/parallel_kernels.h"
 #include "core/status.h"
 #include "core/tensor.h"
 #include "kernels/gemm.h"
@@ -38,19 +39,20 @@ emscripten::val gemm_pack_b(Address B, int K, int N, int ldb, bool transposed, A
 
 emscripten::val gemm_packed(int M, int N, int K, Address A, int lda, Address packed, Address C,
                             int ldc, Address bias, int act) {
-  return result(
-      k::gemm_packed(M, N, K, in(A), lda, in(packed), out(C), ldc, in(bias), activation(act)));
+  return result(parallel::gemm_packed(M, N, K, in(A), lda, in(packed), out(C), ldc, in(bias),
+                                      activation(act)));
 }
 
 emscripten::val gemm(int M, int N, int K, Address A, int lda, Address B, int ldb, Address C,
                      int ldc, Address bias, int act) {
-  return result(k::gemm(M, N, K, in(A), lda, in(B), ldb, out(C), ldc, in(bias), activation(act)));
+  return result(
+      parallel::gemm(M, N, K, in(A), lda, in(B), ldb, out(C), ldc, in(bias), activation(act)));
 }
 
 emscripten::val gemm_nt(int M, int N, int K, Address A, int lda, Address B, int ldb, Address C,
                         int ldc, Address bias, int act) {
   return result(
-      k::gemm_nt(M, N, K, in(A), lda, in(B), ldb, out(C), ldc, in(bias), activation(act)));
+      parallel::gemm_nt(M, N, K, in(A), lda, in(B), ldb, out(C), ldc, in(bias), activation(act)));
 }
 
 template <Status (*fn)(const float*, float*, int)>

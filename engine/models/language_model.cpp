@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/parallel_kernels.h"
 #include "io/safetensors.h"
 #include "kernels/vecmath.h"
 #include "models/gau_lm.h"
@@ -396,7 +397,8 @@ Status LanguageModel::attention_with_capture(const AttentionSetup& setup,
   const bool captured = capture.layer == layer;
   kernels::AttentionOutputs extra;
   if (captured) extra.entropy = capture.entropy;
-  if (Status s = kernels::attention(setup.config, shape, q, k, v, out, attention_workspace_, extra);
+  if (Status s =
+          parallel::attention(setup.config, shape, q, k, v, out, attention_workspace_, extra);
       !s.is_ok())
     return s;
   const auto logn_square = [&](int query) {

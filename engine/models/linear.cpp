@@ -1,5 +1,7 @@
 #include "models/linear.h"
 
+#include "core/parallel_kernels.h"
+
 namespace gyre::models {
 
 Result<Linear> Linear::create(const float* weight, int out, int in, std::string_view what,
@@ -46,8 +48,8 @@ void Linear::apply(const float* x, int rows, float* y, Activation activation, in
     }
     return;
   }
-  (void)kernels::gemm_packed(rows, out_, in_, x, x_stride ? x_stride : in_, packed_.data(), y,
-                             y_stride ? y_stride : out_, nullptr, activation);
+  (void)parallel::gemm_packed(rows, out_, in_, x, x_stride ? x_stride : in_, packed_.data(), y,
+                              y_stride ? y_stride : out_, nullptr, activation);
 }
 
 }  // namespace gyre::models

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/parallel_kernels.h"
 #include "io/safetensors.h"
 #include "kernels/conv3x3.h"
 #include "kernels/resample.h"
@@ -194,8 +195,8 @@ Status UNet::conv3x3(const Conv& conv, const float* x, int batch, int side, floa
                                  "the U-Net convolution scratch");
       !s.is_ok())
     return s;
-  return kernels::conv3x3_winograd(shape, x, conv.packed.data(), y, activation,
-                                   conv_scratch_.data());
+  return parallel::conv3x3_winograd(shape, x, conv.packed.data(), y, activation,
+                                    conv_scratch_.data());
 }
 
 Status UNet::run_block(const Block& block, const float* x, int batch, int side, const float* t_emb,
@@ -226,16 +227,9 @@ Status UNet::run_block(const Block& block, const float* x, int batch, int side, 
   } else {
     (void)kernels::vec_add(x, block_h3_.data(), out, static_cast<int>(count));
   }
-  for (int b = 0; b < batch; ++b) {
-    float* image = out + static_cast<std::size_t>(b) * pixels * block.c_out;
-    if (Status s = kernels::group_norm(image, image, block.c_out, pixels, config_.groups,
-                                       block.norm_gamma, block.norm_beta, kGroupNormEps,
-                                       kernels::GroupNormLayout::channels_last);
-        !s.is_ok()) {
-      return s;
-    }
-  }
-  return Status::ok();
+  return parallel::group_norm_images(out, out, batch, block.c_out, pixels, config_.groups,
+                                     block.norm_gamma, block.norm_beta, kGroupNormEps,
+                                     kernels::GroupNormLayout::channels_last);
 }
 
 Status UNet::predict_noise(const float* x, int batch, const int* k, float* eps) {
@@ -346,14 +340,11 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
   // Head: GroupNorm then conv 3×3 to the image channels, back to NCHW.
   out ^= 1;
   float* normed = buffers[out];
-  for (int b = 0; b < batch; ++b) {
-    const std::size_t at = static_cast<std::size_t>(b) * side * side * channels;
-    if (Status s = kernels::group_norm(current + at, normed + at, channels, side * side, c.groups,
-                                       head_gamma_, head_beta_, kGroupNormEps,
-                                       kernels::GroupNormLayout::channels_last);
-        !s.is_ok()) {
-      return s;
-    }
+  if (Status s = parallel::group_norm_images(current, normed, batch, channels, side * side,
+                                             c.groups, head_gamma_, head_beta_, kGroupNormEps,
+                                             kernels::GroupNormLayout::channels_last);
+      !s.is_ok()) {
+    return s;
   }
   float* result = block_h1_.data();
   if (Status s = conv3x3(head_, normed, batch, side, result, Activation::none); !s.is_ok())

@@ -20,18 +20,20 @@ async function openDemo(query = '') {
   return page;
 }
 
-test('the demo page starts the relaxed-SIMD engine (Chromium runs it) and shows its features', async () => {
+test('the demo page starts the threaded relaxed-SIMD engine (Chromium runs it) and shows its features', async () => {
   const page = await openDemo();
   const state = await page.getAttribute('body', 'data-state');
   assert.equal(state, 'ready', await page.textContent('#error'));
   assert.equal(await page.textContent('#feature-simd'), 'yes');
-  assert.equal(await page.textContent('#feature-threads'), 'no');
-  assert.match(await page.textContent('#feature-version'), /^\d+\.\d+\.\d+$/);
-  assert.equal(await page.textContent('#feature-flavour'), 'gyre-relaxed.wasm');
-  // The dev server's COOP/COEP headers make the page cross-origin isolated.
+  // The dev server's COOP/COEP headers make the page cross-origin isolated, so threads run: one
+  // per core, at most 8.
   assert.equal(await page.textContent('#feature-isolated'), 'yes');
+  const threads = Math.min(await page.evaluate(() => navigator.hardwareConcurrency), 8);
+  assert.equal(await page.textContent('#feature-threads'), String(threads));
+  assert.match(await page.textContent('#feature-version'), /^\d+\.\d+\.\d+$/);
+  assert.equal(await page.textContent('#feature-flavour'), threads > 1 ? 'gyre-relaxed-threads.wasm' : 'gyre-relaxed.wasm');
   assert.equal(await page.textContent("#features-json"),
-    `engine.features = { "simd": true, "threads": false, "version": "${await page.textContent("#feature-version")}" }`);
+    `engine.features = { "simd": true, "threads": ${threads}, "version": "${await page.textContent("#feature-version")}" }`);
   assert.equal(await page.isVisible('#error'), false);
   await page.screenshot({ path: fileURLToPath(new URL('demo.png', OUTPUT_DIR)), fullPage: true });
   assert.deepEqual(page.problems, []);
@@ -60,12 +62,17 @@ test('the RoPE example: the score depends only on m - n', async () => {
   await page.close();
 });
 
-test('?relaxed=false loads the SIMD128 binary', async () => {
+test('?relaxed=false loads the SIMD128 binary, ?threads=false the single-thread one', async () => {
   const page = await openDemo('?relaxed=false');
   assert.equal(await page.getAttribute('body', 'data-state'), 'ready', await page.textContent('#error'));
   assert.equal(await page.textContent('#feature-simd'), 'yes');
-  assert.equal(await page.textContent('#feature-flavour'), 'gyre-simd.wasm');
+  assert.match(await page.textContent('#feature-flavour'), /^gyre-simd(-threads)?\.wasm$/);
   await page.close();
+  const single = await openDemo('?threads=false');
+  assert.equal(await single.getAttribute('body', 'data-state'), 'ready', await single.textContent('#error'));
+  assert.equal(await single.textContent('#feature-threads'), '1');
+  assert.equal(await single.textContent('#feature-flavour'), 'gyre-relaxed.wasm');
+  await single.close();
 });
 
 test('?simd=false loads the scalar binary', async () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -47,22 +47,28 @@ after(async () => {
 });
 
 describe('createEngine', () => {
-  test('auto picks relaxed SIMD where Node runs it (npm test passes the flag), else SIMD128', async () => {
+  test('auto picks relaxed SIMD where Node runs it (npm test passes the flag), else SIMD128, threaded', async () => {
     assert.equal(simdSupported(), true);
     const engine = await createEngine();
     assert.equal(engine.features.simd, true);
-    assert.equal(engine.features.threads, false);
-    assert.equal(engine.features.flavour, relaxedSimdSupported() ? 'relaxed' : 'simd');
+    const cores = Math.min(availableParallelism(), 8);
+    assert.equal(engine.features.threads, cores);
+    assert.equal(engine.features.flavour,
+      (relaxedSimdSupported() ? 'relaxed' : 'simd') + (cores > 1 ? '-threads' : ''));
+    engine.dispose();
+    const single = await createEngine({ threads: false });
+    assert.equal(single.features.threads, 1);
+    assert.equal(single.features.flavour, relaxedSimdSupported() ? 'relaxed' : 'simd');
     assert.match(engine.features.version, /^\d+\.\d+\.\d+$/);
     assert.equal(engine.features.heapMaxBytes, 2 ** 31);
     assert.ok(Object.isFrozen(engine.features));
   });
 
   test('relaxed: false loads SIMD128, relaxed: true the relaxed binary or an UnsupportedError', async () => {
-    const simd = await createEngine({ relaxed: false });
+    const simd = await createEngine({ relaxed: false, threads: false });
     assert.equal(simd.features.flavour, 'simd');
     if (relaxedSimdSupported()) {
-      const relaxed = await createEngine({ relaxed: true });
+      const relaxed = await createEngine({ relaxed: true, threads: false });
       assert.equal(relaxed.features.flavour, 'relaxed');
       assert.match(relaxed.wasmUrl, /gyre-relaxed\.wasm$/);
       // A fixed URL names one module: auto keeps to the SIMD128 glue it belongs to.

@@ -4,8 +4,9 @@ import { relaxedSimdSupported } from '../../web/lib/index.js';
 
 export const FLAVOURS = [...(relaxedSimdSupported() ? ['relaxed'] : []), 'simd', 'scalar'];
 
-/** createEngine options that load exactly this flavour. */
+/** createEngine options that load exactly this single-thread flavour (threads.test.mjs runs the
+ * threaded ones against them). */
 export function flavourOptions(flavour) {
-  if (flavour === 'relaxed') return { relaxed: true };
-  return flavour === 'simd' ? { relaxed: false } : { simd: false };
+  if (flavour === 'relaxed') return { relaxed: true, threads: false };
+  return flavour === 'simd' ? { relaxed: false, threads: false } : { simd: false, threads: false };
 }

@@ -5,9 +5,9 @@
 //   data-state  loading → ready (engine up) | error;   data-run  running → done | error
 import { createEngine, fetchBytes } from '../lib/index.js';
 import { configure } from '../lib/elements/hub.js';
-import { buildName, describeError } from '../lib/elements/base.js';
+import { buildName, describeError, threadsText } from '../lib/elements/base.js';
 
-export { buildName, describeError };
+export { buildName, describeError, threadsText };
 
 /** Every page of the site, in navigation order. */
 export const PAGES = [
@@ -115,7 +115,12 @@ export function engineOptionsFromQuery(query = new URLSearchParams(location.sear
     const value = query.get(name);
     return value === 'false' ? false : value === 'true' ? true : 'auto';
   };
-  return { simd: flag('simd'), relaxed: flag('relaxed'), wasmUrl: query.get('wasm') ?? undefined };
+  // ?threads=false or a count; default: one per core where the page is cross-origin isolated.
+  const threads = query.get('threads');
+  return {
+    simd: flag('simd'), relaxed: flag('relaxed'), wasmUrl: query.get('wasm') ?? undefined,
+    threads: threads === null ? 'auto' : threads === 'false' ? false : Number(threads),
+  };
 }
 
 /**
@@ -141,12 +146,15 @@ export async function startEngine() {
       engine = await createEngine(options);
     }
     const ms = performance.now() - started;
-    const { flavour, version } = engine.features;
-    const text = `Engine v${version}, ${buildName(flavour)} build, ` +
+    const { flavour, version, threads } = engine.features;
+    const text = `Engine v${version}, ${buildName(flavour)} build on ${threadsText(threads)}, ` +
       `${worker ? 'in a Web Worker' : 'in this page'}; started in ${ms.toFixed(0)} ms.`;
     if (status) status.textContent = text;
     const badge = $('engine-badge');
-    if (badge) badge.textContent = `Engine v${version} · ${flavour} · ${worker ? 'worker' : 'main thread'}.`;
+    if (badge) {
+      badge.textContent = `Engine v${version} · ${flavour} · ${threadsText(threads)} · ` +
+        `${worker ? 'worker' : 'main thread'}.`;
+    }
     document.body.dataset.state = 'ready';
     return engine;
   } catch (error) {
@@ -172,9 +180,15 @@ export function startElements(...elements) {
   for (const element of elements) {
     element.addEventListener('gyre-ready', ({ detail: { features, inWorker, ms } }) => {
       const where = inWorker ? 'in a Web Worker' : 'in this page';
-      if (status) status.textContent = `Engine v${features.version}, ${buildName(features.flavour)} build, ${where}; started in ${ms.toFixed(0)} ms.`;
+      if (status) {
+        status.textContent = `Engine v${features.version}, ${buildName(features.flavour)} build on ` +
+          `${threadsText(features.threads)}, ${where}; started in ${ms.toFixed(0)} ms.`;
+      }
       const badge = $('engine-badge');
-      if (badge) badge.textContent = `Engine v${features.version} · ${features.flavour} · ${inWorker ? 'worker' : 'main thread'}.`;
+      if (badge) {
+        badge.textContent = `Engine v${features.version} · ${features.flavour} · ` +
+          `${threadsText(features.threads)} · ${inWorker ? 'worker' : 'main thread'}.`;
+      }
       body.dataset.state = 'ready';
     });
     element.addEventListener('gyre-start', () => { body.dataset.run = 'running'; });

@@ -27,7 +27,7 @@ export class InternalError extends GyreError { constructor(message: string, opti
 export const ERROR_CODES: readonly ErrorCode[];
 export function errorFromCode(code: string, message: string, options?: GyreErrorOptions): GyreError;
 
-export type Flavour = 'relaxed' | 'simd' | 'scalar';
+export type Flavour = 'relaxed' | 'simd' | 'scalar' | 'relaxed-threads' | 'simd-threads';
 export interface Progress { loaded: number; total: number }
 
 export interface CreateEngineOptions {
@@ -36,8 +36,13 @@ export interface CreateEngineOptions {
   /** 'auto' (default): the relaxed-SIMD (fused multiply-add) binary where the runtime runs it. */
   relaxed?: 'auto' | boolean;
   /** Where the .wasm is; default `new URL('./wasm/gyre-<flavour>.wasm', import.meta.url)`. */
-  wasmUrl?: string | URL | { relaxed?: string | URL; simd?: string | URL; scalar?: string | URL } |
-    ((flavour: Flavour) => string | URL);
+  wasmUrl?: string | URL | { [flavour in Flavour]?: string | URL } | ((flavour: Flavour) => string | URL);
+  /**
+   * 'auto' (default): the threaded build on one thread per core (at most 8) where the runtime
+   * shares wasm memory between threads (Node; a cross-origin isolated page), else one thread. A
+   * number: exactly that many (UnsupportedError where threads cannot run). false or 1: one thread.
+   */
+  threads?: 'auto' | number | false;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
   /**
@@ -129,7 +134,8 @@ export interface Kernels {
 
 export interface Features {
   readonly simd: boolean;
-  readonly threads: boolean;
+  /** Threads a call can run on (1 for the single-thread builds). */
+  readonly threads: number;
   readonly version: string;
   readonly flavour: Flavour;
   /** The most memory the engine's wasm heap can grow to. */
@@ -176,6 +182,8 @@ export class Engine {
   rope(x: Float32Array, options?: RopeOptions): Float32Array;
   /** The raw kernels and their timing harness. */
   readonly kernels: Kernels;
+  /** Stops the worker threads and releases the engine; later calls throw InternalError. */
+  dispose(): void;
   /** A model directory (config.json + model.safetensors) or its bytes: see model.js. */
   loadModel(
     source: string | URL | { config: string | object; weights: ArrayBuffer | ArrayBufferView },
@@ -278,6 +286,8 @@ export function createEngine(options?: CreateEngineOptions & { worker?: false })
 export function createEngine(options: CreateEngineOptions & { worker: true }): Promise<WorkerEngine>;
 export function simdSupported(): boolean;
 export function relaxedSimdSupported(): boolean;
+/** True when the threaded builds can run here (Node; a cross-origin isolated page or worker). */
+export function threadsSupported(): boolean;
 export function defaultWasmUrl(flavour: Flavour): URL;
 export function fetchBytes(
   location: string | URL,

@@ -48,6 +48,38 @@ const RELAXED_PROBE = new Uint8Array([
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
 
+const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
+
+// threads: 'auto' takes one thread per core up to this: the models Gyre runs split into a few
+// dozen row blocks or heads per call, and more threads than that wait on memory more than they
+// compute.
+const AUTO_THREADS_MAX = 8;
+const THREADS_MAX = 64;  // the engine's core::kMaxThreads
+
+/**
+ * True when this runtime can run the threaded builds: WebAssembly threads (shared memory), and in
+ * a browser a cross-origin isolated page or worker (COOP/COEP headers), which SharedArrayBuffer needs.
+ */
+export function threadsSupported() {
+  if (typeof WebAssembly !== 'object' || typeof SharedArrayBuffer !== 'function') return false;
+  if (!isNode && globalThis.crossOriginIsolated !== true) return false;
+  try {
+    return new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof
+      SharedArrayBuffer;
+  } catch {
+    return false;
+  }
+}
+
+/** The cores this runtime reports (navigator.hardwareConcurrency, Node's availableParallelism()). */
+async function coreCount() {
+  if (isNode) {
+    const os = await import(/* webpackIgnore: true */ 'node:os');
+    return os.availableParallelism?.() ?? os.cpus().length;
+  }
+  return globalThis.navigator?.hardwareConcurrency || 1;
+}
+
 /** True when this runtime supports WebAssembly SIMD128. */
 export function simdSupported() {
   return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
@@ -106,7 +138,9 @@ async function importFactory(flavour) {
     // Literal specifiers, so that bundlers see every module.
     const glue = flavour === 'relaxed' ? await import('./wasm/gyre-relaxed.js')
       : flavour === 'simd' ? await import('./wasm/gyre-simd.js')
-        : await import('./wasm/gyre-scalar.js');
+        : flavour === 'relaxed-threads' ? await import('./wasm/gyre-relaxed-threads.js')
+          : flavour === 'simd-threads' ? await import('./wasm/gyre-simd-threads.js')
+            : await import('./wasm/gyre-scalar.js');
     return glue.default;
   } catch (error) {
     throw new NotFoundError(`the Gyre ${flavour} JS glue (web/lib/wasm/gyre-${flavour}.js) could not ` +
@@ -137,10 +171,12 @@ export class Engine {
   #module;
   #heapMaxBytes;
   #kernels;
+  #unusable = null;  // why calls now fail: disposed, or a worker thread crashed
 
   /** @internal */
-  constructor(module, flavour, wasmUrl) {
+  constructor(module, flavour, wasmUrl, threads = 1) {
     this.#module = module;
+    if (threads > 1) this.#call('setThreads', threads);
     const info = this.#call('buildInfo');
     this.#heapMaxBytes = info.heapMaxBytes;
     /** What this engine runs with. */
@@ -156,7 +192,10 @@ export class Engine {
 
   /** The raw kernels (GEMM, attention, FLASH, vector math) on Float32Arrays, and their timing: kernels.js. */
   get kernels() {
-    this.#kernels ??= new Kernels(this.#module);
+    this.#kernels ??= new Kernels(this.#module, {
+      call: (name, ...args) => this.#call(name, ...args),
+      assertUsable: () => this.#assertUsable('a kernel'),
+    });
     return this.#kernels;
   }
 
@@ -165,9 +204,56 @@ export class Engine {
     return this.#module.HEAPU8.byteLength;
   }
 
+  /**
+   * Frees the engine: stops its worker threads (the threaded builds) and lets the wasm memory go.
+   * Models loaded from it must not be used afterwards; calls then throw. Idempotent.
+   */
+  dispose() {
+    if (this.#unusable) return;
+    this.#unusable = 'it was disposed';
+    this.#stopThreads();
+  }
+
+  #stopThreads() {
+    if (this.features?.threads > 1 || this.#module.PThread) {
+      try { this.#module.stopThreads?.(); } catch { /* a crashed pool cannot stop: terminated below */ }
+      this.#module.PThread?.terminateAllThreads();
+    }
+  }
+
+  /** For the tests only: runs a threaded job whose chunks trap on every worker thread. */
+  [Symbol.for('gyre.trapInWorkerForTest')]() {
+    return this.#call('trapInWorkerForTest');
+  }
+
+  /** @internal A worker thread of this engine crashed: its job can never finish. */
+  workerThreadFailed(error) {
+    if (this.#unusable) return;
+    this.#unusable = `a worker thread failed (${error?.message ?? error})`;
+    this.#module.PThread?.terminateAllThreads();
+  }
+
+  #assertUsable(what) {
+    if (this.#unusable) {
+      throw new InternalError(`the engine cannot run ${what}: ${this.#unusable}; create a new engine`);
+    }
+  }
+
   /** Calls a binding (binding.js): its value, or the GyreError of its failure. */
   #call(name, ...args) {
-    return callBinding(this.#module, name, ...args);
+    this.#assertUsable(name);
+    try {
+      return callBinding(this.#module, name, ...args);
+    } catch (error) {
+      // The threaded runtime unwinds the caller when a worker thread crashed mid-job (see
+      // engine/core/thread_pool.cpp): the pool is short of a thread for good.
+      if (error instanceof InternalError && error.cause === 'unwind') {
+        this.workerThreadFailed(new Error('it crashed during a threaded call'));
+        throw new InternalError(`the engine failed in ${name}: ${this.#unusable}; create a new engine`,
+          { cause: error.cause });
+      }
+      throw error;
+    }
   }
 
   /** Copies bytes into the wasm heap, runs fn(address), and frees them whatever happens. */
@@ -267,18 +353,22 @@ export class Engine {
  * - `wasmUrl`: where the .wasm is: a string (may contain `{flavour}`), a URL, `{ simd, scalar }` or
  *   `(flavour) => url`. Default: `new URL('./wasm/gyre-<flavour>.wasm', import.meta.url)`.
  * - `signal` cancels; `onProgress({ loaded, total })` reports the download.
+ * - `threads`: 'auto' (default) runs the threaded build on one thread per core (at most 8) where
+ *   the runtime allows it (Node; a cross-origin isolated page), else the single-thread build; a
+ *   number asks for exactly that many (UnsupportedError where threads cannot run); false or 1 the
+ *   single-thread build. `engine.features.threads` says how many run.
  * - `worker`: true runs the engine in a module Web Worker (browsers): the page never freezes, and
  *   every method of the engine and its models returns a promise; `engine.terminate()` stops it.
  *   `workerUrl`: where worker.js (or a bundle of it) is, when a bundler did not place it.
  * Rejects with NotFoundError (404, missing file) or NotWasmError (e.g. an HTML page), naming the URL.
  */
 export async function createEngine({
-  wasmUrl, simd = 'auto', relaxed = 'auto', signal, onProgress, worker = false, workerUrl,
+  wasmUrl, simd = 'auto', relaxed = 'auto', threads = 'auto', signal, onProgress, worker = false, workerUrl,
 } = {}) {
   if (worker) {
     // The same API from a Web Worker (every method then returns a promise): see worker-client.js.
     const { createWorkerEngine } = await import('./worker-client.js');
-    return createWorkerEngine({ wasmUrl, workerUrl, simd, relaxed, signal, onProgress });
+    return createWorkerEngine({ wasmUrl, workerUrl, simd, relaxed, threads, signal, onProgress });
   }
   if (typeof WebAssembly !== 'object') {
     throw new UnsupportedError('this JavaScript runtime has no WebAssembly support');
@@ -301,7 +391,70 @@ export async function createEngine({
       'WebAssembly relaxed SIMD with a fused multiply-add (or simd is false); ' +
       "use relaxed: 'auto' to fall back to SIMD128");
   }
-  const flavour = useRelaxed ? 'relaxed' : simd === false || !hasSimd ? 'scalar' : 'simd';
+  const base = useRelaxed ? 'relaxed' : simd === false || !hasSimd ? 'scalar' : 'simd';
+  const threadCount = await chooseThreads(threads, base, wasmUrl);
+  if (threadCount > 1) {
+    try {
+      return await loadEngine(`${base}-threads`, wasmUrl, signal, onProgress, threadCount);
+    } catch (error) {
+      // 'auto' never requires threads: a threaded build that does not start (its worker script
+      // missing on a static host, workers refused) falls back to the single-thread one.
+      if (threads !== 'auto' || error instanceof AbortedError && signal?.aborted) throw error;
+      console.warn(`[gyre] the threaded build did not start (${error?.message ?? error}); ` +
+        'running on one thread');
+    }
+  }
+  return loadEngine(base, wasmUrl, signal, onProgress, 1);
+}
+
+/** How many threads to run: 1 means the single-thread build. */
+async function chooseThreads(threads, base, wasmUrl) {
+  if (threads === false) return 1;
+  if (threads !== 'auto' && !(Number.isInteger(threads) && threads >= 1 && threads <= THREADS_MAX)) {
+    throw new BadArgumentError(`threads must be 'auto', false or an integer from 1 to ${THREADS_MAX}; ` +
+      `got ${String(threads)}`);
+  }
+  if (threads === 1) return 1;
+  const possible = base !== 'scalar' && threadsSupported() && wasmUrlHasFlavour(wasmUrl, `${base}-threads`);
+  if (threads === 'auto') return possible ? Math.min(await coreCount(), AUTO_THREADS_MAX) : 1;
+  if (!possible) {
+    throw new UnsupportedError(`threads: ${threads} was requested, but ` + (base === 'scalar'
+      ? 'the scalar build has no threaded variant'
+      : !threadsSupported()
+        ? 'this runtime cannot share WebAssembly memory between threads (in a browser the page must ' +
+          'be cross-origin isolated: Cross-Origin-Opener-Policy: same-origin and ' +
+          'Cross-Origin-Embedder-Policy: require-corp)'
+        : `wasmUrl cannot name the ${base}-threads module`) + "; use threads: 'auto' to fall back");
+  }
+  return threads;
+}
+
+/**
+ * The Worker class the threaded glue starts its pthreads with: errors reach `onError`, and every
+ * worker is added to `started` (so a module that fails to start can stop them).
+ */
+async function pthreadWorkerClass(onError, started) {
+  if (isNode) {
+    const { nodeWorkerClass } = await import(/* webpackIgnore: true */ './node-worker.js');
+    return nodeWorkerClass(onError, started);
+  }
+  return class WatchedWorker extends Worker {
+    constructor(url, options) {
+      super(url, options);
+      started.push(this);
+      this.addEventListener('error', (event) => onError(new Error(event.message || 'the worker failed')));
+    }
+
+    // The glue's handler logs the error and rethrows it: keep that out of the page's error events.
+    set onerror(handler) {
+      super.onerror = (event) => { try { handler(event); } catch { /* reported through onError */ } };
+    }
+
+    get onerror() { return super.onerror; }
+  };
+}
+
+async function loadEngine(flavour, wasmUrl, signal, onProgress, threads) {
   const location = wasmUrlFor(wasmUrl, flavour);
   const [{ bytes, contentType, url }, factory] = await Promise.all([
     fetchBytes(location, { what: `the Gyre ${flavour} WebAssembly module`, signal, onProgress }),
@@ -319,11 +472,22 @@ export async function createEngine({
       `${error?.message ?? error}`, { cause: error, url });
   }
   let module;
+  let engine;
+  const startedWorkers = [];
   try {
     let failInstantiation;
     const instantiationFailed = new Promise((_, reject) => { failInstantiation = reject; });
+    const threaded = threads > 1 ? {
+      // The pthread workers load before the module resolves (see engine/core/thread_pool.h).
+      gyreWorkers: threads - 1,
+      gyreWorker: await pthreadWorkerClass((error) => {
+        if (engine) engine.workerThreadFailed(error);
+        else failInstantiation(new Error(`a worker thread failed to start: ${error?.message ?? error}`));
+      }, startedWorkers),
+    } : {};
     module = await Promise.race([
       factory({
+        ...threaded,
         instantiateWasm(imports, receiveInstance) {
           WebAssembly.instantiate(compiled, imports)
             .then((instance) => receiveInstance(instance, compiled), failInstantiation);
@@ -336,6 +500,7 @@ export async function createEngine({
       instantiationFailed,
     ]);
   } catch (error) {
+    for (const worker of startedWorkers) worker.terminate();
     if (error instanceof WebAssembly.LinkError) {
       throw new InternalError(`${url} does not match the JS glue web/lib/wasm/gyre-${flavour}.js ` +
         `(${error.message}); rebuild with \`npm run build\``, { cause: error, url });
@@ -343,5 +508,11 @@ export async function createEngine({
     throw new AbortedError(`the Gyre module from ${url} failed to start: ${error?.message ?? error}`,
       { cause: error, url });
   }
-  return new Engine(module, flavour, url);
+  try {
+    engine = new Engine(module, flavour, url, threads);
+  } catch (error) {
+    for (const worker of startedWorkers) worker.terminate();
+    throw error;
+  }
+  return engine;
 }

@@ -93,13 +93,22 @@ class LinearLayer {
 export class Kernels {
   #module;
 
-  /** @internal engine.kernels creates this. */
-  constructor(module) {
+  #call;
+  #assertUsable;
+
+  /**
+   * @internal engine.kernels creates this. call(name, ...args) runs a binding the engine's way
+   * (binding.js); both it and assertUsable() throw once the engine is disposed.
+   */
+  constructor(module, { call = (name, ...args) => callBinding(module, name, ...args), assertUsable = () => {} } = {}) {
     this.#module = module;
+    this.#call = call;
+    this.#assertUsable = assertUsable;
   }
 
   /** Runs fn with heap buffers of the given float counts (inputs copied in), freeing them after. */
   #withBuffers(specs, fn) {
+    this.#assertUsable();
     const module = this.#module;
     const addresses = [];
     try {
@@ -125,7 +134,7 @@ export class Kernels {
   }
 
   #run(name, ...args) {
-    return callBinding(this.#module, name, ...args);
+    return this.#call(name, ...args);
   }
 
   #attentionArgs(options, withValues) {

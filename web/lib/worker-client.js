@@ -212,12 +212,12 @@ function startWorker(workerUrl) {
  * The proxy adds `terminate()`, which stops the worker at once (even mid-computation).
  */
 export async function createWorkerEngine({
-  wasmUrl, workerUrl, simd = 'auto', relaxed = 'auto', signal, onProgress,
+  wasmUrl, workerUrl, simd = 'auto', relaxed = 'auto', threads = 'auto', signal, onProgress,
 } = {}) {
   if (typeof Worker !== 'function') {
     throw new UnsupportedError('worker: true needs Web Workers; in Node use the in-process engine');
   }
-  const options = { wasmUrl: absoluteWasmUrl(wasmUrl), simd, relaxed, signal, onProgress };
+  const options = { wasmUrl: absoluteWasmUrl(wasmUrl), simd, relaxed, threads, signal, onProgress };
   let worker;
   try {
     worker = startWorker(workerUrl);

@@ -25,9 +25,15 @@ export function h(tag, attributes = {}, ...children) {
 }
 
 const BUILD_NAMES = { relaxed: 'relaxed SIMD', simd: 'SIMD128', scalar: 'scalar' };
-/** A flavour's display name. */
+/** A flavour's display name, with ', threaded' for the threaded builds. */
 export function buildName(flavour) {
-  return BUILD_NAMES[flavour] ?? flavour;
+  const base = flavour.replace(/-threads$/, '');
+  return (BUILD_NAMES[base] ?? base) + (base === flavour ? '' : ', threaded');
+}
+
+/** '1 thread', '4 threads'. */
+export function threadsText(threads) {
+  return `${threads} thread${threads === 1 ? '' : 's'}`;
 }
 
 /** Bytes as MB with two decimals below 10 MB. */

@@ -1,11 +1,12 @@
-// <gyre-benchmark>: the engine's kernels timed in the visitor's browser (engine.kernels.benchmark) on
-// one thread, in the page's shared engine (relaxed SIMD or SIMD128, whichever the browser runs) and
-// optionally in a second worker running the scalar build, with a live table.
+// <gyre-benchmark>: the engine's kernels timed in the visitor's browser (engine.kernels.benchmark) in
+// the page's shared engine (relaxed SIMD or SIMD128, whichever the browser runs; threaded where the
+// page is cross-origin isolated: GEMM and attention split their rows over the threads) and
+// optionally in a second worker running the scalar build on one thread, with a live table.
 //
 //   <gyre-benchmark suite="quick" budget="300"></gyre-benchmark>
 import { createEngine } from '../index.js';
 import { engineConfiguration } from './hub.js';
-import { GyreElement, buildName, define, h, numberAttribute } from './base.js';
+import { GyreElement, buildName, define, h, numberAttribute, threadsText } from './base.js';
 
 const QUICK = [
   { kernel: 'gemm', m: 128, n: 128, k: 128, size: '128 × 128 × 128' },
@@ -48,6 +49,7 @@ export class GyreBenchmark extends GyreElement {
     const suite = (value, label) => h('label', {}, h('input', { type: 'radio', name: 'suite', value }), label);
     return [
       this.errorBox(),
+      h('p', { id: 'threads', part: 'threads' }, 'Threads: …'),
       h('div', { class: 'controls', part: 'controls' },
         h('label', { for: 'budget' }, h('span', {}, 'time per kernel ', h('output', { id: 'budget-value', for: 'budget' }), ' ms'),
           h('input', { type: 'range', id: 'budget', min: 100, max: 2000, step: 100,
@@ -94,7 +96,10 @@ export class GyreBenchmark extends GyreElement {
   }
 
   #showBuild = (event) => {
-    if (event.target === this) this.$('main-build').textContent = buildName(event.detail.features.flavour);
+    if (event.target !== this) return;
+    const { flavour, threads } = event.detail.features;
+    this.$('main-build').textContent = buildName(flavour);
+    this.$('threads').textContent = `Threads: ${threadsText(threads)} (the scalar build: 1)`;
   };
 
   #rateCell(result, best, scalar) {
@@ -154,7 +159,7 @@ export class GyreBenchmark extends GyreElement {
     const gemm = results.filter((r) => r.spec.kernel === 'gemm').map((r) => r.simd.rate);
     const speedups = results.filter((r) => r.scalar?.rate).map((r) => r.simd.rate / r.scalar.rate);
     this.$('summary').textContent = gemm.length === 0 ? '' :
-      `Best GEMM: ${Math.max(...gemm).toFixed(1)} GFLOP/s on one thread` +
+      `Best GEMM: ${Math.max(...gemm).toFixed(1)} GFLOP/s on ${threadsText(engine.features.threads)}` +
       (speedups.length ? `; the ${buildName(engine.features.flavour)} build is ` +
         `${Math.min(...speedups).toFixed(1)}–${Math.max(...speedups).toFixed(1)}× the scalar build.` : '.');
     return results.map(({ spec, simd, scalar }) => ({
