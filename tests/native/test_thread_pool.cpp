@@ -24,9 +24,14 @@ struct Threads {
   ~Threads() { core::stop_threads(); }
 };
 
+// The single-thread builds (wasm-simd, wasm-relaxed, wasm-scalar) run this suite too: there the
+// pool can only refuse more than one thread, which the last case checks.
+const bool kSingleThreadBuild = !core::threads_available();
+
 }  // namespace
 
-TEST_CASE("thread pool: every index once, for any thread and chunk count") {
+TEST_CASE("thread pool: every index once, for any thread and chunk count" *
+          doctest::skip(kSingleThreadBuild)) {
   for (int threads : {1, 2, 3, 4}) {
     Threads pool(threads);
     CHECK(core::thread_count() == threads);
@@ -46,7 +51,8 @@ TEST_CASE("thread pool: every index once, for any thread and chunk count") {
   }
 }
 
-TEST_CASE("thread pool: nested calls run serially, workers see their index, bad counts refused") {
+TEST_CASE("thread pool: nested calls run serially, workers see their index, bad counts refused" *
+          doctest::skip(kSingleThreadBuild)) {
   Threads pool(3);
   std::atomic<int> inner{0};
   std::atomic<int> bad_index{0};
@@ -64,7 +70,7 @@ TEST_CASE("thread pool: nested calls run serially, workers see their index, bad 
   CHECK(core::set_thread_count(core::kMaxThreads + 1).code() == ErrorCode::kBadArgument);
 }
 
-TEST_CASE("parallel GEMM equals one call bit for bit") {
+TEST_CASE("parallel GEMM equals one call bit for bit" * doctest::skip(kSingleThreadBuild)) {
   std::mt19937 rng(13);
   struct Shape {
     int M, N, K;
@@ -90,7 +96,8 @@ TEST_CASE("parallel GEMM equals one call bit for bit") {
   }
 }
 
-TEST_CASE("parallel attention (heads, query blocks) equals one call bit for bit") {
+TEST_CASE("parallel attention (heads, query blocks) equals one call bit for bit" *
+          doctest::skip(kSingleThreadBuild)) {
   std::mt19937 rng(17);
   struct Case {
     int heads, queries, head_dim;
@@ -133,7 +140,8 @@ TEST_CASE("parallel attention (heads, query blocks) equals one call bit for bit"
   }
 }
 
-TEST_CASE("parallel convolution and GroupNorm over a batch equal one call bit for bit") {
+TEST_CASE("parallel convolution and GroupNorm over a batch equal one call bit for bit" *
+          doctest::skip(kSingleThreadBuild)) {
   std::mt19937 rng(19);
   const kernels::Conv3x3Shape shape{5, 14, 14, 8, 16};
   const auto x = random_floats(rng, static_cast<std::size_t>(5) * 14 * 14 * 8);
@@ -164,4 +172,12 @@ TEST_CASE("parallel convolution and GroupNorm over a batch equal one call bit fo
                 .is_ok());
     CHECK(got_norm == want_norm);
   }
+}
+
+TEST_CASE("a single-thread build refuses more than one thread" *
+          doctest::skip(!kSingleThreadBuild)) {
+  CHECK(core::set_thread_count(1).is_ok());
+  CHECK(core::thread_count() == 1);
+  CHECK(core::set_thread_count(2).code() == ErrorCode::kBadArgument);
+  CHECK(core::thread_count() == 1);
 }
