@@ -24,6 +24,7 @@ import os from 'node:os';
 import { buildModel, onnxNode } from './onnx_builder.mjs';
 import { ceilingCase, streamingCase } from './peak.mjs';
 import { createEngine } from '../web/lib/index.js';
+import { check, heapCopy, randomArray } from './common.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -67,33 +68,6 @@ async function loadOrt() {
   ort.env.wasm.wasmPaths = path.join(root, 'node_modules/onnxruntime-web/dist/');
   ort.env.logLevel = 'error';
   return ort;
-}
-
-// A raw binding's { ok, value | code, message } (engine/bindings/js_result.h).
-function check(result) {
-  if (!result.ok) throw new Error(`gyre kernel failed: ${result.code}: ${result.message}`);
-  return result.value;
-}
-
-function randomArray(n, seed) {
-  // xorshift32: reproducible inputs in [-1, 1)
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; ++i) {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    out[i] = s / 2147483648 - 1;
-  }
-  return out;
-}
-
-// Allocates a Float32Array copy on the wasm heap; returns its address.
-function heapCopy(gyre, data) {
-  const address = gyre._malloc(data.length * 4);
-  if (!address) throw new Error(`wasm heap allocation of ${data.length * 4} bytes failed`);
-  gyre.HEAPF32.set(data, address / 4);
-  return address;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { createEngine } from '../web/lib/index.js';
+import { maxAbsDiff, median } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -61,12 +62,6 @@ async function loadOrt() {
     lm: await ort.InferenceSession.create(fs.readFileSync(onnxPath(LM)), options),
     unet: await ort.InferenceSession.create(fs.readFileSync(onnxPath(DDPM)), options),
   };
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 // Wall and this process's CPU time of `repeats` runs, per run, in ms (CPU time is steadier on a
@@ -109,12 +104,6 @@ function textIds(lm, n) {
   let text = '';
   while ([...text].length < n) text += source.slice(0, 100000);
   return lm.encode([...text].slice(0, n).join(''));
-}
-
-function maxAbsDiff(a, b) {
-  let worst = 0;
-  for (let i = 0; i < a.length; ++i) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-  return worst;
 }
 
 async function main() {

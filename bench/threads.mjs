@@ -19,6 +19,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createEngine } from '../web/lib/index.js';
 import { nodeWorkerClass } from '../web/lib/node-worker.js';
 import { buildModel, onnxNode } from './onnx_builder.mjs';
+import { check, heapCopy, median, randomArray } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -71,37 +72,6 @@ async function loadPeers() {
 }
 
 const ortOptions = { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
-
-function randomArray(n, seed) {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; ++i) {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    out[i] = s / 2147483648 - 1;
-  }
-  return out;
-}
-
-function heapCopy(gyre, data) {
-  const address = gyre._malloc(data.length * 4);
-  if (!address) throw new Error(`wasm heap allocation of ${data.length * 4} bytes failed`);
-  gyre.HEAPF32.set(data, address / 4);
-  return address;
-}
-
-/** A binding's value; throws on { ok: false }. */
-function check(result) {
-  if (!result.ok) throw new Error(`gyre kernel failed: ${result.code}: ${result.message}`);
-  return result.value;
-}
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Timing: warm-up, then rounds in which every engine runs its case (order alternating); a round
