@@ -7,7 +7,7 @@ const isNode = typeof process === 'object' && typeof process.versions?.node === 
 
 // Node's built-ins, imported only in Node and by a computed name, so that browser bundlers
 // (esbuild, Vite, webpack) neither try to resolve nor polyfill them.
-const nodeBuiltin = (name) => import(/* @vite-ignore */ /* webpackIgnore: true */ `node:${name}`);
+export const nodeBuiltin = (name) => import(/* @vite-ignore */ /* webpackIgnore: true */ `node:${name}`);
 
 /**
  * Resolves a string or URL to an absolute URL: relative strings against the page (browser) or the

@@ -10,7 +10,7 @@ import {
   NotWasmError, OutOfMemoryError, TooLargeError, UnsupportedError,
 } from './errors.js';
 import { callBinding } from './binding.js';
-import { fetchBytes, firstBytesHex, looksLikeHtml } from './fetch-bytes.js';
+import { fetchBytes, firstBytesHex, looksLikeHtml, nodeBuiltin } from './fetch-bytes.js';
 import { loadModel } from './model.js';
 import { Kernels } from './kernels.js';
 
@@ -74,7 +74,7 @@ export function threadsSupported() {
 /** The cores this runtime reports (navigator.hardwareConcurrency, Node's availableParallelism()). */
 async function coreCount() {
   if (isNode) {
-    const os = await import(/* webpackIgnore: true */ 'node:os');
+    const os = await nodeBuiltin('os');
     return os.availableParallelism?.() ?? os.cpus().length;
   }
   return globalThis.navigator?.hardwareConcurrency || 1;
@@ -435,7 +435,9 @@ async function chooseThreads(threads, base, wasmUrl) {
  */
 async function pthreadWorkerClass(onError, started) {
   if (isNode) {
-    const { nodeWorkerClass } = await import(/* webpackIgnore: true */ './node-worker.js');
+    // Node only, and by a computed URL, so that browser bundlers do not pull in worker_threads.
+    const nodeWorker = new URL('./node-worker.js', import.meta.url).href;
+    const { nodeWorkerClass } = await import(/* @vite-ignore */ /* webpackIgnore: true */ nodeWorker);
     return nodeWorkerClass(onError, started);
   }
   return class WatchedWorker extends Worker {
