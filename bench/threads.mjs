@@ -200,7 +200,8 @@ async function modelCases(peers) {
   if (only === 'all' || only === 'lm') {
     const [lm1, lmT] = await Promise.all([e1, eT].map((e) => e.loadModel(path.join(root, 'models/gau-lm-softmax-plus'))));
     const ids = textIds(lm1, 2048);
-    if (lm1.logits(ids).some((v, i, all) => v !== lmT.logits(ids)[i])) throw new Error('LM: threaded logits differ');
+    const [one, many] = [lm1.logits(ids), lmT.logits(ids)];
+    if (one.some((v, i) => v !== many[i])) throw new Error('LM: threaded logits differ');
     const runners = { gyre1: () => lm1.logits(ids), gyreT: () => lmT.logits(ids) };
     if (fs.existsSync(onnx('gau-lm-softmax-plus'))) {
       const session = await ort.InferenceSession.create(fs.readFileSync(onnx('gau-lm-softmax-plus')), ortOptions);
