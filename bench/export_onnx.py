@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "models", "train"))
 import export  # noqa: E402
 import safetensors_io  # noqa: E402
-from models import GauLM, rope_tables  # noqa: E402
+from models import GauLM, rope_tables, unet_from_tensors  # noqa: E402
 
 OUT_DIR = os.path.join(ROOT, "bench", "onnx")
 
@@ -47,7 +47,7 @@ def export_one(name, opset, max_length):
     tensors, _ = safetensors_io.load_file(os.path.join(model_dir, "model.safetensors"))
     path = os.path.join(OUT_DIR, name + ".onnx")
     if config["family"] == "ddpm-unet":
-        model = export.unet_from_tensors(config, tensors)
+        model = unet_from_tensors(config, tensors)
         size, channels = config["image"]["size"], config["image"]["channels"]
         args = (torch.randn(2, channels, size, size), torch.tensor([10, 500]))
         torch.onnx.export(model, args, path, input_names=["x", "k"], output_names=["eps"], opset_version=opset,

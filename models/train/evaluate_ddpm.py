@@ -18,11 +18,13 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
-import export  # noqa: E402
 import safetensors_io  # noqa: E402
-from models import ddim_strided, ddpm_ancestral  # noqa: E402
+from models import ddim_strided, ddpm_ancestral, unet_from_tensors  # noqa: E402
 
 CONFIDENT = 0.9
+DDPM_GRID_FILES = {"ancestral, 1000 steps, sigma = beta": "samples-ancestral-1000.png",
+                   "strided DDIM, 50 steps, eta 0": "samples-ddim-50.png",
+                   "strided DDIM, 10 steps, eta 0": "samples-ddim-10.png"}
 
 
 def train_classifier(images, labels, seed=0, epochs=6):
@@ -60,13 +62,12 @@ def main(argv=None):
     torch.set_num_threads(1)
     model_dir = os.path.join(data.ROOT, "models", args.name)
     if args.from_grids:
-        import export as export_module
         evaluate_samples(model_dir, {sampler: samples_from_grid(os.path.join(model_dir, file))
-                                     for sampler, file in export_module.DDPM_GRID_FILES.items()})
+                                     for sampler, file in DDPM_GRID_FILES.items()})
         return
     config = json.load(open(os.path.join(model_dir, "config.json")))
     tensors, _ = safetensors_io.load_file(os.path.join(model_dir, "model.safetensors"))
-    evaluate_samples(model_dir, draw_samples(export.unet_from_tensors(config, tensors), args.samples))
+    evaluate_samples(model_dir, draw_samples(unet_from_tensors(config, tensors), args.samples))
 
 
 @torch.no_grad()

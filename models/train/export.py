@@ -18,9 +18,10 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
+import evaluate_ddpm  # noqa: E402
 import safetensors_io  # noqa: E402
 from models import (GauLM, RMS_EPS, ROPE_BASE, RoFormerV2LM, SOFTMAX_PLUS_MIN_LENGTH, UNet,  # noqa: E402
-                    ddim_strided, ddpm_schedule, rope_tables)
+                    ddim_strided, ddpm_schedule, rope_tables, unet_from_tensors)
 
 CHECKPOINT_DIR = os.path.join(data.ROOT, "models", "checkpoints")
 MODELS_DIR = os.path.join(data.ROOT, "models")
@@ -33,9 +34,6 @@ LM_MODES = {"full": dict(window=None, logn=False), "full_logn": dict(window=None
             "window_%d" % GOLDEN_WINDOW: dict(window=GOLDEN_WINDOW, logn=False)}
 DDPM_GOLDEN_STEPS = [0, 10, 100, 500, 999]
 DDIM_STRIDE = 100
-DDPM_GRID_FILES = {"ancestral, 1000 steps, sigma = beta": "samples-ancestral-1000.png",
-                   "strided DDIM, 50 steps, eta 0": "samples-ddim-50.png",
-                   "strided DDIM, 10 steps, eta 0": "samples-ddim-10.png"}
 
 
 def lm_config(name, checkpoint, dtype):
@@ -226,16 +224,6 @@ def unet_program(config):
     return ops + ["head_norm", "head"]
 
 
-def unet_from_tensors(config, tensors):
-    model = UNet(**config["architecture"])
-    state = {k: torch.from_numpy(v) for k, v in tensors.items() if k != "time_table"}
-    missing = model.load_state_dict(state, strict=False).missing_keys
-    assert set(missing) == {"time_in.weight", "time_out.weight"}, missing
-    model.time_table.copy_(torch.from_numpy(tensors["time_table"]))
-    model.use_time_table = True
-    return model.eval()
-
-
 def golden_ddpm(name, model):
     model = model.double()
     images, _ = data.load_digits()
@@ -295,14 +283,12 @@ def write_ddpm_figures(name, checkpoint, model, out_dir, samples=36):
     fig.savefig(os.path.join(out_dir, "training-curve.png"))
     plt.close(fig)
 
-    import evaluate_ddpm
-
     grids = evaluate_ddpm.draw_samples(model.float(), samples)
     from PIL import Image
 
     side = int(math.sqrt(samples))
     for sampler, x in grids.items():
-        file = DDPM_GRID_FILES[sampler]
+        file = evaluate_ddpm.DDPM_GRID_FILES[sampler]
         tiles = ((x[:, 0].numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
         grid = np.full((side * 30 + 2, side * 30 + 2), 255, np.uint8)
         for i in range(side * side):

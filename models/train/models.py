@@ -371,6 +371,17 @@ class UNet(nn.Module):
         return self.head(self.head_norm(x))
 
 
+def unet_from_tensors(config, tensors):
+    """The U-Net of a shipped model (config.json and its tensors), sampling from the stored time table."""
+    model = UNet(**config["architecture"])
+    state = {k: torch.from_numpy(v) for k, v in tensors.items() if k != "time_table"}
+    missing = model.load_state_dict(state, strict=False).missing_keys
+    assert set(missing) == {"time_in.weight", "time_out.weight"}, missing
+    model.time_table.copy_(torch.from_numpy(tensors["time_table"]))
+    model.use_time_table = True
+    return model.eval()
+
+
 def ddim_strided(model, x, stride=100, eta=0.0, generator=None, on_step=None):
     """Strided sampler of Keras-DDPM ddim.py: bar_alpha' = bar_alpha[::stride] (starts at t = 1),
     steps run from the last entry down to the first. eta = 0 is deterministic."""

@@ -132,7 +132,7 @@ def _():
     import json
     config = json.load(open(os.path.join(export.MODELS_DIR, "ddpm", "config.json")))
     tensors, _ = safetensors_io.load_file(os.path.join(export.MODELS_DIR, "ddpm", "model.safetensors"))
-    model = export.unet_from_tensors(config, tensors)
+    model = models.unet_from_tensors(config, tensors)
     ema, _ = train_ddpm.model_from_checkpoint(os.path.join(export.CHECKPOINT_DIR, "ddpm.pt"))
     x, k = torch.from_numpy(golden["eps.x"]), torch.from_numpy(golden["eps.k"])
     with torch.no_grad():
