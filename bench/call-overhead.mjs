@@ -11,13 +11,20 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
+import { callBinding } from '../web/lib/binding.js';
+
 // The cases (every binding returns a { ok, value } object): no argument; two ints; three numbers
-// (exp of 16 floats); eleven numbers (a 1x4x4 GEMM, the most arguments a binding takes).
+// (exp of 16 floats); eleven numbers (a 1x4x4 GEMM); fourteen (attention of one 4-wide query, the
+// most arguments a binding takes); and one call the way web/lib makes it, through callBinding,
+// which unwraps { ok, value }.
 const CASES = {
   'kernelAttentionWorkspaceBytes()': ({ module }) => () => module.kernelAttentionWorkspaceBytes(),
   'kernelGemmPackedSize(64, 64)': ({ module }) => () => module.kernelGemmPackedSize(64, 64),
   'kernelExp(x, y, 16)': ({ module, x, y }) => () => module.kernelExp(x, y, 16),
   'kernelGemm(1, 4, 4, ... 11 args)': ({ module, x, y, z }) => () => module.kernelGemm(1, 4, 4, x, 4, y, 4, z, 4, 0, 0),
+  'kernelAttention(1, 1, ... 14 args)': ({ module, x, y, z }) => () =>
+    module.kernelAttention(1, 1, 1, 4, 4, 0, 0, 0, 0.5, x, y, y, z, 0),
+  'callBinding(kernelGemmPackedSize)': ({ module }) => () => callBinding(module, 'kernelGemmPackedSize', 64, 64),
 };
 
 // Each build runs in its own worker thread (its own V8 isolate), so that one glue's JIT feedback
@@ -38,6 +45,10 @@ async function serveBuild({ path, calls }) {
   module.HEAPF32.fill(0.5, x >> 2, (x >> 2) + 16);
   module.HEAPF32.fill(0.25, y >> 2, (y >> 2) + 16);
   const callers = Object.fromEntries(Object.entries(CASES).map(([name, make]) => [name, make({ module, x, y, z })]));
+  for (const [name, call] of Object.entries(callers)) {
+    const result = call();
+    if (result?.ok === false) throw new Error(`${name} failed: ${result.code}: ${result.message}`);
+  }
   parentPort.on('message', (name) => {
     const call = callers[name];
     const start = process.hrtime.bigint();

@@ -107,7 +107,7 @@ emscripten::val flash_decoder_create(int chunk, int qk_dim, int value_dim) {
   if (!decoder.is_ok()) return failure(decoder.status());
   const int handle = next_flash_decoder++;
   flash_decoders.emplace(handle, std::move(decoder).value());
-  return success(emscripten::val(handle));
+  return success_number(handle);
 }
 
 emscripten::val disposed_decoder(int handle) {
@@ -142,8 +142,7 @@ emscripten::val flash_decoder_free(int handle) {
 
 // Bytes the shared attention workspace holds now (it never shrinks).
 emscripten::val attention_workspace_bytes() {
-  return success(
-      emscripten::val(static_cast<double>(workspace().capacity_floats() * sizeof(float))));
+  return success_number(static_cast<double>(workspace().capacity_floats() * sizeof(float)));
 }
 
 }  // namespace

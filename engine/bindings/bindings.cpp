@@ -46,7 +46,7 @@ val build_info() {
 // at most the number of Web Workers it preloaded plus one.
 val set_threads(int count) {
   if (Status s = core::set_thread_count(count); !s.is_ok()) return failure(s);
-  return success(val(core::thread_count()));
+  return success_number(core::thread_count());
 }
 
 // Stops the pool's threads (engine.dispose()); the JS side then terminates their Web Workers.

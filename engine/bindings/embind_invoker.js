@@ -39,52 +39,95 @@ mergeInto(LibraryManager.library, {
       return returns ? returnType['fromWireType'](rv) : undefined;
     };
 
-    // Plain numbers in and out (most of Gyre's raw-kernel bindings): no clean-up, no per-call array.
-    if (!isMethod && !anyDestructor && expected <= 3) {
-      var t0 = params[0], t1 = params[1], t2 = params[2];
-      if (expected === 0) {
-        return function() { checkCount(arguments.length); return finish(cppInvokerFunc(cppTargetFunc)); };
-      }
-      if (expected === 1) {
-        return function(a0) {
+    // Plain values in (numbers, booleans, emval handles): no clean-up and no per-call array, one
+    // closure per arity up to 14 arguments (kernelAttention, Gyre's longest binding). The loop over
+    // a per-call array below made the 11-argument GEMM binding about twice as slow as the generated
+    // invoker (bench/call-overhead.mjs); spelled out, it costs what the generated one costs.
+    if (!isMethod && !anyDestructor && expected <= 14) {
+      var f = cppInvokerFunc, g = cppTargetFunc;
+      var wire = function(type, value) { return type['toWireType'](null, value); };
+      var t0 = params[0], t1 = params[1], t2 = params[2], t3 = params[3], t4 = params[4], t5 = params[5];
+      var t6 = params[6], t7 = params[7], t8 = params[8], t9 = params[9], t10 = params[10];
+      var t11 = params[11], t12 = params[12], t13 = params[13];
+      switch (expected) {
+        case 0: return function() {
           checkCount(arguments.length);
-          return finish(cppInvokerFunc(cppTargetFunc, t0['toWireType'](null, a0)));
+          return finish(f(g));
+        };
+        case 1: return function(a0) {
+          checkCount(arguments.length);
+          return finish(f(g, wire(t0, a0)));
+        };
+        case 2: return function(a0, a1) {
+          checkCount(arguments.length);
+          return finish(f(g, wire(t0, a0), wire(t1, a1)));
+        };
+        case 3: return function(a0, a1, a2) {
+          checkCount(arguments.length);
+          return finish(f(g, wire(t0, a0), wire(t1, a1), wire(t2, a2)));
+        };
+        case 4: return function(a0, a1, a2, a3) {
+          checkCount(arguments.length);
+          return finish(f(g, wire(t0, a0), wire(t1, a1), wire(t2, a2), wire(t3, a3)));
+        };
+        case 5: return function(a0, a1, a2, a3, a4) {
+          checkCount(arguments.length);
+          return finish(f(g, wire(t0, a0), wire(t1, a1), wire(t2, a2), wire(t3, a3), wire(t4, a4)));
+        };
+        case 6: return function(a0, a1, a2, a3, a4, a5) {
+          checkCount(arguments.length);
+          return finish(f(g, wire(t0, a0), wire(t1, a1), wire(t2, a2), wire(t3, a3), wire(t4, a4),
+                        wire(t5, a5)));
+        };
+        case 7: return function(a0, a1, a2, a3, a4, a5, a6) {
+          checkCount(arguments.length);
+          return finish(f(g, wire(t0, a0), wire(t1, a1), wire(t2, a2), wire(t3, a3), wire(t4, a4),
+                        wire(t5, a5), wire(t6, a6)));
+        };
+        case 8: return function(a0, a1, a2, a3, a4, a5, a6, a7) {
+          checkCount(arguments.length);
+          return finish(f(g, wire(t0, a0), wire(t1, a1), wire(t2, a2), wire(t3, a3), wire(t4, a4),
+                        wire(t5, a5), wire(t6, a6), wire(t7, a7)));
+        };
+        case 9: return function(a0, a1, a2, a3, a4, a5, a6, a7, a8) {
+          checkCount(arguments.length);
+          return finish(f(g, wire(t0, a0), wire(t1, a1), wire(t2, a2), wire(t3, a3), wire(t4, a4),
+                        wire(t5, a5), wire(t6, a6), wire(t7, a7), wire(t8, a8)));
+        };
+        case 10: return function(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9) {
+          checkCount(arguments.length);
+          return finish(f(g, wire(t0, a0), wire(t1, a1), wire(t2, a2), wire(t3, a3), wire(t4, a4),
+                        wire(t5, a5), wire(t6, a6), wire(t7, a7), wire(t8, a8), wire(t9, a9)));
+        };
+        case 11: return function(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10) {
+          checkCount(arguments.length);
+          return finish(f(g, wire(t0, a0), wire(t1, a1), wire(t2, a2), wire(t3, a3), wire(t4, a4),
+                        wire(t5, a5), wire(t6, a6), wire(t7, a7), wire(t8, a8), wire(t9, a9),
+                        wire(t10, a10)));
+        };
+        case 12: return function(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) {
+          checkCount(arguments.length);
+          return finish(f(g, wire(t0, a0), wire(t1, a1), wire(t2, a2), wire(t3, a3), wire(t4, a4),
+                        wire(t5, a5), wire(t6, a6), wire(t7, a7), wire(t8, a8), wire(t9, a9),
+                        wire(t10, a10), wire(t11, a11)));
+        };
+        case 13: return function(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12) {
+          checkCount(arguments.length);
+          return finish(f(g, wire(t0, a0), wire(t1, a1), wire(t2, a2), wire(t3, a3), wire(t4, a4),
+                        wire(t5, a5), wire(t6, a6), wire(t7, a7), wire(t8, a8), wire(t9, a9),
+                        wire(t10, a10), wire(t11, a11), wire(t12, a12)));
+        };
+        case 14: return function(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13) {
+          checkCount(arguments.length);
+          return finish(f(g, wire(t0, a0), wire(t1, a1), wire(t2, a2), wire(t3, a3), wire(t4, a4),
+                        wire(t5, a5), wire(t6, a6), wire(t7, a7), wire(t8, a8), wire(t9, a9),
+                        wire(t10, a10), wire(t11, a11), wire(t12, a12), wire(t13, a13)));
         };
       }
-      if (expected === 2) {
-        return function(a0, a1) {
-          checkCount(arguments.length);
-          return finish(cppInvokerFunc(cppTargetFunc, t0['toWireType'](null, a0), t1['toWireType'](null, a1)));
-        };
-      }
-      return function(a0, a1, a2) {
-        checkCount(arguments.length);
-        return finish(cppInvokerFunc(cppTargetFunc, t0['toWireType'](null, a0), t1['toWireType'](null, a1),
-                                     t2['toWireType'](null, a2)));
-      };
     }
 
+    // Methods and arguments that need clean-up (strings): marshalled through a per-call array.
     var first = isMethod ? 2 : 1;  // wired = [target, this?, ...arguments]
-    var f = cppInvokerFunc;
-    // A direct call for up to 12 wired values (Gyre's largest binding takes 11 arguments): V8 calls
-    // through apply() about twice as slowly.
-    var invoke = function(w) {
-      switch (w.length) {
-        case 1: return f(w[0]);
-        case 2: return f(w[0], w[1]);
-        case 3: return f(w[0], w[1], w[2]);
-        case 4: return f(w[0], w[1], w[2], w[3]);
-        case 5: return f(w[0], w[1], w[2], w[3], w[4]);
-        case 6: return f(w[0], w[1], w[2], w[3], w[4], w[5]);
-        case 7: return f(w[0], w[1], w[2], w[3], w[4], w[5], w[6]);
-        case 8: return f(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]);
-        case 9: return f(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]);
-        case 10: return f(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9]);
-        case 11: return f(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9], w[10]);
-        case 12: return f(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9], w[10], w[11]);
-        default: return f.apply(null, w);
-      }
-    };
     return function() {
       checkCount(arguments.length);
       var destructors = needsDestructorStack ? [] : null;
@@ -92,7 +135,7 @@ mergeInto(LibraryManager.library, {
       wired[0] = cppTargetFunc;
       if (isMethod) wired[1] = thisType['toWireType'](destructors, this);
       for (var i = 0; i < expected; ++i) wired[first + i] = params[i]['toWireType'](destructors, arguments[i]);
-      var rv = invoke(wired);
+      var rv = cppInvokerFunc.apply(null, wired);
       if (needsDestructorStack) {
         runDestructors(destructors);
       } else {

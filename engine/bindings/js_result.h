@@ -13,12 +13,11 @@
 
 namespace gyre::bindings {
 
-inline emscripten::val success(emscripten::val value) {
-  emscripten::val result = emscripten::val::object();
-  result.set("ok", true);
-  result.set("value", value);
-  return result;
-}
+// { ok: true, value }. Built by one call into JS (js_result.cpp), not val::object() and set().
+emscripten::val success(const emscripten::val& value);
+
+// { ok: true, value } for a number (a size, a count, a handle), without a val in between.
+emscripten::val success_number(double value);
 
 inline emscripten::val failure(const Status& status) {
   emscripten::val result = emscripten::val::object();

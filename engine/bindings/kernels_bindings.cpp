@@ -30,7 +30,7 @@ k::Activation activation(int code) {
 }
 
 emscripten::val gemm_packed_size(int K, int N) {
-  return success(emscripten::val(static_cast<double>(k::gemm_packed_size(K, N))));
+  return success_number(static_cast<double>(k::gemm_packed_size(K, N)));
 }
 
 emscripten::val gemm_pack_b(Address B, int K, int N, int ldb, bool transposed, Address packed) {
@@ -126,7 +126,7 @@ emscripten::val linear_create(int in_features, int out_features, Address weight,
   }
   const int handle = next_linear++;
   linears.emplace(handle, std::move(layer));
-  return success(emscripten::val(handle));
+  return success_number(handle);
 }
 
 // y[rows, out] = act(x[rows, in] · W + bias), dense rows.

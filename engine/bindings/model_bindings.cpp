@@ -206,7 +206,7 @@ val lm_generate_begin(int handle, val ids_js, val attention_js, val sampling) {
       models::Generator::start(call->model(), call->ids, call->attention, options);
   if (!started) return failure(started.status());
   generation.emplace(std::move(started).value());
-  return success(val(generation->position()));
+  return success_number(generation->position());
 }
 
 // Samples `count` tokens; returns them as an Int32Array.
@@ -243,7 +243,7 @@ val lm_max_logit_difference(int a, int b, val ids_js) {
   Result<float> difference =
       models::max_logit_difference(*first->model, *second->model, ids.value());
   if (!difference) return failure(difference.status());
-  return success(val(difference.value()));
+  return success_number(difference.value());
 }
 
 val ddpm_load(std::string config, std::uintptr_t address, std::size_t size) {
@@ -309,7 +309,7 @@ val ddpm_begin(int handle, val options_js, val start_js) {
   }
   if (Status s = entry->sampler->begin(options, start.empty() ? nullptr : start.data()); !s.is_ok())
     return failure(s);
-  return success(val(entry->sampler->total_steps()));
+  return success_number(entry->sampler->total_steps());
 }
 
 // One sampler step; returns { k, done, stepsDone } and, when asked, copies of x_t and of the
