@@ -14,10 +14,10 @@
 
 #include "bindings/heap_args.h"
 #include "bindings/js_result.h"
-#include "core/parallel_kernels.h"
 #include "core/status.h"
 #include "kernels/attention.h"
 #include "kernels/flash.h"
+#include "kernels/parallel.h"
 
 namespace gyre::bindings {
 namespace {

@@ -13,10 +13,10 @@
 
 #include "bindings/heap_args.h"
 #include "bindings/js_result.h"
-#include "core/parallel_kernels.h"
 #include "core/status.h"
 #include "core/tensor.h"
 #include "kernels/gemm.h"
+#include "kernels/parallel.h"
 #include "kernels/vecmath.h"
 
 namespace gyre::bindings {

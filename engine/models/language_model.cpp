@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/parallel_kernels.h"
 #include "io/safetensors.h"
+#include "kernels/parallel.h"
 #include "kernels/vecmath.h"
 #include "models/gau_lm.h"
 #include "models/roformer_v2.h"

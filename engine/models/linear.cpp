@@ -1,6 +1,6 @@
 #include "models/linear.h"
 
-#include "core/parallel_kernels.h"
+#include "kernels/parallel.h"
 
 namespace gyre::models {
 

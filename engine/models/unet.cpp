@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/parallel_kernels.h"
 #include "io/safetensors.h"
 #include "kernels/conv3x3.h"
+#include "kernels/parallel.h"
 #include "kernels/resample.h"
 #include "kernels/vecmath.h"
 

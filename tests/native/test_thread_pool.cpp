@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "attention_reference.h"
-#include "core/parallel_kernels.h"
 #include "core/thread_pool.h"
 #include "kernels/gemm.h"
+#include "kernels/parallel.h"
 
 using namespace gyre;
 using gyre::test::random_floats;

@@ -1,4 +1,4 @@
-#include "core/parallel_kernels.h"
+#include "kernels/parallel.h"
 
 #include <algorithm>
 #include <atomic>
