@@ -1,5 +1,5 @@
 // Fused attention O = normalise(scale · Q Kᵀ) · V that never materialises the n × n score matrix
-// (ALGORITHMS.md sections 2, 3, 5 and 7).
+// (docs/ALGORITHMS.md §2, §3, §5 and §7).
 //
 // The SIMD128 path tiles queries by 4 and keys by 64 with an online (flash-attention) softmax; K of
 // each head is packed once into 8-key panels (O(n·d) workspace). Memory is O(n·d) for every mask;
@@ -12,7 +12,7 @@
 //   bidirectional   every key
 //   causal          key position <= query position
 //   causal_window   query position − w < key position <= query position
-//                   (w = window >= 1 keys, the current one included; ALGORITHMS 7.2)
+//                   (w = window >= 1 keys, the current one included; docs/ALGORITHMS.md §7.2)
 //   band            |query position − key position| <= window
 //                   (half-width >= 0; bidirectional local)
 // l(i), the number of keys query i sees after masking, drives every length-dependent factor:
@@ -21,7 +21,7 @@
 //                  c = l(i) (or the query's position + 1 with log_count_positions), and f >= 1
 //                  with log_at_least_one. Defaults (16, 512) are bert4keras's softmax_plus;
 //                  min_len = 1 with log_at_least_one and log_count_positions is the post-hoc
-//                  logn† of ALGORITHMS 2.3.
+//                  logn† of docs/ALGORITHMS.md §2.3.
 //   relu2          relu(scale · q·k)² / l(i), or / relu2_fixed_len when that is > 0.
 // A query that sees no key gets a zero output (and entropy 0).
 //

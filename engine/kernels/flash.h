@@ -1,4 +1,4 @@
-// FLASH mixed-chunk attention (ALGORITHMS.md 3.4): quadratic relu² attention inside chunks of
+// FLASH mixed-chunk attention (docs/ALGORITHMS.md §3.4): quadratic relu² attention inside chunks of
 // length c plus linear attention across chunks, O(n) in the sequence length.
 //
 // For chunk g (0-based) with rows t in [g·c, min((g+1)·c, n)):
@@ -9,7 +9,7 @@
 //                           tokens; the post's "(g−1)n/c" is a typo, see 3.4)
 //   out_t  = quad_t + lin_t   (the caller applies the U gate and W_o)
 // A last, shorter chunk is the padded chunk with its padding masked: its quadratic part still
-// divides by c, and padding never enters the linear sums. This matches shared/reference/gau_ref.py.
+// divides by c, and padding never enters the linear sums. This matches docs/reference/gau_ref.py.
 //
 // Inputs are row-major [n][s] (Qq, Kq, Ql, Kl share qk_stride) and [n][e] (V); out is [n][e].
 // Errors are returned as Status (BAD_ARGUMENT, OUT_OF_MEMORY); on error nothing is written.

@@ -2,9 +2,9 @@
 //
 // A linear cache holds up to `capacity` tokens, positions 0 … length − 1. A ring cache (window w >
 // 0) holds only the last w tokens in w slots (position p lives in slot p mod w), so memory stays
-// O(w) however long generation runs: the sliding-window layers of ALGORITHMS 7.2 need nothing
-// older. Rows are stored like the projections produce them: [slot][num_heads · head_dim] for keys
-// and [slot][num_heads · value_dim] for values.
+// O(w) however long generation runs: the sliding-window layers of docs/ALGORITHMS.md §7.2 need
+// nothing older. Rows are stored like the projections produce them: [slot][num_heads · head_dim]
+// for keys and [slot][num_heads · value_dim] for values.
 //
 // Decoding one token: rotate its q and k with RoPE at position cache.length(), append(k, v), then
 // attention_decode(config, cache, q, out). The result equals the last row of a full pass over all

@@ -1,4 +1,4 @@
-// Rotary position embedding (RoPE), ALGORITHMS.md section 1.
+// Rotary position embedding (RoPE), docs/ALGORITHMS.md §1.
 //
 // For a head vector x of even size d at integer position m, pair i is rotated by the angle m·θ_i
 // with θ_i = base^(−2i/d), i = 0 … d/2 − 1:

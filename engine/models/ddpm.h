@@ -1,5 +1,6 @@
-// DDPM samplers over the U-Net (ALGORITHMS.md 6.3 and 6.5, Su's notation: α_t = √(1 − 0.02t/T) and
-// ᾱ, β̄ are square roots of the paper's quantities). Network index k = t − 1.
+// DDPM samplers over the U-Net (docs/ALGORITHMS.md §6.3 and §6.5, Su's notation:
+// α_t = √(1 − 0.02t/T) and ᾱ, β̄ are square roots of the paper's quantities). Network index
+// k = t − 1.
 //   ancestral  x ← (x − β_t²/β̄_t · ε̂(x, k)) / α_t + σ_t z for t = T … 1, with σ_t = β_t ("beta") or
 //              β_t · β̄_{t−1}/β̄_t ("posterior", the single-point optimum; β̄_0 = 0)
 //   strided    DDIM over ᾱ' = ᾱ[::stride] (from t = 1, Keras-DDPM ddim.py):

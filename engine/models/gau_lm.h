@@ -1,4 +1,4 @@
-// GAU-LM: the GAU-α-style causal LM (ALGORITHMS.md 3.2-3.3; models/train/models.py GauLM).
+// GAU-LM: the GAU-α-style causal LM (docs/ALGORITHMS.md §3.2–3.3; models/train/models.py GauLM).
 // Each layer is one gated attention unit, a single head:
 //   [U | V | Z] = silu(x · W_iᵀ)   widths e, e, s
 //   Q = rope(Z ⊙ γ_q), K = rope(Z ⊙ γ_k)

@@ -76,7 +76,7 @@ class Tokenizer {
   std::map<std::uint32_t, int> ids_;
 };
 
-// The attention a call runs with (ALGORITHMS.md 2.3 and 7):
+// The attention a call runs with (docs/ALGORITHMS.md §2.3 and §7):
 //   as_trained  causal over every previous token, the trained normaliser (window and logn ignored)
 //   full        the same, optionally with the post-hoc log-n factor
 //   local       sliding window of `window` keys (the current one included), optionally with log-n

@@ -1,5 +1,5 @@
-// RoFormerV2 causal LM (ALGORITHMS.md 4; models/train/models.py RoFormerV2LM): no biases, RMSNorm
-// without gain, post-norm, multi-head attention with RoPE on every head's q and k (scale
+// RoFormerV2 causal LM (docs/ALGORITHMS.md §4; models/train/models.py RoFormerV2LM): no biases,
+// RMSNorm without gain, post-norm, multi-head attention with RoPE on every head's q and k (scale
 // 1/√head_size), ReLU FFN:
 //   x ← RMSNorm(x + MHA(x)),  x ← RMSNorm(x + relu(x · W_1ᵀ) · W_2ᵀ)
 #pragma once

@@ -1,7 +1,7 @@
-// The ε-prediction U-Net of ddpm-digits (ALGORITHMS.md 6.4 scaled down; models/train/models.py
-// UNet): stem conv 3×3, per level `blocks` residual blocks then 2×2 average pooling while the side
-// exceeds min_pixel, a middle block, nearest 2× upsampling and additive skips (a LIFO stack as in
-// Keras-DDPM), GroupNorm + conv 3×3 head. Residual block:
+// The ε-prediction U-Net of ddpm-digits (docs/ALGORITHMS.md §6.4 scaled down;
+// models/train/models.py UNet): stem conv 3×3, per level `blocks` residual blocks then 2×2 average
+// pooling while the side exceeds min_pixel, a middle block, nearest 2× upsampling and additive
+// skips (a LIFO stack as in Keras-DDPM), GroupNorm + conv 3×3 head. Residual block:
 //   h = x + time_dense(t_emb); h = silu(conv1(h)); h = silu(conv2(h)); out = GroupNorm(h + skip(x))
 // Activations are NHWC inside the engine; every 3×3 convolution runs by Winograd F(2×2, 3×3)
 // (kernels/conv3x3.h: 16 GEMMs over transformed tiles, 2.25× fewer multiply-adds than im2col) with

@@ -1,7 +1,7 @@
-// Lossless widening of a trained language model by an integer factor k (ALGORITHMS.md 8): a new
-// model whose hidden size, head size (GAU key size) and FFN / expansion widths are k times larger,
-// computing the same function. The residual stream of the wide model is repeat_k(x)/√k (each
-// element repeated in place):
+// Lossless widening of a trained language model by an integer factor k (docs/ALGORITHMS.md §8): a
+// new model whose hidden size, head size (GAU key size) and FFN / expansion widths are k times
+// larger, computing the same function. The residual stream of the wide model is repeat_k(x)/√k
+// (each element repeated in place):
 //   embedding, output matrix       repeat / √k
 //   RMSNorm                         gain / √k and ε / k (the norm sees mean(x²)/k)
 //   Q and K (RoFormerV2 q/k_dense)  W / k · k^{1/4}: the 1/√head_size scale shrinks by √k

@@ -114,7 +114,7 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
       await finished(tab);
       const table = await tab.$$eval('#random-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].slice(1).map((td) => Number(td.textContent))));
       const [, standard, logn] = table;  // columns n = 16 … 4096, then the slope
-      // ALGORITHMS.md §2.5: 3.69 → 7.83 nats (1/√d) and 3.94 → 7.46 (log-n) between n = 64 and 4096.
+      // docs/ALGORITHMS.md §2.5: 3.69 → 7.83 nats (1/√d) and 3.94 → 7.46 (log-n) between n = 64 and 4096.
       assert.ok(Math.abs(standard[2] - 3.69) < 0.2 && Math.abs(standard[8] - 7.83) < 0.2, String(standard));
       assert.ok(Math.abs(logn[2] - 3.94) < 0.2 && Math.abs(logn[8] - 7.46) < 0.2, String(logn));
       assert.ok(logn[9] < standard[9] - 0.05, 'the log-n scale lowers the slope');

@@ -1,11 +1,11 @@
-# Writes small golden vectors from the spec's numpy oracles (../shared/reference/*.py) as C++ include
+# Writes small golden vectors from the spec's numpy oracles (docs/reference/*.py) as C++ include
 # files that tests/native/*.cpp embed, so the tests need no file access in any build.
-# Run: /usr/bin/python3 tests/golden/gen_oracles.py [path/to/shared/reference]
+# Run: /usr/bin/python3 tests/golden/gen_oracles.py [path/to/docs/reference]
 import os, runpy, sys
 import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
-ref_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, '..', '..', '..', 'shared', 'reference')
+ref_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, '..', '..', 'docs', 'reference')
 
 def arr(name, a):
     flat = np.asarray(a, dtype=np.float64).ravel()

@@ -1,5 +1,5 @@
 // A double-precision naive attention for the tests: materialises each query's scores, applies the
-// mask from ALGORITHMS.md directly (independent of attention_query_visibility), normalises and
+// mask from docs/ALGORITHMS.md directly (independent of attention_query_visibility), normalises and
 // sums.
 #pragma once
 

@@ -1,5 +1,5 @@
 // GAU (quadratic, through the fused attention kernel) and FLASH mixed-chunk attention against the
-// numpy oracle shared/reference/gau_ref.py (embedded by tests/golden/gen_oracles.py) and against a
+// numpy oracle docs/reference/gau_ref.py (embedded by tests/golden/gen_oracles.py) and against a
 // double-precision naive FLASH for lengths that are not multiples of the chunk.
 #include <doctest/doctest.h>
 
@@ -75,7 +75,7 @@ std::vector<float> affine(const Projections& p, const double* gamma, const doubl
   return x;
 }
 
-// Double-precision FLASH straight from ALGORITHMS 3.4, with a padded (masked) last chunk.
+// Double-precision FLASH straight from docs/ALGORITHMS.md §3.4, with a padded (masked) last chunk.
 std::vector<double> naive_flash(const FlashShape& sh, const std::vector<float>& qq,
                                 const std::vector<float>& kq, const std::vector<float>& ql,
                                 const std::vector<float>& kl, const std::vector<float>& v) {

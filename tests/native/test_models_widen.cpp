@@ -1,4 +1,4 @@
-// Lossless widening (ALGORITHMS.md 8) on the shipped and the runtime test models: exact cases
+// Lossless widening (docs/ALGORITHMS.md §8) on the shipped and the runtime test models: exact cases
 // within 1e-5 in float32, the standard-θ RoPE case measurably approximate.
 #include <algorithm>
 #include <cmath>

@@ -72,7 +72,7 @@ async function randomHeads(engine) {
   $('random-table').dataset.slopePeakedLogn = slope(curves.lognPeaked).toFixed(4);
   $('random-takeaway').textContent = `Between n = 64 and 4096 the entropy of a random head grows with slope ` +
     `${slope(curves.standard).toFixed(2)} against log n under the usual scale and ${slope(curves.logn).toFixed(2)} ` +
-    `under the log-n scale (the reference simulation of ALGORITHMS.md §2.5: 3.69 → 7.83 and 3.94 → 7.46 nats). ` +
+    `under the log-n scale (the reference simulation of docs/ALGORITHMS.md §2.5: 3.69 → 7.83 and 3.94 → 7.46 nats). ` +
     `Random vectors are only partly invariant; with one relevant key the slopes are ` +
     `${slope(curves.standardPeaked).toFixed(2)} and ${slope(curves.lognPeaked).toFixed(2)}. Trained heads, below, show the real effect.`;
   const series = [

@@ -8,7 +8,7 @@ import {
 const POSITIONS = 128;
 const DECAY_MAX = 4096;
 const LAYOUT_OFFSETS = 256;
-// The bound (2/d′) Σ_j |S_j| for d′ = 128, base 10000, as tabulated in ALGORITHMS.md §1.2.
+// The bound (2/d′) Σ_j |S_j| for d′ = 128, base 10000, as tabulated in docs/ALGORITHMS.md §1.2.
 const REFERENCE_128 = { 0: 32.5, 1: 31.54, 2: 28.96, 4: 22.6, 8: 19.82, 16: 15.77, 32: 13.38, 64: 10.09, 128: 9.27, 256: 6.54 };
 
 // (2/d′) Σ_{j=1}^{d′/2} |S_j|, S_j = Σ_{i<j} e^{i r θ_i}, in float64.
@@ -104,7 +104,7 @@ async function compute(engine) {
   const header = `<tr><th>r</th>${tableOffsets.map((r) => `<th>${r}</th>`).join('')}</tr>`;
   const ours = `<tr><td>(2/d′) Σ|S<sub>j</sub>|, d′ = ${dim}</td>${tableOffsets.map((r) => `<td>${decayBound(r, dim, base).toFixed(2)}</td>`).join('')}</tr>`;
   const reference = dim === 128 && base === 10000
-    ? `<tr><td>ALGORITHMS.md §1.2</td>${tableOffsets.map((r) => `<td>${REFERENCE_128[r]}</td>`).join('')}</tr>` : '';
+    ? `<tr><td>docs/ALGORITHMS.md §1.2</td>${tableOffsets.map((r) => `<td>${REFERENCE_128[r]}</td>`).join('')}</tr>` : '';
   $('rope-decay-table').innerHTML = `<thead>${header}</thead><tbody>${ours}${reference}</tbody>`;
 
   drawAll = () => {

@@ -68,7 +68,7 @@ export function renderShell(current) {
   const footer = document.querySelector('footer.site');
   if (footer && !footer.childElementCount) {
     footer.append(element('p', {}, 'Gyre runs every model and kernel on this site in your browser, in WebAssembly. ',
-      'Formulas: ', element('code', {}, 'ALGORITHMS.md'), ' (after Su Jianlin\'s posts on kexue.fm). ',
+      'Formulas: ', element('code', {}, 'docs/ALGORITHMS.md'), ' (after Su Jianlin\'s posts on kexue.fm). ',
       element('span', { id: 'engine-badge' })));
   }
 }

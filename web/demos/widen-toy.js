@@ -1,6 +1,6 @@
 // A tiny post-LN BERT-style encoder in float64 JS (multi-head attention with 1/√(head size), GELU
 // FFN with biases, LayerNorm with ε, an MLM head dense + GELU + LN, logits tied to the embedding), and
-// its widening by k with the rules of ALGORITHMS.md §8, each pitfall switchable. The shipped models
+// its widening by k with the rules of docs/ALGORITHMS.md §8, each pitfall switchable. The shipped models
 // have no biases and tiny ε, so this toy is where the b/2 typo, ε and tiling pitfalls become visible.
 
 const gelu = (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));

@@ -274,7 +274,7 @@ export class LanguageModel extends Model {
   }
 
   /**
-   * Lossless widening (ALGORITHMS.md 8): a new model k times wider computing the same function.
+   * Lossless widening (docs/ALGORITHMS.md §8): a new model k times wider computing the same function.
    * `exactRope` (default true) duplicates the θ table so RoPE stays exact; false keeps standard RoPE at
    * the wider head size, which is only approximately lossless (measure it with verify()).
    */

@@ -19,7 +19,7 @@ const CSS = `
 .schedule { margin-top: 18px; }
 `;
 
-// ᾱ_t = Π α_s with α_s = √(1 − 0.02 s/T) (ALGORITHMS.md §6.1), t = 0 … T: the schedule of Gyre's DDPM family.
+// ᾱ_t = Π α_s with α_s = √(1 − 0.02 s/T) (docs/ALGORITHMS.md §6.1), t = 0 … T: the schedule of Gyre's DDPM family.
 function alphaBar(T) {
   const values = [1];
   for (let t = 1; t <= T; t++) values.push(values[t - 1] * Math.sqrt(1 - (0.02 * t) / T));
