@@ -22,18 +22,16 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { maxAbsDiff, median } from './common.mjs';
+import { flag, flavourOption, machineInfo, maxAbsDiff, median } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
-const quick = process.argv.includes('--quick');
+const quick = flag('quick');
 
 // ---------------------------------------------------------------------------------------------------
 // Gyre
-const flavourAt = process.argv.indexOf('--flavour');
-const flavour = flavourAt >= 0 ? process.argv[flavourAt + 1] : 'simd';
-if (!['simd', 'relaxed'].includes(flavour)) throw new Error(`--flavour must be simd or relaxed, got ${flavour}`);
+const flavour = flavourOption('simd');
 const wasmDir = process.env.GYRE_WASM_DIR ? path.resolve(process.env.GYRE_WASM_DIR) : path.join(repo, 'web/lib/wasm');
 
 async function loadGyre() {
@@ -322,7 +320,7 @@ async function main() {
   const results = {
     benchmark: 'attention',
     date: started.toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg_at_start: os.loadavg(), node: process.version },
+    machine: machineInfo(),
     versions: { tfjs: packageVersion('@tensorflow/tfjs-backend-wasm'), onnxruntime: packageVersion('onnxruntime-web') },
     notes: [
       'one thread everywhere; interleaved rounds (the order rotates every round); medians in ms',
@@ -586,7 +584,7 @@ function markdownTables(results) {
   return lines.join('\n');
 }
 
-if (process.argv.includes('--table')) {
+if (flag('table')) {
   console.log(markdownTables(JSON.parse(fs.readFileSync(path.join(repo, 'bench/results/attention.json'), 'utf8'))));
 } else if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   main().catch((error) => {

@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 import { callBinding } from '../web/lib/binding.js';
+import { option } from './common.mjs';
 
 // The cases (every binding returns a { ok, value } object): no argument; two ints; three numbers
 // (exp of 16 floats); eleven numbers (a 1x4x4 GEMM); fourteen (attention of one 4-wide query, the
@@ -58,14 +59,9 @@ async function serveBuild({ path, calls }) {
   parentPort.postMessage('ready');
 }
 
-function option(name, fallback) {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? Number(process.argv[index + 1]) : fallback;
-}
-
 async function main() {
-  const rounds = option('rounds', 15);
-  const calls = option('calls', 200_000);
+  const rounds = Number(option('rounds', 15));
+  const calls = Number(option('calls', 200_000));
   const paths = process.argv.slice(2).filter((arg, i, all) => !arg.startsWith('--') && !all[i - 1]?.startsWith('--'));
   if (paths.length === 0) paths.push('web/lib/wasm/gyre-simd.js');
   const builds = [];

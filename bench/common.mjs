@@ -1,4 +1,29 @@
-// Helpers every benchmark shares: reproducible inputs, the wasm heap, binding results, medians.
+// Helpers every benchmark shares: command-line options, the machine description recorded with the
+// results, reproducible inputs, the wasm heap, binding results, medians.
+import os from 'node:os';
+
+/** The value after --name on the command line, or fallback. */
+export function option(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+/** Whether --name is on the command line. */
+export function flag(name) {
+  return process.argv.includes(`--${name}`);
+}
+
+/** --flavour: which SIMD build of the engine to time ('simd' or 'relaxed'). */
+export function flavourOption(fallback) {
+  const flavour = option('flavour', fallback);
+  if (!['simd', 'relaxed'].includes(flavour)) throw new Error(`--flavour must be simd or relaxed, got ${flavour}`);
+  return flavour;
+}
+
+/** The machine a run measured, written into its results. */
+export function machineInfo() {
+  return { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg_at_start: os.loadavg(), node: process.version };
+}
 
 /** Reproducible inputs in [-1, 1) (xorshift32). */
 export function randomArray(n, seed) {

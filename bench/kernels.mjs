@@ -24,20 +24,14 @@ import os from 'node:os';
 import { buildModel, onnxNode } from './onnx_builder.mjs';
 import { ceilingCase, streamingCase } from './peak.mjs';
 import { createEngine } from '../web/lib/index.js';
-import { check, heapCopy, randomArray } from './common.mjs';
+import { check, flavourOption, heapCopy, option, randomArray } from './common.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
-};
 const rounds = Number(option('rounds', 21));
 const only = option('only', 'all');
 const clock = option('clock', 'wall');
 if (!['wall', 'cpu'].includes(clock)) throw new Error(`--clock must be wall or cpu, got ${clock}`);
-const flavour = option('flavour', 'simd');
-if (!['simd', 'relaxed'].includes(flavour)) throw new Error(`--flavour must be simd or relaxed, got ${flavour}`);
+const flavour = flavourOption('simd');
 const outFile = path.resolve(root, option('out', `bench/results/kernels${flavour === 'simd' ? '' : `-${flavour}`}.json`));
 
 // ---------------------------------------------------------------------------------------------
@@ -310,7 +304,7 @@ function format(results) {
 }
 
 const [gyre, tf, ort] = [await loadGyre(), await loadTfjs(), await loadOrt()];
-const engine = await createEngine({ simd: true, relaxed: flavour === 'relaxed' });
+const engine = await createEngine({ simd: true, relaxed: flavour === 'relaxed', threads: false });
 if (engine.features.flavour !== flavour) throw new Error(`createEngine loaded ${engine.features.flavour}, not ${flavour}`);
 const arithmeticCeiling = ceilingCase(flavour);
 const results = [];

@@ -15,25 +15,19 @@
 //  3. the U-Net ε prediction at batch 1 and 16;
 //  4. sampling 16 digits in 50 strided steps (ORT: 50 U-Net calls plus the same update in JS).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { createEngine } from '../web/lib/index.js';
-import { maxAbsDiff, median } from './common.mjs';
+import { flag, flavourOption, machineInfo, maxAbsDiff, median, option } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const quick = process.argv.includes('--quick');
-const option = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-};
+const quick = flag('quick');
 const only = option('only', 'all');
-const flavour = option('flavour', 'simd');
-if (!['simd', 'relaxed'].includes(flavour)) throw new Error(`--flavour must be simd or relaxed, got ${flavour}`);
+const flavour = flavourOption('simd');
 const outFile = path.resolve(repo, option('out', `bench/results/models${flavour === 'simd' ? '' : `-${flavour}`}.json`));
 const LM = 'gau-lm-softmax-plus';
 const DDPM = 'ddpm-digits';
@@ -108,7 +102,7 @@ function textIds(lm, n) {
 
 async function main() {
   ensureOnnx();
-  const engine = await createEngine({ simd: true, relaxed: flavour === 'relaxed' });
+  const engine = await createEngine({ simd: true, relaxed: flavour === 'relaxed', threads: false });
   const lm = await engine.loadModel(path.join(repo, 'models', LM));
   const ddpm = await engine.loadModel(path.join(repo, 'models', DDPM));
   const peer = await loadOrt();
@@ -126,7 +120,7 @@ async function main() {
   const results = {
     benchmark: 'models',
     date: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg_at_start: os.loadavg(), node: process.version },
+    machine: machineInfo(),
     versions: { onnxruntime: JSON.parse(fs.readFileSync(path.join(repo, 'node_modules/onnxruntime-web/package.json'), 'utf8')).version, gyre: engine.features.version },
     models: { lm: LM, ddpm: DDPM, lm_parameters: lm.info.parameters, ddpm_parameters: ddpm.info.parameters },
     notes: [

@@ -11,7 +11,6 @@
 // otherwise idle machine) and the OS threads it started. tfjs-backend-wasm reports
 // WASM_HAS_MULTITHREAD_SUPPORT false in Node, so it runs on 1 thread here and is marked so.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
@@ -19,20 +18,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createEngine } from '../web/lib/index.js';
 import { nodeWorkerClass } from '../web/lib/node-worker.js';
 import { buildModel, onnxNode } from './onnx_builder.mjs';
-import { check, heapCopy, median, randomArray } from './common.mjs';
+import { check, flavourOption, heapCopy, machineInfo, median, option, randomArray } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
-};
 const rounds = Number(option('rounds', 7));
-const flavour = option('flavour', 'relaxed');
+const flavour = flavourOption('relaxed');
 const threads = Number(option('threads', 2));
 const only = option('only', 'all');
-if (!['simd', 'relaxed'].includes(flavour)) throw new Error(`--flavour must be simd or relaxed, got ${flavour}`);
 const outFile = path.resolve(root, option('out', `bench/results/threads${flavour === 'relaxed' ? '' : `-${flavour}`}.json`));
 const osThreads = () => fs.readdirSync('/proc/self/task').length;
 
@@ -251,7 +244,7 @@ async function main() {
   const peers = await loadPeers();
   const results = {
     benchmark: 'threads', date: new Date().toISOString(), flavour, threads, rounds,
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg_at_start: os.loadavg(), node: process.version },
+    machine: machineInfo(),
     threadChecks: { gyreWorkerThreadsStarted: gyreThreads, tfjsThreadsCount: peers.tfjsThreads },
     notes: [
       'wall-time medians over interleaved rounds; speed-up = median per-round time ratio Gyre 1 thread / Gyre T threads',
