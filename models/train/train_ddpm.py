@@ -17,7 +17,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
 import sitting  # noqa: E402
-from models import UNet, ddpm_schedule  # noqa: E402
+from models import UNet, ddpm_schedule, unet_from_tensors  # noqa: E402
 
 CHECKPOINT_DIR = os.path.join(data.ROOT, "models", "checkpoints")
 
@@ -45,7 +45,36 @@ def build_parser():
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--checkpoint-dir", default=CHECKPOINT_DIR)
+    p.add_argument("--init-from", default=None,
+                   help="start a new run from a shipped model directory (models/<name>): its weights, and a time MLP "
+                        "fitted to its time table (the export keeps only the table)")
     return p
+
+
+def init_from_shipped(model, model_dir):
+    """Load an exported U-Net into a trainable one. The export ships time_table = MLP(sinusoid(k)), not the
+    MLP, so the MLP is refitted to the table (the same architecture made it, so an exact fit exists)."""
+    import json
+
+    import safetensors_io
+
+    config = json.load(open(os.path.join(model_dir, "config.json")))
+    if config["architecture"] != model.config:
+        raise SystemExit("%s has another configuration: %s" % (model_dir, config["architecture"]))
+    tensors, _ = safetensors_io.load_file(os.path.join(model_dir, "model.safetensors"))
+    shipped = unet_from_tensors(config, tensors)
+    state = {k: v for k, v in shipped.state_dict().items() if not k.startswith("time_")}
+    model.load_state_dict(state, strict=False)
+    target = shipped.time_table.float()
+    k = torch.arange(target.shape[0])
+    optimizer = torch.optim.Adam(list(model.time_in.parameters()) + list(model.time_out.parameters()), 3e-3)
+    for step in range(1500):
+        loss = (model.time_embedding(k) - target).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    print("time MLP fitted to %s's table: rms error %.2e (table rms %.2e)" %
+          (model_dir, loss.sqrt().item(), target.square().mean().sqrt().item()), flush=True)
 
 
 def main(argv=None):
@@ -76,6 +105,9 @@ def main(argv=None):
         step, history, elapsed = checkpoint["step"], checkpoint["history"], checkpoint["elapsed"]
         generator.set_state(checkpoint["generator"])
         print("resumed %s at step %d (%.1f min trained)" % (args.name, step, elapsed / 60), flush=True)
+    elif args.init_from:
+        init_from_shipped(model, args.init_from)
+        ema.load_state_dict(model.state_dict())
     params = sum(p_.numel() for p_ in model.parameters())
     print("%s: %d parameters, %d images" % (args.name, params, len(images)), flush=True)
 

@@ -1,0 +1,44 @@
+// Draws digits through the public API, for models/train/evaluate_ddpm.py --from-engine to judge:
+//   node scripts/draw-digits.mjs [--model models/ddpm-digits] [--count 256] [--seed 7] [--out DIR]
+//        [--samplers ddim-50,ddim-10,ancestral-1000]
+// Three samplers from the same seed: strided DDIM with 50 and 10 steps (eta 0) and ancestral
+// sampling over all 1000 steps (sigma = beta). Each writes count × 28 × 28 little-endian float32
+// values in [-1, 1]; manifest.json names the files.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createEngine } from '../web/lib/index.js';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'models/ddpm-digits' },
+    count: { type: 'string', default: '256' },
+    seed: { type: 'string', default: '7' },
+    out: { type: 'string', default: 'test-output/digits' },
+    samplers: { type: 'string', default: 'ddim-50,ddim-10,ancestral-1000' },
+  },
+});
+const count = Number(values.count), seed = Number(values.seed);
+const allSamplers = [
+  { sampler: 'strided DDIM, 50 steps, eta 0', file: 'ddim-50.f32', options: { method: 'ddim', steps: 50 } },
+  { sampler: 'strided DDIM, 10 steps, eta 0', file: 'ddim-10.f32', options: { method: 'ddim', steps: 10 } },
+  { sampler: 'ancestral, 1000 steps, sigma = beta', file: 'ancestral-1000.f32', options: { method: 'ancestral' } },
+];
+const chosen = values.samplers.split(',');
+const samplers = allSamplers.filter(({ file }) => chosen.includes(file.replace('.f32', '')));
+if (samplers.length !== chosen.length) throw new Error(`--samplers: choose from ${allSamplers.map(({ file }) => file.replace('.f32', '')).join(', ')}`);
+
+const engine = await createEngine();
+const model = await engine.loadModel(path.resolve(values.model));
+fs.mkdirSync(values.out, { recursive: true });
+const manifest = { engine: `gyre ${engine.features.flavour}, ${engine.features.threads} thread(s)`, model: values.model, count, seed, samples: [] };
+for (const { sampler, file, options } of samplers) {
+  const started = performance.now();
+  const { images } = await model.sample({ count, seed, ...options });
+  fs.writeFileSync(path.join(values.out, file), Buffer.from(images.buffer, images.byteOffset, images.byteLength));
+  manifest.samples.push({ sampler, file, seconds: (performance.now() - started) / 1000 });
+  console.log(`${sampler}: ${count} digits in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+fs.writeFileSync(path.join(values.out, 'manifest.json'), JSON.stringify(manifest, null, 1));
+model.dispose();
+engine.dispose();
