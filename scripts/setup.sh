@@ -26,6 +26,8 @@ packages=(
   python3-onnx
   libonnx-testdata
   libsimde-dev
+  clang-19
+  libclang-rt-19-dev
 )
 
 missing=()

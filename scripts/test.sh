@@ -43,6 +43,8 @@ for flavour in simd relaxed scalar; do
   suite "wasm-$flavour doctest (node)" \
     node --no-experimental-fetch $relaxed_flag "$build_root/wasm-$flavour/gyre_tests.js" --no-colors=true
 done
+# libFuzzer on the parsers and the prompt path, 30 s per harness (npm run fuzz runs longer).
+suite "fuzz (libFuzzer, ASan + UBSan, 3 harnesses x 30 s)" bash scripts/fuzz.sh 30
 suite "js api (node --test, every flavour)" node $relaxed_flag --test tests/js/
 suite "chromium e2e (node --test)" node --test tests/e2e/
 if [ -f models/train/smoke_test.py ]; then

@@ -28,6 +28,28 @@ std::string shape_to_string(std::span<const std::int64_t> shape) {
   return text + "]";
 }
 
+Status require_finite(std::span<const float> values, std::string_view what) {
+  // An exponent of all ones is an infinity or a NaN. The first pass only ORs a flag (it vectorises);
+  // the slow search for the index runs only on a bad tensor.
+  const auto non_finite = [](float value) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    return (bits & 0x7f800000u) == 0x7f800000u;
+  };
+  bool any = false;
+  for (float value : values) any |= non_finite(value);
+  if (!any) return Status::ok();
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (non_finite(values[i])) {
+      return Status(ErrorCode::kBadModel,
+                    "tensor '" + std::string(what) + "' holds a non-finite value (" +
+                        std::to_string(values[i]) + ") at element " + std::to_string(i) +
+                        ": the weights are corrupt");
+    }
+  }
+  return Status::ok();
+}
+
 std::uint64_t max_allocation_bytes() {
 #if defined(__EMSCRIPTEN__)
   return emscripten_get_heap_max();

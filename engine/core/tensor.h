@@ -24,6 +24,10 @@ std::optional<std::uint64_t> checked_element_count(std::span<const std::int64_t>
 // "[2, 3, 4]" for messages.
 std::string shape_to_string(std::span<const std::int64_t> shape);
 
+// BAD_MODEL naming `what` and the first offending index when `values` holds a NaN or an infinity:
+// weights are checked once at load, so corrupted data fails there and not as NaN logits later.
+Status require_finite(std::span<const float> values, std::string_view what);
+
 // The largest single allocation the engine attempts: the wasm heap limit in wasm, and what a
 // pointer difference can hold natively.
 std::uint64_t max_allocation_bytes();

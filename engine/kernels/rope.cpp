@@ -33,21 +33,34 @@ Status RopeTable::extend(int max_positions) {
     return Status(ErrorCode::kTooLarge, "RoPE: a table of " + std::to_string(max_positions) +
                                             " positions x " + std::to_string(h) +
                                             " frequencies is too large");
-  cos_.resize(static_cast<std::size_t>(max_positions) * h);
+  cos_.resize(static_cast<std::size_t>(max_positions - first_) * h);
   sin_.resize(cos_.size());
   std::vector<double> thetas(h);
   for (std::size_t i = 0; i < h; ++i) thetas[i] = theta(static_cast<int>(i));
   for (int m = max_positions_; m < max_positions; ++m) {
+    const std::size_t row = static_cast<std::size_t>(m - first_) * h;
     for (std::size_t i = 0; i < h; ++i) {
       // The angle in double: m·θ_0 reaches 65536 rad for long contexts, beyond f32's useful
       // precision.
       const double angle = static_cast<double>(m) * thetas[i];
-      cos_[m * h + i] = static_cast<float>(std::cos(angle));
-      sin_[m * h + i] = static_cast<float>(std::sin(angle));
+      cos_[row + i] = static_cast<float>(std::cos(angle));
+      sin_[row + i] = static_cast<float>(std::sin(angle));
     }
   }
   max_positions_ = max_positions;
   return Status::ok();
+}
+
+Status RopeTable::slide(int first_position, int count) {
+  if (first_position < 0 || count < 0 || first_position > (1 << 30) - count)
+    return Status(ErrorCode::kBadArgument, "RoPE: cannot slide the table to positions " +
+                                               std::to_string(first_position) + " + " +
+                                               std::to_string(count));
+  first_ = first_position;
+  max_positions_ = first_position;
+  cos_.clear();
+  sin_.clear();
+  return extend(first_position + count);
 }
 
 namespace {
@@ -64,7 +77,7 @@ Status check_args(const RopeTable& table, const float* x, int rows, int row_stri
     return bad("row_stride " + std::to_string(row_stride) +
                " is smaller than num_heads*head_dim = " +
                std::to_string(static_cast<long long>(num_heads) * table.head_dim()));
-  if (first_position < 0 || first_position > table.max_positions() - rows)
+  if (first_position < table.first_position() || first_position > table.max_positions() - rows)
     return bad("positions " + std::to_string(first_position) + ".." +
                std::to_string(static_cast<long long>(first_position) + rows - 1) +
                " exceed the RoPE table (" + std::to_string(table.max_positions()) +

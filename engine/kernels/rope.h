@@ -17,8 +17,8 @@
 //
 // Errors (core/status.h, never exceptions): BAD_ARGUMENT for a bad size (odd or non-positive
 // head_dim, negative counts, a row stride too small for its heads, a base that is not finite and >
-// 1, a null buffer) or a position outside [0, table.max_positions()) (grow the table with
-// extend()); TOO_LARGE when a table would exceed 2^31 floats. On error nothing is modified.
+// 1, a null buffer) or a position outside [table.first_position(), table.max_positions()) (grow
+// the table with extend() or move it with slide()); TOO_LARGE when a table would exceed 2^31 floats. On error nothing is modified.
 #pragma once
 
 #include <cstdint>
@@ -38,24 +38,29 @@ class RopeTable {
 
   // Adds positions up to max_positions − 1 (never shrinks); existing entries are not recomputed.
   Status extend(int max_positions);
+  // Recomputes the table for positions first_position … first_position + count − 1 only, so that
+  // decoding far beyond any fixed table keeps a table of constant size.
+  Status slide(int first_position, int count);
 
   int head_dim() const { return head_dim_; }
-  int max_positions() const { return max_positions_; }
+  int first_position() const { return first_; }  // 0 unless slid
+  int max_positions() const { return max_positions_; }  // one past the last position held
   double base() const { return base_; }
   // θ_i for i = 0 … head_dim/2 − 1.
   double theta(int i) const;
   // head_dim/2 values for one position; the position must be in range.
   const float* cos_at(int position) const {
-    return cos_.data() + static_cast<std::size_t>(position) * half();
+    return cos_.data() + static_cast<std::size_t>(position - first_) * half();
   }
   const float* sin_at(int position) const {
-    return sin_.data() + static_cast<std::size_t>(position) * half();
+    return sin_.data() + static_cast<std::size_t>(position - first_) * half();
   }
 
  private:
   RopeTable(int head_dim, double base) : head_dim_(head_dim), base_(base) {}
   std::size_t half() const { return static_cast<std::size_t>(head_dim_ / 2); }
   int head_dim_;
+  int first_ = 0;
   int max_positions_ = 0;
   double base_;
   std::vector<float> cos_, sin_;

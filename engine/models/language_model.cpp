@@ -263,6 +263,7 @@ Result<std::unique_ptr<LanguageModel>> LanguageModel::load(
     }
     Result<Tensor> tensor = file.value().read_f32(*info);
     if (!tensor) return tensor.status();
+    if (Status s = require_finite(tensor.value().values(), name); !s.is_ok()) return s;
     weights.emplace(name, std::move(tensor).value());
   }
   return create(std::move(config).value(), std::move(weights));

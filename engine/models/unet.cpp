@@ -88,6 +88,7 @@ Status UNet::build(const io::SafetensorsFile& file) {
     }
     Result<Tensor> tensor = file.read_f32(*info);
     if (!tensor) return tensor.status();
+    if (Status s = require_finite(tensor.value().values(), name); !s.is_ok()) return s;
     parameters_ += tensor.value().size();
     tensors_.push_back(std::move(tensor).value());
     return static_cast<const float*>(tensors_.back().data());

@@ -8,6 +8,7 @@ Golden vectors are computed in float64 from the weights exactly as shipped (re-r
 safetensors), so an F32 engine is compared with the exact function of the shipped weights.
 """
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -110,6 +111,15 @@ def lm_config(name, checkpoint, dtype):
     }
 
 
+def file_sha256(path):
+    """Hex SHA-256 of a file: recorded in config.json so the engine can check the weights it loads."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def lm_from_tensors(config, tensors):
     arch = config["architecture"]
     model = GauLM(**arch) if config["family"] == "gau-lm" else RoFormerV2LM(**arch)
@@ -193,6 +203,7 @@ def export_lm(name, dtype="F32"):
     tensors = {k: v for k, v in checkpoint["model"].items() if k != "residual_scale"}
     safetensors_io.save_file(tensors, os.path.join(out_dir, "model.safetensors"), dtype=dtype,
                              metadata={"format": "gyre-model", "name": name})
+    config["weights"]["sha256"] = file_sha256(os.path.join(out_dir, "model.safetensors"))
     with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=1, ensure_ascii=False)
     write_lm_curve(name, checkpoint, out_dir)
@@ -331,7 +342,8 @@ def export_ddpm(name, dtype="F32", figures=True):
         "sampling": {"ancestral": "x <- (x - beta_t^2 / bar_beta_t * eps) / alpha_t + sigma_t z, sigma_t = beta_t",
                      "ddim_strided": "bar_alpha' = bar_alpha[::stride] (from t = 1), see ALGORITHMS.md 6.5",
                      "clip": [-1, 1]},
-        "weights": {"file": "model.safetensors", "dtype": dtype, "ema": checkpoint["args"]["ema"]},
+        "weights": {"file": "model.safetensors", "dtype": dtype, "ema": checkpoint["args"]["ema"],
+                    "sha256": file_sha256(os.path.join(out_dir, "model.safetensors"))},
         "parameters": sum(v.numel() for v in tensors.values()),
         "training": {"data": "Debian opencv-doc digits.png (5000 digits, 500 per class, 20x20 padded to 28x28)",
                      "data_version": data.package_version("opencv-doc"), "steps": checkpoint["step"],

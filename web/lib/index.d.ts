@@ -192,6 +192,9 @@ export class Engine {
       onProgress?: (progress: Progress & { cached?: boolean }) => void;
       /** true or a cache name: keep the downloads in the Cache API, revalidated on every load. */
       cache?: boolean | string;
+      /** Check model.safetensors against config.json's weights.sha256 (default true); a mismatch is a
+       * BadModelError naming the file. */
+      integrity?: boolean;
     },
   ): Promise<LanguageModel | DiffusionModel>;
 }

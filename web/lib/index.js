@@ -311,13 +311,15 @@ export class Engine {
    * (ddpm-unet); see model.js. `onProgress({ loaded, total })` reports the weights download.
    * `cache`: true (or a cache name) keeps downloads in the browser's Cache API, revalidated against
    * the server on every load (cache.js); `onProgress` then says `cached: true` for a cached copy.
+   * `integrity` (default true): check model.safetensors against the SHA-256 in config.json
+   * (`weights.sha256`); a mismatch is a BadModelError naming the file.
    */
-  loadModel(source, { onProgress, signal, cache = false } = {}) {
+  loadModel(source, { onProgress, signal, cache = false, integrity = true } = {}) {
     const engine = {
       call: (name, ...args) => this.#call(name, ...args),
       withHeapCopy: (bytes, what, fn) => this.#withHeapCopy(bytes, what, fn),
     };
-    return loadModel(engine, source, { onProgress, signal, cache });
+    return loadModel(engine, source, { onProgress, signal, cache, integrity });
   }
 
   /**

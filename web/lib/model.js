@@ -55,6 +55,42 @@ function joinUrl(directory, file) {
   return text.endsWith('/') ? text + file : `${text}/${file}`;
 }
 
+/** Lower-case hex SHA-256 of bytes: Web Crypto (browsers, and Node's globalThis.crypto), else node:crypto. */
+async function sha256Hex(bytes) {
+  let digest;
+  if (globalThis.crypto?.subtle) {
+    digest = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes));
+  } else if (typeof process === 'object' && process.versions?.node) {
+    const { createHash } = await import('node:crypto');
+    digest = createHash('sha256').update(bytes).digest();
+  } else {
+    return null;  // a page served over plain http from another host than localhost: no Web Crypto
+  }
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Checks the weights against the SHA-256 that config.json records (`weights.sha256`, written by
+ * models/train/export.py). A model without one, or `integrity: false`, is not checked.
+ */
+async function checkIntegrity(config, weights, weightsWhere) {
+  const expected = config?.weights?.sha256;
+  if (expected === undefined) return;
+  if (typeof expected !== 'string' || !/^[0-9a-f]{64}$/i.test(expected)) {
+    throw new BadModelError(`config.json: weights.sha256 must be 64 hex digits, got ${JSON.stringify(expected)}`);
+  }
+  const actual = await sha256Hex(weights);
+  if (actual === null) {
+    console.warn(`gyre: ${weightsWhere} was not checked against its SHA-256 (Web Crypto needs a secure context)`);
+    return;
+  }
+  if (actual !== expected.toLowerCase()) {
+    throw new BadModelError(`${weightsWhere}: SHA-256 ${actual} does not match ${expected.toLowerCase()} ` +
+      'recorded in config.json: the file is corrupt or belongs to another model ' +
+      '(pass integrity: false to load it anyway)', { url: weightsWhere });
+  }
+}
+
 async function fetchModelFiles(source, signal, onProgress, cache) {
   if (source && typeof source === 'object' && !(source instanceof URL) && 'config' in source) {
     const config = typeof source.config === 'string' ? source.config : JSON.stringify(source.config);
@@ -62,7 +98,7 @@ async function fetchModelFiles(source, signal, onProgress, cache) {
       : ArrayBuffer.isView(source.weights) ? new Uint8Array(source.weights.buffer, source.weights.byteOffset, source.weights.byteLength)
       : source.weights instanceof ArrayBuffer ? new Uint8Array(source.weights) : null;
     if (!weights) throw new BadArgumentError('loadModel({ config, weights }): weights must be an ArrayBuffer or a typed array');
-    return { configText: config, weights, where: 'the model given as bytes' };
+    return { configText: config, weights, where: 'the model given as bytes', weightsWhere: 'the weights given as bytes' };
   }
   if (typeof source !== 'string' && !(source instanceof URL)) {
     throw new BadArgumentError('loadModel needs a directory URL or path (holding config.json and ' +
@@ -82,7 +118,8 @@ async function fetchModelFiles(source, signal, onProgress, cache) {
     throw new BadModelError(`${weights.url} returned an HTML page instead of model.safetensors: fix the path`,
       { url: weights.url });
   }
-  return { configText: new TextDecoder().decode(config.bytes), weights: weights.bytes, where: String(source) };
+  return { configText: new TextDecoder().decode(config.bytes), weights: weights.bytes, where: String(source),
+    weightsWhere: weights.url };
 }
 
 /**
@@ -90,8 +127,9 @@ async function fetchModelFiles(source, signal, onProgress, cache) {
  * Resolves to a LanguageModel (families gau-lm, roformer-v2) or a DiffusionModel (ddpm-unet).
  * @internal  Called by Engine.loadModel.
  */
-export async function loadModel(engine, source, { onProgress, signal, cache = false } = {}) {
-  const { configText, weights, where } = await fetchModelFiles(source, signal, onProgress, cache);
+export async function loadModel(engine, source, { onProgress, signal, cache = false, integrity = true } = {}) {
+  if (typeof integrity !== 'boolean') throw new BadArgumentError(`integrity must be a boolean, got ${integrity}`);
+  const { configText, weights, where, weightsWhere } = await fetchModelFiles(source, signal, onProgress, cache);
   checkAborted(signal, `loading ${where}`);
   let config;
   try {
@@ -99,6 +137,8 @@ export async function loadModel(engine, source, { onProgress, signal, cache = fa
   } catch (error) {
     throw new BadModelError(`${where}: config.json is not valid JSON (${error.message})`, { cause: error });
   }
+  if (integrity) await checkIntegrity(config, weights, weightsWhere);
+  checkAborted(signal, `loading ${where}`);
   const family = config?.family;
   if (family === 'gau-lm' || family === 'roformer-v2') {
     const info = engine.withHeapCopy(weights, where, (address) => engine.call('lmLoad', configText, address, weights.byteLength));
