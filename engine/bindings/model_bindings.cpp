@@ -16,6 +16,7 @@
 
 #include "bindings/js_result.h"
 #include "core/status.h"
+#include "models/chunked_pass.h"
 #include "models/ddpm.h"
 #include "models/generator.h"
 #include "models/language_model.h"
@@ -107,11 +108,6 @@ Result<LmCall> lm_call(int handle, const val& ids_js, const val& attention_js) {
   return LmCall{entry, std::move(ids).value(), attention.value()};
 }
 
-val float32_result(const Result<std::vector<float>>& values) {
-  if (!values) return failure(values.status());
-  return success(float32_array_copy(values->data(), values->size()));
-}
-
 val int32_array_copy(const std::vector<int>& values) {
   return val::global("Int32Array")
       .new_(emscripten::typed_memory_view(values.size(), values.data()));
@@ -169,26 +165,6 @@ val lm_logits(int handle, val ids_js, val attention_js) {
   return success(float32_array_copy(logits->data(), count));
 }
 
-val lm_nll(int handle, val ids_js, val attention_js) {
-  Result<LmCall> call = lm_call(handle, ids_js, attention_js);
-  if (!call) return failure(call.status());
-  return float32_result(call->model().negative_log_likelihood(call->ids, call->attention));
-}
-
-val lm_entropy(int handle, val ids_js, val attention_js, int layer) {
-  Result<LmCall> call = lm_call(handle, ids_js, attention_js);
-  if (!call) return failure(call.status());
-  return float32_result(call->model().attention_entropy(call->ids, call->attention, layer));
-}
-
-val lm_attention_weights(int handle, val ids_js, val attention_js, int layer, int head,
-                         int query_begin, int query_end) {
-  Result<LmCall> call = lm_call(handle, ids_js, attention_js);
-  if (!call) return failure(call.status());
-  return float32_result(call->model().attention_weights(call->ids, call->attention, layer, head,
-                                                        query_begin, query_end));
-}
-
 // Starts a generation: runs the prompt and prepares the sampler; returns the position.
 val lm_generate_begin(int handle, val ids_js, val attention_js, val sampling) {
   Result<LmCall> call = lm_call(handle, ids_js, attention_js);
@@ -233,17 +209,96 @@ val lm_widen(int handle, int k, bool exact_rope) {
   return success(lm_info(*language_models[wide_handle].model, wide_handle));
 }
 
-val lm_max_logit_difference(int a, int b, val ids_js) {
-  LmEntry* first = find_lm(a);
-  LmEntry* second = find_lm(b);
-  if (!first) return no_model(a);
-  if (!second) return no_model(b);
-  Result<std::vector<int>> ids = ids_from(ids_js);
-  if (!ids) return failure(ids.status());
-  Result<float> difference =
-      models::max_logit_difference(*first->model, *second->model, ids.value());
-  if (!difference) return failure(difference.status());
-  return success_number(difference.value());
+// Chunked passes (evaluate, attentionEntropy, attentionWeights, verify): model.js starts one, runs
+// it for a time budget per call (yielding to the event loop between calls, where it reports
+// progress and sees an abort), then takes the result or frees it. Passes refer to their models by
+// handle, so disposing a model mid-pass makes the next run fail instead of reading freed memory.
+struct PassEntry {
+  int model = 0;
+  int reference = 0;
+  std::unique_ptr<models::ChunkedPass> pass;
+};
+std::map<int, PassEntry> passes;
+int next_pass = 1;
+
+val pass_progress(const models::ChunkedPass& pass) {
+  val progress = val::object();
+  progress.set("done", pass.done());
+  progress.set("tokensDone", pass.tokens_done());
+  progress.set("tokensTotal", pass.tokens_total());
+  return progress;
+}
+
+// request: { result: 'nll' | 'logits' | 'entropy' | 'weights' | 'max-difference', layer, head,
+// queryBegin, queryEnd, reference (a model handle, max-difference) }
+val lm_pass_start(int handle, val ids_js, val attention_js, val request_js) {
+  Result<LmCall> call = lm_call(handle, ids_js, attention_js);
+  if (!call) return failure(call.status());
+  models::PassRequest request;
+  request.attention = call->attention;
+  const std::string result = request_js["result"].as<std::string>();
+  if (result == "nll")
+    request.result = models::PassResult::nll;
+  else if (result == "logits")
+    request.result = models::PassResult::logits;
+  else if (result == "entropy")
+    request.result = models::PassResult::entropy;
+  else if (result == "weights")
+    request.result = models::PassResult::weights;
+  else if (result == "max-difference")
+    request.result = models::PassResult::max_difference;
+  else
+    return failure(ErrorCode::kBadArgument, "unknown pass result '" + result + "'");
+  request.layer = request_js["layer"].as<int>();
+  request.head = request_js["head"].as<int>();
+  request.query_begin = request_js["queryBegin"].as<int>();
+  request.query_end = request_js["queryEnd"].as<int>();
+  const int reference_handle = request_js["reference"].as<int>();
+  LmEntry* reference = nullptr;
+  if (request.result == models::PassResult::max_difference) {
+    reference = find_lm(reference_handle);
+    if (!reference) return no_model(reference_handle);
+  }
+  Result<std::unique_ptr<models::ChunkedPass>> pass = models::ChunkedPass::start(
+      call->model(), std::move(call->ids), request, reference ? reference->model.get() : nullptr);
+  if (!pass) return failure(pass.status());
+  const int id = next_pass++;
+  passes[id] = PassEntry{handle, reference_handle, std::move(pass).value()};
+  return success_number(id);
+}
+
+val lm_pass_run(int id, double budget_ms) {
+  const auto it = passes.find(id);
+  if (it == passes.end()) return failure(ErrorCode::kBadArgument, "no such pass (freed?)");
+  PassEntry& entry = it->second;
+  LmEntry* model = find_lm(entry.model);
+  if (!model) return no_model(entry.model);
+  LmEntry* reference = nullptr;
+  if (entry.reference != 0) {
+    reference = find_lm(entry.reference);
+    if (!reference) return no_model(entry.reference);
+  }
+  if (Status s = entry.pass->run(*model->model, reference ? reference->model.get() : nullptr,
+                                 budget_ms);
+      !s.is_ok())
+    return failure(s);
+  return success(pass_progress(*entry.pass));
+}
+
+// The finished pass's result (a Float32Array); frees the pass.
+val lm_pass_result(int id) {
+  const auto it = passes.find(id);
+  if (it == passes.end() || !it->second.pass->done())
+    return failure(ErrorCode::kBadArgument, "the pass is not finished (or was freed)");
+  const std::span<const float> result = it->second.pass->result();
+  val array = float32_array_copy(result.data(), result.size());
+  passes.erase(it);
+  return success(array);
+}
+
+val lm_pass_free(int id) {
+  passes.erase(id);
+  return success();
 }
 
 val ddpm_load(std::string config, std::uintptr_t address, std::size_t size) {
@@ -341,13 +396,13 @@ EMSCRIPTEN_BINDINGS(gyre_models) {
   emscripten::function("lmLoad", &lm_load);
   emscripten::function("lmEncode", &lm_encode);
   emscripten::function("lmLogits", &lm_logits);
-  emscripten::function("lmNll", &lm_nll);
-  emscripten::function("lmEntropy", &lm_entropy);
-  emscripten::function("lmAttentionWeights", &lm_attention_weights);
   emscripten::function("lmGenerateBegin", &lm_generate_begin);
   emscripten::function("lmGenerateNext", &lm_generate_next);
   emscripten::function("lmWiden", &lm_widen);
-  emscripten::function("lmMaxLogitDifference", &lm_max_logit_difference);
+  emscripten::function("lmPassStart", &lm_pass_start);
+  emscripten::function("lmPassRun", &lm_pass_run);
+  emscripten::function("lmPassResult", &lm_pass_result);
+  emscripten::function("lmPassFree", &lm_pass_free);
   emscripten::function("ddpmLoad", &ddpm_load);
   emscripten::function("ddpmPredict", &ddpm_predict);
   emscripten::function("ddpmBegin", &ddpm_begin);

@@ -58,6 +58,8 @@ Result<int> Generator::next() {
 }
 
 void Generator::remember(std::span<const int> tokens) {
+  // Of a long prompt only the last window matters (and a copy of all of it would grow memory).
+  if (tokens.size() > repetition_window_) tokens = tokens.last(repetition_window_);
   recent_.insert(recent_.end(), tokens.begin(), tokens.end());
   // Dropping the oldest only once twice the window has piled up keeps this O(1) per token.
   if (recent_.size() > 2 * repetition_window_)

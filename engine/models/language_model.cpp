@@ -22,6 +22,11 @@ Status bad_argument(std::string message) {
 
 // Longest text a single call accepts: far beyond any demo, small enough that sizes stay in int.
 constexpr int kMaxTokens = 1 << 22;
+// Positions the RoPE table holds at most: beyond, it slides along with the sequence (2 MiB for 64
+// features), so decoding memory stays flat however far the position runs.
+constexpr int kRopeTablePositions = 1 << 13;
+// Tokens in one chunk at most (the first chunks of a sequence, before keys add up).
+constexpr int kMaxChunkRows = 256;
 
 // Decodes one UTF-8 character at text[i], advancing i; malformed bytes give U+FFFD.
 std::uint32_t next_code_point(std::string_view text, std::size_t& i) {
@@ -351,13 +356,18 @@ void LanguageModel::residual_norm_rows(float* x, const float* delta, int rows) c
 
 Status LanguageModel::apply_rope(float* x, int rows, int row_stride, int first_position) {
   const std::int64_t end = static_cast<std::int64_t>(first_position) + rows;
-  if (end > rope_->max_positions()) {
-    const std::int64_t grown =
-        std::max<std::int64_t>(end, 2 * std::int64_t{rope_->max_positions()});
-    if (grown > kMaxTokens * 2LL)
-      return Status(ErrorCode::kTooLarge,
-                    "position " + std::to_string(end) + " is beyond the engine's limit");
-    if (Status s = rope_->extend(static_cast<int>(grown)); !s.is_ok()) return s;
+  if (end > (1ll << 30))
+    return Status(ErrorCode::kTooLarge,
+                  "position " + std::to_string(end) + " is beyond the engine's limit (2^30)");
+  if (first_position < rope_->first_position() || end > rope_->max_positions()) {
+    Status s;
+    if (end <= kRopeTablePositions && rope_->first_position() == 0) {
+      s = rope_->extend(static_cast<int>(std::min<std::int64_t>(
+          kRopeTablePositions, std::max<std::int64_t>(end, 2 * std::int64_t{rope_->max_positions()}))));
+    } else {
+      s = rope_->slide(first_position, std::max(rows, kRopeTablePositions));
+    }
+    if (!s.is_ok()) return s;
   }
   const int blocks = config_.attention_heads() * config_.head_size() / config_.rope_dim;
   return kernels::rope_apply(*rope_, x, rows, row_stride, blocks, first_position);
@@ -418,19 +428,29 @@ Status LanguageModel::attention_with_capture(const AttentionSetup& setup,
     }
   }
   if (captured && capture.weights != nullptr) {
-    if (Status s =
-            kernels::attention_weights(setup.config, shape, q, k, capture.weights_head,
-                                       capture.query_begin, capture.query_end, capture.weights);
+    // The captured queries among this pass's (absolute positions), computed into a local block
+    // and placed at their rows and keys' columns of the capture.
+    const int first = shape.query_position;
+    const int begin = std::max(capture.query_begin, first);
+    const int end = std::min(capture.query_end, first + shape.num_queries);
+    if (begin >= end) return Status::ok();
+    const int stride = capture.weights_stride > 0 ? capture.weights_stride : shape.num_keys;
+    if (shape.key_position < 0 || shape.key_position + shape.num_keys > stride)
+      return Status(ErrorCode::kBadArgument, "the captured weights' rows are too short");
+    Result<FloatBuffer> local = FloatBuffer::allocate(
+        static_cast<std::uint64_t>(end - begin) * shape.num_keys, "the attention weights");
+    if (!local) return local.status();
+    if (Status s = kernels::attention_weights(setup.config, shape, q, k, capture.weights_head,
+                                              begin - first, end - first, local.value().data());
         !s.is_ok()) {
       return s;
     }
-    if (setup.relu2_logn_log_train > 0) {
-      for (int i = capture.query_begin; i < capture.query_end; ++i) {
-        const float f = logn_square(i);
-        float* row =
-            capture.weights + static_cast<std::size_t>(i - capture.query_begin) * shape.num_keys;
-        for (int j = 0; j < shape.num_keys; ++j) row[j] *= f;
-      }
+    for (int i = begin; i < end; ++i) {
+      const float f = setup.relu2_logn_log_train > 0 ? logn_square(i - first) : 1.0f;
+      const float* from = local.value().data() + static_cast<std::size_t>(i - begin) * shape.num_keys;
+      float* row = capture.weights + static_cast<std::size_t>(i - capture.query_begin) * stride +
+                   shape.key_position;
+      for (int j = 0; j < shape.num_keys; ++j) row[j] = from[j] * f;
     }
   }
   return Status::ok();
@@ -444,13 +464,18 @@ Status LanguageModel::reserve_scratch(int rows) {
   return ensure_capacity(scratch_values_, n * value_width(), "the values");
 }
 
-Status LanguageModel::grow_cache(int layer) {
-  kernels::KvCache& cache = decode_caches_[layer];
-  if (cache.is_ring() || cache.length() < cache.slots()) return Status::ok();
+Status LanguageModel::grow_cache(int layer, int rows) {
+  kernels::KvCache& cache = active_->caches[layer];
+  if (cache.is_ring() || cache.length() + rows <= cache.slots()) return Status::ok();
   const int heads = config_.attention_heads();
   const int value_dim = value_width() / heads;
-  Result<kernels::KvCache> grown =
-      kernels::KvCache::create(heads, config_.head_size(), value_dim, 2 * cache.slots());
+  const std::int64_t slots =
+      std::max<std::int64_t>(2 * std::int64_t{cache.slots()}, std::int64_t{cache.length()} + rows);
+  if (slots > kMaxTokens * 2LL)
+    return Status(ErrorCode::kTooLarge, "the decoding cache would hold more than " +
+                                            std::to_string(kMaxTokens * 2LL) + " tokens");
+  Result<kernels::KvCache> grown = kernels::KvCache::create(heads, config_.head_size(), value_dim,
+                                                            static_cast<int>(slots));
   if (!grown) return grown.status();
   if (Status s = grown.value().append(cache.keys(), cache.values(), cache.length()); !s.is_ok())
     return s;
@@ -462,17 +487,19 @@ Status LanguageModel::attend(int layer, Pass pass, const AttentionSetup& setup, 
                              int first_position, const float* q, int q_stride, float* out,
                              const Capture& capture) {
   const int heads = config_.attention_heads();
+  if (pass == Pass::prefill)
+    return attend_chunk(layer, setup, rows, first_position, q, q_stride, out, capture);
   if (pass == Pass::decode) {
-    if (Status s = grow_cache(layer); !s.is_ok()) return s;
-    kernels::KvCache& cache = decode_caches_[layer];
+    if (Status s = grow_cache(layer, 1); !s.is_ok()) return s;
+    kernels::KvCache& cache = active_->caches[layer];
     if (Status s = cache.append(scratch_keys(), scratch_values(), 1); !s.is_ok()) return s;
     if (Status s = kernels::attention_decode(setup.config, cache, q, out, attention_workspace_);
         !s.is_ok())
       return s;
     if (setup.relu2_logn_log_train > 0) {
       // The one query sees min(position + 1, window) keys.
-      const int visible =
-          decode_window_ > 0 ? std::min(first_position + 1, decode_window_) : first_position + 1;
+      const int visible = active_->window > 0 ? std::min(first_position + 1, active_->window)
+                                              : first_position + 1;
       const float f = relu2_logn_weight_factor(setup, visible);
       for (int i = 0; i < value_width(); ++i) out[i] *= f;
     }
@@ -487,14 +514,62 @@ Status LanguageModel::attend(int layer, Pass pass, const AttentionSetup& setup, 
   shape.query_position = first_position;
   shape.key_position = first_position;
   shape.q_stride = q_stride;
-  if (Status s = attention_with_capture(setup, shape, q, scratch_keys(), scratch_values(), out,
-                                        layer, capture);
-      !s.is_ok()) {
-    return s;
+  return attention_with_capture(setup, shape, q, scratch_keys(), scratch_values(), out, layer,
+                                capture);
+}
+
+Status LanguageModel::attend_chunk(int layer, const AttentionSetup& setup, int rows,
+                                   int first_position, const float* q, int q_stride, float* out,
+                                   const Capture& capture) {
+  kernels::KvCache& cache = active_->caches[layer];
+  if (cache.length() != first_position)
+    return Status(ErrorCode::kBadArgument, "a chunk at position " +
+                                               std::to_string(first_position) + " after " +
+                                               std::to_string(cache.length()) + " cached tokens");
+  const int heads = config_.attention_heads();
+  const int kw = key_width(), vw = value_width();
+  kernels::AttentionShape shape;
+  shape.num_queries = rows;
+  shape.num_heads = heads;
+  shape.head_dim = config_.head_size();
+  shape.value_dim = vw / heads;
+  shape.query_position = first_position;
+  shape.q_stride = q_stride;
+  if (!cache.is_ring()) {
+    // Linear: the chunk joins the cache and attends over everything cached.
+    if (Status s = grow_cache(layer, rows); !s.is_ok()) return s;
+    kernels::KvCache& grown = active_->caches[layer];
+    if (Status s = grown.append(scratch_keys(), scratch_values(), rows); !s.is_ok()) return s;
+    shape.num_keys = grown.length();
+    shape.key_position = 0;
+    return attention_with_capture(setup, shape, q, grown.keys(), grown.values(), out, layer,
+                                  capture);
   }
-  if (pass == Pass::prefill)
-    return decode_caches_[layer].append(scratch_keys(), scratch_values(), rows);
-  return Status::ok();
+  // Ring: the window − 1 keys before the chunk (oldest first) and the chunk's own, side by side.
+  const int held = std::min(cache.size(), cache.slots() - 1);
+  const std::uint64_t keys = static_cast<std::uint64_t>(held) + rows;
+  if (Status s = ensure_capacity(window_keys_, keys * kw, "the window's keys"); !s.is_ok())
+    return s;
+  if (Status s = ensure_capacity(window_values_, keys * vw, "the window's values"); !s.is_ok())
+    return s;
+  for (int j = 0; j < held; ++j) {
+    const int slot = (cache.length() - held + j) % cache.slots();
+    std::memcpy(window_keys_.data() + static_cast<std::size_t>(j) * kw,
+                cache.keys() + static_cast<std::size_t>(slot) * kw, sizeof(float) * kw);
+    std::memcpy(window_values_.data() + static_cast<std::size_t>(j) * vw,
+                cache.values() + static_cast<std::size_t>(slot) * vw, sizeof(float) * vw);
+  }
+  std::memcpy(window_keys_.data() + static_cast<std::size_t>(held) * kw, scratch_keys(),
+              sizeof(float) * kw * rows);
+  std::memcpy(window_values_.data() + static_cast<std::size_t>(held) * vw, scratch_values(),
+              sizeof(float) * vw * rows);
+  shape.num_keys = static_cast<int>(keys);
+  shape.key_position = first_position - held;
+  if (Status s = attention_with_capture(setup, shape, q, window_keys_.data(),
+                                        window_values_.data(), out, layer, capture);
+      !s.is_ok())
+    return s;
+  return cache.append(scratch_keys(), scratch_values(), rows);
 }
 
 Status LanguageModel::forward(std::span<const int> tokens, const AttentionOverride& attention,
@@ -587,50 +662,114 @@ Result<std::vector<float>> LanguageModel::attention_weights(std::span<const int>
   return weights;
 }
 
-Status LanguageModel::begin(std::span<const int> prompt, const AttentionOverride& attention) {
-  if (Status s = check_tokens(prompt); !s.is_ok()) return s;
+Status LanguageModel::start_chunks(SequenceState& state, const AttentionOverride& attention,
+                                   std::int64_t total) const {
+  state.caches.clear();
+  state.position = 0;
+  if (total < 1) return bad_argument("a sequence needs at least one token");
   Result<AttentionSetup> setup = attention_setup(attention);
   if (!setup) return setup.status();
-  decode_setup_ = setup.value();
-  decode_window_ = attention.mode == AttentionOverride::Mode::local ? attention.window : 0;
-  position_ = 0;
-  const int rows = static_cast<int>(prompt.size());
-  // A ring of `window` keys for local attention; otherwise a linear cache that doubles when full.
-  decode_caches_.clear();
+  state.setup = setup.value();
+  state.window = attention.mode == AttentionOverride::Mode::local ? attention.window : 0;
   const int heads = config_.attention_heads();
-  for (int l = 0; l < config_.layers; ++l) {
-    Result<kernels::KvCache> cache =
-        kernels::KvCache::create(heads, config_.head_size(), value_width() / heads,
-                                 std::max(rows + 256, 2 * rows), decode_window_);
-    if (!cache) return cache.status();
-    decode_caches_.push_back(std::move(cache).value());
+  const std::uint64_t token_bytes =
+      static_cast<std::uint64_t>(config_.layers) * (key_width() + value_width()) * sizeof(float);
+  if (state.window == 0 && static_cast<std::uint64_t>(total) * token_bytes > kMaxCacheBytes) {
+    return Status(ErrorCode::kTooLarge,
+                  "full attention keeps the keys and values of every token: " +
+                      std::to_string(total) + " tokens need " +
+                      format_bytes(static_cast<std::uint64_t>(total) * token_bytes) + " (" +
+                      std::to_string(token_bytes) + " bytes a token), more than the limit of " +
+                      format_bytes(kMaxCacheBytes) + ", which holds " +
+                      std::to_string(kMaxCacheBytes / token_bytes) +
+                      " tokens; use attention: 'local' (a window) for longer text");
   }
+  // A ring of `window` keys for local attention; otherwise a linear cache that grows as it fills.
+  const int capacity = static_cast<int>(std::min<std::int64_t>(total, 4096));
+  for (int l = 0; l < config_.layers; ++l) {
+    Result<kernels::KvCache> cache = kernels::KvCache::create(
+        heads, config_.head_size(), value_width() / heads, capacity, state.window);
+    if (!cache) {
+      state.caches.clear();
+      return cache.status();
+    }
+    state.caches.push_back(std::move(cache).value());
+  }
+  return Status::ok();
+}
+
+int LanguageModel::chunk_rows(const SequenceState& state) const {
+  // One token's work: its projections (about one multiply-add per parameter) and its attention
+  // over the keys it sees in every layer.
+  const std::uint64_t keys = state.window > 0 ? std::min(state.position, state.window)
+                                              : static_cast<std::uint64_t>(state.position);
+  const std::uint64_t per_token =
+      parameter_count() + static_cast<std::uint64_t>(config_.layers) * (keys + 1) *
+                              (key_width() + value_width());
+  return static_cast<int>(
+      std::clamp<std::uint64_t>(kChunkWork / per_token, 1, static_cast<std::uint64_t>(kMaxChunkRows)));
+}
+
+Status LanguageModel::run_chunk(SequenceState& state, std::span<const int> tokens, int layer_end,
+                                float* logits, const Capture& capture) {
+  if (state.caches.empty()) return bad_argument("run_chunk() needs start_chunks() first");
+  if (Status s = check_tokens(tokens); !s.is_ok()) return s;
+  if (layer_end < 1 || layer_end > config_.layers) return bad_argument("no such layer");
+  const int rows = static_cast<int>(tokens.size());
   if (Status s = reserve_scratch(rows); !s.is_ok()) return s;
-  if (Status s = embed(prompt, hidden_.data()); !s.is_ok()) return s;
-  if (Status s =
-          run_layers(hidden_.data(), rows, 0, config_.layers, decode_setup_, Pass::prefill, {});
-      !s.is_ok()) {
-    decode_caches_.clear();
+  if (Status s = embed(tokens, hidden_.data()); !s.is_ok()) return s;
+  active_ = &state;
+  const Status s =
+      run_layers(hidden_.data(), rows, state.position, layer_end, state.setup, Pass::prefill, capture);
+  active_ = &generation_;
+  if (!s.is_ok()) {
+    state.caches.clear();  // some layers may hold the chunk and others not
     return s;
   }
+  if (logits != nullptr) output_.apply(hidden_.data(), rows, logits);
+  state.position += rows;
+  return Status::ok();
+}
+
+Status LanguageModel::begin(std::span<const int> prompt, const AttentionOverride& attention) {
+  if (Status s = check_tokens(prompt); !s.is_ok()) return s;
+  std::span<const int> reach = prompt;
+  if (attention.mode == AttentionOverride::Mode::local && attention.window >= 1) {
+    const std::uint64_t tokens =
+        static_cast<std::uint64_t>(config_.layers) * (attention.window - 1) + 1;
+    if (reach.size() > tokens) reach = reach.last(tokens);
+  }
+  skipped_ = static_cast<int>(prompt.size() - reach.size());
+  if (Status s = start_chunks(generation_, attention, static_cast<std::int64_t>(reach.size()));
+      !s.is_ok())
+    return s;
+  int rows = 0;
+  for (std::size_t done = 0; done < reach.size(); done += rows) {
+    rows = static_cast<int>(
+        std::min<std::size_t>(chunk_rows(generation_), reach.size() - done));
+    if (Status s = run_chunk(generation_, reach.subspan(done, rows), config_.layers, nullptr);
+        !s.is_ok())
+      return s;
+  }
+  // The last chunk's activations are still in hidden_: its last row predicts the next token.
   output_.apply(hidden_.data() + static_cast<std::size_t>(rows - 1) * config_.hidden, 1,
                 next_logits_.data());
-  position_ = rows;
   return Status::ok();
 }
 
 Status LanguageModel::advance(int token) {
-  if (position_ == 0 || decode_caches_.empty())
+  if (generation_.position == 0 || generation_.caches.empty())
     return bad_argument("advance() needs begin() with a prompt first");
   const int one[1] = {token};
   if (Status s = check_tokens(one); !s.is_ok()) return s;
   if (Status s = embed(one, hidden_.data()); !s.is_ok()) return s;
-  if (Status s =
-          run_layers(hidden_.data(), 1, position_, config_.layers, decode_setup_, Pass::decode, {});
+  active_ = &generation_;
+  if (Status s = run_layers(hidden_.data(), 1, generation_.position, config_.layers,
+                            generation_.setup, Pass::decode, {});
       !s.is_ok())
     return s;
   output_.apply(hidden_.data(), 1, next_logits_.data());
-  ++position_;
+  ++generation_.position;
   return Status::ok();
 }
 

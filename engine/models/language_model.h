@@ -90,10 +90,10 @@ struct AttentionOverride {
   bool logn = false;
 };
 
-// How a pass treats keys and values: a full pass attends over the scratch of this call; prefill
-// does the same and also appends them to the decoding caches; decode appends one token to the
-// caches and attends from them (KERNELS-II's KvCache: linear, or a ring of `window` keys for local
-// attention).
+// How a pass treats keys and values: a full pass attends over the scratch of this call; a chunk
+// (prefill) appends its keys to the sequence's caches and attends over the cached keys it can see;
+// decode appends one token to the caches and attends from them (KERNELS-II's KvCache: linear, or a
+// ring of `window` keys for local attention).
 enum class Pass : std::uint8_t { full, prefill, decode };
 
 // What a pass records beside the logits, for one layer.
@@ -103,6 +103,7 @@ struct Capture {
   int weights_head = 0;      // attention weights of this head ...
   int query_begin = 0, query_end = 0;
   float* weights = nullptr;  // ... [query_end − query_begin] × keys
+  int weights_stride = 0;    // row stride of weights: the sequence's length (0: this pass's keys)
 };
 
 // Per-call attention settings derived from the override (shared by both families).
@@ -111,8 +112,23 @@ struct AttentionSetup {
   float relu2_logn_log_train = 0;  // > 0: relu² with log-n, rows get max(1, log l / log L)²
 };
 
+// The keys and values a sequence has cached, per layer, and where it stands: what decoding and
+// chunked passes continue from. The model keeps one for generation (begin/advance); a chunked pass
+// may bring its own, so an evaluation does not disturb a generation on the same model.
+struct SequenceState {
+  std::vector<kernels::KvCache> caches;  // one per layer
+  int window = 0;                        // 0: linear caches
+  AttentionSetup setup;
+  int position = 0;  // tokens consumed
+};
+
 class LanguageModel {
  public:
+  // Full attention keeps every key and value of a chunked pass or a generation: sequences whose
+  // caches would exceed this are refused before anything is allocated (TOO_LARGE).
+  static constexpr std::uint64_t kMaxCacheBytes = 1ull << 30;
+  // The work of one chunk, in multiply-adds: a few tens of milliseconds.
+  static constexpr std::uint64_t kChunkWork = 1ull << 26;
   virtual ~LanguageModel() = default;
 
   // config.json text and model.safetensors bytes; BAD_MODEL names a missing or misshapen tensor,
@@ -144,14 +160,32 @@ class LanguageModel {
                                                const AttentionOverride& attention, int layer,
                                                int head, int query_begin, int query_end);
 
-  // Incremental decoding: begin() resets the cache and runs the prompt (at least one token);
-  // advance() appends one token. Both leave the next-token logits in next_logits(). The override
-  // decides the cache: local keeps a window of keys (O(window) memory however long the generation
-  // runs).
+  // Chunked passes: the sequence runs through every layer a chunk of tokens at a time over
+  // `state`'s caches, so memory depends on the chunk and (local attention) the window, not on the
+  // sequence, and a caller can report or stop between chunks. start_chunks() resets `state` for a
+  // sequence of `total` tokens (TOO_LARGE when full attention's caches would exceed
+  // kMaxCacheBytes); run_chunk() runs the next tokens through layers [0, layer_end), writing their
+  // logits (rows × vocab, may be null) and the capture (entropy rows of this chunk; weights rows
+  // absolute, query_begin … query_end); chunk_rows() is how many tokens the next chunk should hold
+  // for about kChunkWork multiply-adds.
+  Status start_chunks(SequenceState& state, const AttentionOverride& attention,
+                      std::int64_t total) const;
+  Status run_chunk(SequenceState& state, std::span<const int> tokens, int layer_end,
+                   float* logits, const Capture& capture = {});
+  int chunk_rows(const SequenceState& state) const;
+
+  // Incremental decoding: begin() resets the cache and runs the prompt (at least one token) in
+  // chunks; advance() appends one token. Both leave the next-token logits in next_logits(). The
+  // override decides the cache: local keeps a ring of `window` keys, so memory is O(window)
+  // however long the prompt or the generation; and since each layer looks window − 1 tokens back,
+  // only the prompt's last layers·(window − 1) + 1 tokens can reach the next token: begin() runs
+  // those (RoPE positions then count from the first of them: scores depend only on distances). Full attention refuses a prompt whose
+  // caches would exceed kMaxCacheBytes (TOO_LARGE).
   Status begin(std::span<const int> prompt, const AttentionOverride& attention);
   Status advance(int token);
   std::span<const float> next_logits() const { return {next_logits_.data(), next_logits_.size()}; }
-  int position() const { return position_; }
+  // Tokens consumed: the prompt (including any part begin() skipped) and every advance().
+  int position() const { return generation_.position + skipped_; }
 
  protected:
   LanguageModel(LmConfig config, TensorMap weights);
@@ -198,18 +232,21 @@ class LanguageModel {
   Result<AttentionSetup> attention_setup(const AttentionOverride& attention) const;
   Status check_tokens(std::span<const int> tokens) const;
   Status reserve_scratch(int rows);
-  // Doubles a full linear decoding cache (a ring never fills).
-  Status grow_cache(int layer);
+  // Grows a linear cache of the active sequence to hold `rows` more tokens (a ring never fills).
+  Status grow_cache(int layer, int rows);
+  // Attention of a chunk over the active sequence's cache (see attend()).
+  Status attend_chunk(int layer, const AttentionSetup& setup, int rows, int first_position,
+                      const float* q, int q_stride, float* out, const Capture& capture);
 
   Linear output_;
   std::unique_ptr<kernels::RopeTable> rope_;
   FloatBuffer scratch_keys_, scratch_values_;    // this call's keys and values, one layer at a time
-  std::vector<kernels::KvCache> decode_caches_;  // one per layer while decoding
-  int decode_window_ = 0;                        // 0: linear caches
-  AttentionSetup decode_setup_;
+  FloatBuffer window_keys_, window_values_;  // a ring's visible keys gathered for a chunk
+  SequenceState generation_;                 // begin() / advance()
+  SequenceState* active_ = &generation_;     // the sequence attend() caches into
+  int skipped_ = 0;                          // prompt tokens begin() left out of reach
   FloatBuffer hidden_;  // [rows × hidden] activations of the current call
   std::vector<float> next_logits_;
-  int position_ = 0;
 };
 
 }  // namespace gyre::models

@@ -207,6 +207,14 @@ export interface AttentionOptions {
   logn?: boolean;
 }
 
+/** Long calls: with either, the call works in steps (the event loop runs between them) and returns a
+ * Promise; an aborted signal rejects it with AbortedError within one step. */
+export interface LongCallOptions {
+  signal?: AbortSignal;
+  /** Tokens run through the model so far, of `total`. */
+  onProgress?: (progress: { done: number; total: number }) => void;
+}
+
 export interface GenerateOptions extends AttentionOptions {
   maxTokens?: number;
   temperature?: number;
@@ -217,6 +225,8 @@ export interface GenerateOptions extends AttentionOptions {
   seed?: number;
   signal?: AbortSignal;
 }
+
+export interface Evaluation { nll: Float32Array; meanNll: number; bitsPerChar: number }
 
 export class LanguageModel {
   private constructor();
@@ -233,17 +243,25 @@ export class LanguageModel {
   /** Logits [n × vocabSize] of a causal pass. */
   logits(input: string | number[] | Int32Array, options?: AttentionOptions): Float32Array;
   /** nll[i]: −log p(token i+1 | tokens 0..i), in nats. */
-  evaluate(text: string | number[] | Int32Array, options?: AttentionOptions): { nll: Float32Array; meanNll: number; bitsPerChar: number };
+  evaluate(text: string | number[] | Int32Array, options?: AttentionOptions): Evaluation;
+  evaluate(text: string | number[] | Int32Array, options: AttentionOptions & LongCallOptions): Promise<Evaluation>;
   attentionEntropy(text: string | number[] | Int32Array, options?: AttentionOptions & { layer?: number }): { entropy: Float32Array; heads: number };
+  attentionEntropy(text: string | number[] | Int32Array, options: AttentionOptions & LongCallOptions & { layer?: number }):
+    Promise<{ entropy: Float32Array; heads: number }>;
   attentionWeights(
     text: string | number[] | Int32Array,
     options?: AttentionOptions & { layer?: number; head?: number; queryBegin?: number; queryEnd?: number },
   ): { weights: Float32Array; rows: number; keys: number };
+  attentionWeights(
+    text: string | number[] | Int32Array,
+    options: AttentionOptions & LongCallOptions & { layer?: number; head?: number; queryBegin?: number; queryEnd?: number },
+  ): Promise<{ weights: Float32Array; rows: number; keys: number }>;
   /** One character per piece; an aborted signal throws AbortedError. */
   generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, undefined>;
   widen(k: number, options?: { exactRope?: boolean }): LanguageModel;
   /** On a widened model: max |Δ logits| against its original. */
   verify(input?: string | number[] | Int32Array): number;
+  verify(input: string | number[] | Int32Array | undefined, options: LongCallOptions): Promise<number>;
   dispose(): void;
 }
 

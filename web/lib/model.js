@@ -22,6 +22,16 @@ function yieldToEventLoop() {
   });
 }
 
+// Long calls (evaluate, attentionEntropy, attentionWeights, verify) run as chunked passes in the
+// engine. With a `signal` or an `onProgress` they run in steps of about this many milliseconds and
+// return a promise; between steps the event loop runs (an abort lands, progress is drawn, a
+// worker serves its other calls).
+const STEP_MILLISECONDS = 20;
+let stepsByDefault = false;
+
+/** @internal worker.js: every long call runs in steps there, so the worker's other calls are not starved. */
+export function runLongCallsInSteps() { stepsByDefault = true; }
+
 function checkAborted(signal, what) {
   if (signal?.aborted) throw new AbortedError(`${what} was cancelled`, { cause: signal.reason });
 }
@@ -227,6 +237,46 @@ export class LanguageModel extends Model {
   }
 
   /**
+   * Runs a chunked pass in the engine: at once (and returns `finish(result)`), or, with `signal` or
+   * `onProgress` (or in a worker), in steps with the event loop running between them (and returns
+   * a promise of it). onProgress({ done, total }) counts tokens through the model.
+   */
+  #pass(what, ids, attention, request, { signal, onProgress } = {}, finish = (result) => result) {
+    if (onProgress !== undefined && typeof onProgress !== 'function') {
+      throw new BadArgumentError('onProgress must be a function');
+    }
+    if (signal !== undefined && signal !== null && typeof signal.aborted !== 'boolean') {
+      throw new BadArgumentError('signal must be an AbortSignal');
+    }
+    const full = { layer: 0, head: 0, queryBegin: 0, queryEnd: 0, reference: 0, ...request };
+    const engine = this.engine;
+    if (!signal && !onProgress && !stepsByDefault) {
+      const id = this.call('lmPassStart', ids, attention, full);
+      try {
+        engine.call('lmPassRun', id, Infinity);
+        return finish(engine.call('lmPassResult', id));
+      } finally {
+        engine.call('lmPassFree', id);
+      }
+    }
+    return (async () => {
+      checkAborted(signal, what);
+      const id = this.call('lmPassStart', ids, attention, full);
+      try {
+        for (;;) {
+          const step = engine.call('lmPassRun', id, STEP_MILLISECONDS);
+          onProgress?.({ done: step.tokensDone, total: step.tokensTotal });
+          if (step.done) return finish(engine.call('lmPassResult', id));
+          await yieldToEventLoop();
+          checkAborted(signal, what);
+        }
+      } finally {
+        engine.call('lmPassFree', id);
+      }
+    })();
+  }
+
+  /**
    * Logits of a causal pass: Float32Array [n × vocabSize]. `input`: text, token ids (array or
    * Int32Array). Options as evaluate().
    */
@@ -239,39 +289,47 @@ export class LanguageModel extends Model {
    * `attention`: 'as-trained' (causal, the trained normaliser), 'full' (the same; with `logn: true` the
    * post-hoc log-n scale max(1, log l / log L)), 'local' (sliding window of `window` keys, default the
    * training length; `logn` optional). Returns { nll: Float32Array(n − 1) (nll[i] predicts token i + 1),
-   * meanNll, bitsPerChar }.
+   * meanNll, bitsPerChar }. The text runs through the model in chunks over a cache of keys: a
+   * window's worth with 'local', every key with full attention (TooLargeError past the limit that
+   * names it). With `signal` (an AbortSignal: AbortedError within one step, tens of milliseconds)
+   * or `onProgress({ done, total })` it works in steps and returns a promise.
    */
-  evaluate(text, options) {
-    const nll = this.call('lmNll', this.#ids(text), this.#attention(options));
-    let sum = 0;
-    for (const value of nll) sum += value;
-    const meanNll = nll.length ? sum / nll.length : NaN;
-    return { nll, meanNll, bitsPerChar: meanNll / Math.LN2 };
+  evaluate(text, { signal, onProgress, ...options } = {}) {
+    const summarise = (nll) => {
+      let sum = 0;
+      for (const value of nll) sum += value;
+      const meanNll = nll.length ? sum / nll.length : NaN;
+      return { nll, meanNll, bitsPerChar: meanNll / Math.LN2 };
+    };
+    return this.#pass('evaluation', this.#ids(text), this.#attention(options), { result: 'nll' },
+      { signal, onProgress }, summarise);
   }
 
   /**
    * Attention entropy (nats) per position of one layer: { entropy: Float32Array [n × heads], heads }.
-   * Options: `layer` (default 0) and the attention override of evaluate().
+   * Options: `layer` (default 0), the attention override, `signal` and `onProgress` of evaluate().
    */
-  attentionEntropy(text, { layer = 0, ...options } = {}) {
+  attentionEntropy(text, { layer = 0, signal, onProgress, ...options } = {}) {
     integerOption(layer, 'layer', 0, this.info.layers - 1);
-    const entropy = this.call('lmEntropy', this.#ids(text), this.#attention(options), layer);
-    return { entropy, heads: this.info.heads };
+    return this.#pass('attentionEntropy', this.#ids(text), this.#attention(options), { result: 'entropy', layer },
+      { signal, onProgress }, (entropy) => ({ entropy, heads: this.info.heads }));
   }
 
   /**
    * Attention weights of one layer and head for queries [queryBegin, queryEnd): { weights: Float32Array
-   * [rows × n] (0 where masked), rows, keys: n }, for heat maps.
+   * [rows × n] (0 where masked), rows, keys: n }, for heat maps. `signal` and `onProgress` as in
+   * evaluate().
    */
-  attentionWeights(text, { layer = 0, head = 0, queryBegin = 0, queryEnd, ...options } = {}) {
+  attentionWeights(text, { layer = 0, head = 0, queryBegin = 0, queryEnd, signal, onProgress, ...options } = {}) {
     const ids = this.#ids(text);
     const end = queryEnd ?? ids.length;
     integerOption(layer, 'layer', 0, this.info.layers - 1);
     integerOption(head, 'head', 0, this.info.heads - 1);
     integerOption(queryBegin, 'queryBegin', 0, Math.max(0, ids.length - 1));
     integerOption(end, 'queryEnd', queryBegin + 1, ids.length);
-    const weights = this.call('lmAttentionWeights', ids, this.#attention(options), layer, head, queryBegin, end);
-    return { weights, rows: end - queryBegin, keys: ids.length };
+    return this.#pass('attentionWeights', ids, this.#attention(options),
+      { result: 'weights', layer, head, queryBegin, queryEnd: end }, { signal, onProgress },
+      (weights) => ({ weights, rows: end - queryBegin, keys: ids.length }));
   }
 
   /**
@@ -327,11 +385,14 @@ export class LanguageModel extends Model {
 
   /**
    * For a widened model: max |Δ logits| against the model it was widened from, over `input` (text or
-   * token ids; default a fixed sentence).
+   * token ids; default a fixed sentence). `signal` and `onProgress` as in evaluate().
    */
-  verify(input = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.') {
+  verify(input = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.',
+    { signal, onProgress } = {}) {
     if (!this.#original) throw new BadArgumentError('verify() compares a widened model with its original: call it on the result of widen()');
-    return this.engine.call('lmMaxLogitDifference', this.#original.handle, this.handle, this.#ids(input));
+    if (this.#original.handle === 0) throw new BadArgumentError(`${this.#original.name} (the original of ${this.name}) was disposed`);
+    return this.#pass('verify', this.#ids(input), this.#attention({ attention: 'as-trained' }),
+      { result: 'max-difference', reference: this.#original.handle }, { signal, onProgress }, (result) => result[0]);
   }
 }
 

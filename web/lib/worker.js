@@ -14,7 +14,11 @@
 // { [REMOTE]: ref, props }; their data properties travel along as a snapshot. Functions in arguments
 // (onProgress, onStep) and AbortSignals cross as references too, and are rebuilt here as stand-ins.
 import { UnsupportedError, createEngine } from './index.js';
+import { runLongCallsInSteps } from './model.js';
 import { REMOTE, ITERATOR, CALLBACK, SIGNAL, isPlainData } from './worker-protocol.js';
+
+// Long calls work in steps here, so that a long evaluation does not starve the page's other calls.
+runLongCallsInSteps();
 
 const objects = new Map();    // ref → object or async iterator served to the page
 const controllers = new Map();  // signal ref → AbortController standing in for the page's signal
