@@ -10,7 +10,7 @@
 // Engine.loadModel (index.js) calls loadModel() below with the engine's internal call helpers.
 import { AbortedError, BadArgumentError, BadModelError } from './errors.js';
 import { fetchBytesCached } from './cache.js';
-import { fetchBytes, looksLikeHtml } from './fetch-bytes.js';
+import { fetchBytes, looksLikeHtml, nodeBuiltin } from './fetch-bytes.js';
 
 /** Lets timers, I/O and AbortSignals run between chunks of work (a macrotask, not a microtask). */
 function yieldToEventLoop() {
@@ -71,7 +71,7 @@ async function sha256Hex(bytes) {
   if (globalThis.crypto?.subtle) {
     digest = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes));
   } else if (typeof process === 'object' && process.versions?.node) {
-    const { createHash } = await import('node:crypto');
+    const { createHash } = await nodeBuiltin('crypto');
     digest = createHash('sha256').update(bytes).digest();
   } else {
     return null;  // a page served over plain http from another host than localhost: no Web Crypto
