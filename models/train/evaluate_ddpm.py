@@ -1,8 +1,9 @@
-"""How recognisable are the DDPM's digits? A small CNN classifier trained on 90 % of the real digits
-(its accuracy on the other 10 % is reported) labels the samples drawn for the model card; a sample
-counts as recognisable when the classifier gives one class probability >= 0.9.
+"""How recognisable are the DDPM's digits? A CNN judge trained on 90 % of the real digits only (its
+accuracy and confident fraction on the other 10 % are reported, and how often it is confident on noise)
+labels samples; a sample counts as recognisable when the judge gives one class probability >= 0.9.
 
-  /usr/bin/python3 models/train/evaluate_ddpm.py [--name ddpm-digits]
+  /usr/bin/python3 models/train/evaluate_ddpm.py [--name ddpm-digits] [--samples 256]
+  node scripts/draw-digits.mjs --out DIR && /usr/bin/python3 models/train/evaluate_ddpm.py --from-engine DIR
 
 Writes models/<name>/sample-quality.json.
 """
@@ -27,43 +28,115 @@ DDPM_GRID_FILES = {"ancestral, 1000 steps, sigma = beta": "samples-ancestral-100
                    "strided DDIM, 10 steps, eta 0": "samples-ddim-10.png"}
 
 
-def train_classifier(images, labels, seed=0, epochs=6):
+def augment(x, rng):
+    """Random small affine maps (rotation within 12 degrees, scale 0.9-1.1, shift within 2 px): samples
+    are neither centred nor sized exactly like the training digits."""
+    n = x.shape[0]
+    angle = torch.from_numpy(rng.uniform(-0.21, 0.21, n)).float()
+    scale = torch.from_numpy(rng.uniform(0.9, 1.1, n)).float()
+    shift = torch.from_numpy(rng.uniform(-2 / 14, 2 / 14, (n, 2))).float()
+    theta = torch.stack([torch.stack([torch.cos(angle) / scale, -torch.sin(angle) / scale, shift[:, 0]], 1),
+                         torch.stack([torch.sin(angle) / scale, torch.cos(angle) / scale, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x + 1, grid, align_corners=False, padding_mode="zeros") - 1  # background stays -1
+
+
+def judge_batch(x, y, rng):
+    """A training batch for the judge: the real digits (augmented, one-hot), plus things that are not one
+    digit and must not get a confident answer, with soft targets: overlays of two digits (the two labels
+    in proportion) and noise (clamped Gaussian, and smoothed blobs with a digit's range and ink) with a
+    uniform target. Without them a CNN is confident on half of pure-noise images."""
+    n = x.shape[0]
+    x = augment(x, rng)
+    target = F.one_hot(y, 10).float()
+    partner = torch.from_numpy(rng.permutation(n))
+    mix = torch.from_numpy(rng.uniform(0.3, 0.7, n)).float()
+    overlay = mix[:, None, None, None] * x + (1 - mix[:, None, None, None]) * x[partner]
+    overlay_target = mix[:, None] * target + (1 - mix[:, None]) * target[partner]
+    k = n // 4
+    gaussian = torch.from_numpy(rng.standard_normal((k, 1, 28, 28))).float().clamp(-1, 1)
+    blobs = F.avg_pool2d(torch.from_numpy(rng.standard_normal((k, 1, 28, 28))).float(), 5, 1, 2)
+    blobs = (blobs * 6).clamp(-1, 1)
+    noise = torch.cat([gaussian, blobs])
+    uniform = torch.full((noise.shape[0], 10), 0.1)
+    keep = y[partner] != y  # an overlay of two equal labels is still that digit: not a negative
+    return (torch.cat([x, overlay[keep], noise]), torch.cat([target, overlay_target[keep], uniform]))
+
+
+def train_classifier(images, labels, seed=0, epochs=20):
+    """The judge: a CNN trained on 90 % of the real digits only (never on samples); the other 10 % give
+    its accuracy and the confident fraction a real digit reaches."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(images))
     test, train = order[:len(images) // 10], order[len(images) // 10:]
     torch.manual_seed(seed)
-    net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Flatten(), nn.Linear(32 * 7 * 7, 64), nn.ReLU(), nn.Linear(64, 10))
-    optimizer = torch.optim.Adam(net.parameters(), 2e-3)
+    net = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.3),
+                        nn.Linear(128, 10))
+    cache = os.path.join(data.ROOT, "models", "checkpoints", "digit-judge-v2-seed%d-epochs%d.pt" % (seed, epochs))
+    if os.path.exists(cache):  # the judge is deterministic for a seed: trained once per machine
+        net.load_state_dict(torch.load(cache))
+        return net.eval(), judge_held_out(net, x_test=torch.from_numpy(images[test]), y_test=labels[test])
+    optimizer = torch.optim.Adam(net.parameters(), 1e-3)
+    batches = len(train) // 64
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, 2e-3, total_steps=epochs * batches)
     x_all, y_all = torch.from_numpy(images), torch.from_numpy(labels)
     for _ in range(epochs):
-        for batch in np.array_split(rng.permutation(train), len(train) // 64):
-            x = x_all[batch]
-            shift = rng.integers(-2, 3, size=2)  # small translations: samples are not perfectly centred
-            x = torch.roll(x, shifts=(int(shift[0]), int(shift[1])), dims=(2, 3))
-            loss = F.cross_entropy(net(x), y_all[batch])
+        net.train()
+        for batch in np.array_split(rng.permutation(train), batches):
+            x, target = judge_batch(x_all[batch], y_all[batch], rng)
+            loss = -(target * F.log_softmax(net(x), 1)).sum(1).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    net.eval()
+            scheduler.step()
+    os.makedirs(os.path.dirname(cache), exist_ok=True)
+    torch.save(net.state_dict(), cache)
+    return net.eval(), judge_held_out(net, x_all[test], labels[test])
+
+
+def judge_held_out(net, x_test, y_test):
     with torch.no_grad():
-        accuracy = (net(x_all[test]).argmax(1) == y_all[test]).float().mean().item()
-    return net, accuracy
+        probs = torch.softmax(net.eval()(x_test), 1)
+    real = judge(probs)
+    real["accuracy"] = (probs.argmax(1).numpy() == np.asarray(y_test)).mean().item()
+    return real
+
+
+def judge(probs):
+    """Confident fraction (max probability >= CONFIDENT), the class histogram of the confident ones and
+    its entropy in bits (log2 10 = 3.32 for a perfectly even spread)."""
+    confident = probs.max(1).values >= CONFIDENT
+    histogram = np.bincount(probs.argmax(1)[confident].numpy(), minlength=10)
+    q = histogram[histogram > 0] / max(1, histogram.sum())
+    return {"recognisable_fraction": confident.float().mean().item(),
+            "class_histogram_of_recognisable": histogram.tolist(),
+            "class_entropy_bits": float(-(q * np.log2(q)).sum())}
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", default="ddpm-digits")
-    p.add_argument("--samples", type=int, default=36)
+    p.add_argument("--samples", type=int, default=256)
     p.add_argument("--from-grids", action="store_true",
                    help="classify the samples of the card's grid PNGs instead of drawing new ones")
+    p.add_argument("--from-engine", metavar="DIR",
+                   help="classify samples the engine drew through its public API (scripts/draw-digits.mjs)")
+    p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     model_dir = os.path.join(data.ROOT, "models", args.name)
     if args.from_grids:
         evaluate_samples(model_dir, {sampler: samples_from_grid(os.path.join(model_dir, file))
-                                     for sampler, file in DDPM_GRID_FILES.items()})
+                                     for sampler, file in DDPM_GRID_FILES.items()}, source="card grids")
+        return
+    if args.from_engine:
+        manifest = json.load(open(os.path.join(args.from_engine, "manifest.json")))
+        samples = {entry["sampler"]: torch.from_numpy(
+            np.fromfile(os.path.join(args.from_engine, entry["file"]), dtype="<f4").reshape(-1, 1, 28, 28).copy())
+            for entry in manifest["samples"]}
+        evaluate_samples(model_dir, samples, source="engine (%s)" % manifest["engine"])
         return
     config = json.load(open(os.path.join(model_dir, "config.json")))
     tensors, _ = safetensors_io.load_file(os.path.join(model_dir, "model.safetensors"))
@@ -90,20 +163,24 @@ def samples_from_grid(path):
     return torch.from_numpy(np.stack(tiles)[:, None] / 127.5 - 1.0).float()
 
 
-def evaluate_samples(model_dir, samples):
-    """Label the samples with a classifier trained on real digits; write sample-quality.json."""
+def evaluate_samples(model_dir, samples, source="torch"):
+    """Label the samples with the judge; write sample-quality.json."""
     images, labels = data.load_digits()
-    classifier, accuracy = train_classifier(images, labels)
-    result = {"classifier_test_accuracy": accuracy, "confidence_threshold": CONFIDENT, "samplers": {}}
+    classifier, real = train_classifier(images, labels)
+    noise = torch.randn((256, 1, 28, 28), generator=torch.Generator().manual_seed(3)).clamp(-1, 1)
+    with torch.no_grad():
+        noise_result = judge(torch.softmax(classifier(noise), 1))
+    result = {"confidence_threshold": CONFIDENT, "samples_from": source,
+              "judge": {"held_out_real_digits": real, "gaussian_noise": noise_result}, "samplers": {}}
+    print("judge: accuracy %.1f %%, confident on %.1f %% of held-out real digits, on %.1f %% of noise images" %
+          (100 * real["accuracy"], 100 * real["recognisable_fraction"], 100 * noise_result["recognisable_fraction"]))
     for sampler, x in samples.items():
         with torch.no_grad():
-            probs = torch.softmax(classifier(x.float()), 1)
-        confident = probs.max(1).values >= CONFIDENT
-        result["samplers"][sampler] = {
-            "recognisable_fraction": confident.float().mean().item(),
-            "class_histogram_of_recognisable": np.bincount(probs.argmax(1)[confident].numpy(), minlength=10).tolist()}
-        print("%-40s recognisable %.0f %%" % (sampler, 100 * confident.float().mean().item()), flush=True)
-    print("classifier accuracy on held-out real digits: %.1f %%" % (100 * accuracy))
+            verdict = judge(torch.softmax(classifier(x.float()), 1))
+        verdict["count"] = int(x.shape[0])
+        result["samplers"][sampler] = verdict
+        print("%-40s recognisable %.1f %% of %d, class entropy %.2f bits" %
+              (sampler, 100 * verdict["recognisable_fraction"], x.shape[0], verdict["class_entropy_bits"]), flush=True)
     with open(os.path.join(model_dir, "sample-quality.json"), "w") as f:
         json.dump(result, f, indent=1)
     return result
