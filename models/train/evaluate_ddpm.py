@@ -121,8 +121,9 @@ def main(argv=None):
     p.add_argument("--samples", type=int, default=256)
     p.add_argument("--from-grids", action="store_true",
                    help="classify the samples of the card's grid PNGs instead of drawing new ones")
-    p.add_argument("--from-engine", metavar="DIR",
-                   help="classify samples the engine drew through its public API (scripts/draw-digits.mjs)")
+    p.add_argument("--from-engine", metavar="DIR", action="append",
+                   help="classify samples the engine drew through its public API (scripts/draw-digits.mjs); "
+                        "repeat for several directories")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -132,11 +133,15 @@ def main(argv=None):
                                      for sampler, file in DDPM_GRID_FILES.items()}, source="card grids")
         return
     if args.from_engine:
-        manifest = json.load(open(os.path.join(args.from_engine, "manifest.json")))
-        samples = {entry["sampler"]: torch.from_numpy(
-            np.fromfile(os.path.join(args.from_engine, entry["file"]), dtype="<f4").reshape(-1, 1, 28, 28).copy())
-            for entry in manifest["samples"]}
-        evaluate_samples(model_dir, samples, source="engine (%s)" % manifest["engine"])
+        samples, engines = {}, set()
+        for directory in args.from_engine:
+            manifest = json.load(open(os.path.join(directory, "manifest.json")))
+            engines.add(manifest["engine"])
+            for entry in manifest["samples"]:
+                raw = np.fromfile(os.path.join(directory, entry["file"]), dtype="<f4")
+                samples[entry["sampler"]] = torch.from_numpy(raw.reshape(-1, 1, 28, 28).copy())
+        write_grids(model_dir, {sampler: x[:36] for sampler, x in samples.items()})
+        evaluate_samples(model_dir, samples, source="the engine's public API (%s)" % ", ".join(sorted(engines)))
         return
     config = json.load(open(os.path.join(model_dir, "config.json")))
     tensors, _ = safetensors_io.load_file(os.path.join(model_dir, "model.safetensors"))
@@ -151,6 +156,21 @@ def draw_samples(model, count=64):
                                                                    generator=torch.Generator().manual_seed(8)),
             "strided DDIM, 50 steps, eta 0": ddim_strided(model, start.clone(), stride=20),
             "strided DDIM, 10 steps, eta 0": ddim_strided(model, start.clone(), stride=100)}
+
+
+def write_grids(out_dir, grids):
+    """The card's sample grids: square grids of 28 px tiles with 2 px gaps, drawn at 2x."""
+    from PIL import Image
+
+    for sampler, x in grids.items():
+        side = int(np.sqrt(x.shape[0]))
+        tiles = ((x[:, 0].numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+        grid = np.full((side * 30 + 2, side * 30 + 2), 255, np.uint8)
+        for i in range(side * side):
+            r, c = divmod(i, side)
+            grid[2 + r * 30:2 + r * 30 + 28, 2 + c * 30:2 + c * 30 + 28] = tiles[i]
+        Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(
+            os.path.join(out_dir, DDPM_GRID_FILES[sampler]))
 
 
 def samples_from_grid(path):

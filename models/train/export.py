@@ -10,7 +10,6 @@ safetensors), so an F32 engine is compared with the exact function of the shippe
 import argparse
 import hashlib
 import json
-import math
 import os
 import sys
 
@@ -294,23 +293,13 @@ def write_ddpm_figures(name, checkpoint, model, out_dir, samples=36):
     fig.savefig(os.path.join(out_dir, "training-curve.png"))
     plt.close(fig)
 
-    grids = evaluate_ddpm.draw_samples(model.float(), samples)
-    from PIL import Image
-
-    side = int(math.sqrt(samples))
-    for sampler, x in grids.items():
-        file = evaluate_ddpm.DDPM_GRID_FILES[sampler]
-        tiles = ((x[:, 0].numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
-        grid = np.full((side * 30 + 2, side * 30 + 2), 255, np.uint8)
-        for i in range(side * side):
-            r, c = divmod(i, side)
-            grid[2 + r * 30:2 + r * 30 + 28, 2 + c * 30:2 + c * 30 + 28] = tiles[i]
-        Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(
-            os.path.join(out_dir, file))
-    evaluate_ddpm.evaluate_samples(out_dir, grids)
+    if samples:
+        grids = evaluate_ddpm.draw_samples(model.float(), samples)
+        evaluate_ddpm.write_grids(out_dir, grids)
+        evaluate_ddpm.evaluate_samples(out_dir, grids)
 
 
-def export_ddpm(name, dtype="F32", figures=True):
+def export_ddpm(name, dtype="F32", figures=True, samples=36):
     checkpoint = torch.load(os.path.join(CHECKPOINT_DIR, name + ".pt"), map_location="cpu")
     out_dir = os.path.join(MODELS_DIR, name)
     os.makedirs(out_dir, exist_ok=True)
@@ -357,7 +346,7 @@ def export_ddpm(name, dtype="F32", figures=True):
     shipped, _ = safetensors_io.load_file(os.path.join(out_dir, "model.safetensors"))
     model = unet_from_tensors(config, shipped)
     if figures:
-        write_ddpm_figures(name, checkpoint, model, out_dir)
+        write_ddpm_figures(name, checkpoint, model, out_dir, samples)
     return golden_ddpm(name, model)
 
 
@@ -375,6 +364,9 @@ def main(argv=None):
     p.add_argument("names", nargs="*")
     p.add_argument("--dtype", default="F32", choices=["F32", "F16"])
     p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--samples-from-engine", action="store_true",
+                   help="DDPM: write the training curve but draw no samples here; the card's grids and quality "
+                        "then come from scripts/draw-digits.mjs and evaluate_ddpm.py --from-engine")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     names = args.names or sorted(f[:-3] for f in os.listdir(CHECKPOINT_DIR) if f.endswith(".pt"))
@@ -382,8 +374,8 @@ def main(argv=None):
     entries = {}
     for name in names:
         kind = torch.load(os.path.join(CHECKPOINT_DIR, name + ".pt"), map_location="cpu").get("family")
-        entries[name] = export_lm(name, args.dtype) if kind else export_ddpm(name, args.dtype,
-                                                                               not args.no_figures)
+        entries[name] = export_lm(name, args.dtype) if kind else export_ddpm(
+            name, args.dtype, not args.no_figures, 0 if args.samples_from_engine else 36)
         print("exported", name, flush=True)
     update_manifest(entries)
 

@@ -75,6 +75,8 @@ def init_from_shipped(model, model_dir):
         optimizer.step()
     print("time MLP fitted to %s's table: rms error %.2e (table rms %.2e)" %
           (model_dir, loss.sqrt().item(), target.square().mean().sqrt().item()), flush=True)
+    return {"model": os.path.relpath(model_dir, data.ROOT), "steps": config["training"]["steps"],
+            "minutes": config["training"]["minutes"]}
 
 
 def main(argv=None):
@@ -106,7 +108,7 @@ def main(argv=None):
         generator.set_state(checkpoint["generator"])
         print("resumed %s at step %d (%.1f min trained)" % (args.name, step, elapsed / 60), flush=True)
     elif args.init_from:
-        init_from_shipped(model, args.init_from)
+        history["init_from"] = init_from_shipped(model, args.init_from)
         ema.load_state_dict(model.state_dict())
     params = sum(p_.numel() for p_ in model.parameters())
     print("%s: %d parameters, %d images" % (args.name, params, len(images)), flush=True)
