@@ -8,6 +8,7 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include <cstddef>
 #include <map>
 #include <string>
 #include <utility>
@@ -61,6 +62,35 @@ emscripten::val attention(int num_queries, int num_keys, int num_heads, int head
   return result(
       parallel::attention(config, make_shape(num_queries, num_keys, num_heads, head_dim, value_dim),
                           in(q), in(k_), in(v), out(o), workspace(), {out(entropy), 0}));
+}
+
+// Queries [query_begin, query_end) of the same call: their rows of q, out and entropy, at their
+// positions, so that JS can run a long attention in pieces (cancellable, with progress between
+// them). Each piece's rows equal the whole call's bit for bit when query_begin is a multiple of 64
+// (the kernel's 4-query tiles and the thread pool's 64-query blocks start at the same rows).
+emscripten::val attention_rows(int num_queries, int num_keys, int num_heads, int head_dim,
+                               int value_dim, int mask, int window, int normaliser, float scale,
+                               int query_begin, int query_end, Address q, Address k_, Address v,
+                               Address o, Address entropy) {
+  if (query_begin < 0 || query_begin >= query_end || query_end > num_queries)
+    return failure(ErrorCode::kBadArgument,
+                   "attention: need 0 <= query_begin < query_end <= num_queries");
+  if (num_heads <= 0 || head_dim <= 0 || value_dim < 0)
+    return failure(ErrorCode::kBadArgument, "attention: heads and head_dim must be positive");
+  k::AttentionConfig config;
+  if (Status s = make_config(mask, window, normaliser, scale, config); !s.is_ok())
+    return failure(s);
+  k::AttentionShape shape =
+      make_shape(query_end - query_begin, num_keys, num_heads, head_dim, value_dim);
+  shape.query_position = query_begin;
+  const auto begin = static_cast<std::size_t>(query_begin);
+  const auto heads = static_cast<std::size_t>(num_heads);
+  const std::size_t q_row = heads * static_cast<std::size_t>(head_dim);
+  const std::size_t out_row =
+      heads * static_cast<std::size_t>(value_dim > 0 ? value_dim : head_dim);
+  float* entropy_rows = entropy ? out(entropy) + begin * heads : nullptr;
+  return result(parallel::attention(config, shape, in(q) + begin * q_row, in(k_), in(v),
+                                    out(o) + begin * out_row, workspace(), {entropy_rows, 0}));
 }
 
 emscripten::val attention_scalar(int num_queries, int num_keys, int num_heads, int head_dim,
@@ -149,6 +179,7 @@ emscripten::val attention_workspace_bytes() {
 
 EMSCRIPTEN_BINDINGS(gyre_attention) {
   emscripten::function("kernelAttention", &attention);
+  emscripten::function("kernelAttentionRows", &attention_rows);
   emscripten::function("kernelAttentionScalar", &attention_scalar);
   emscripten::function("kernelAttentionWeights", &attention_weights);
   emscripten::function("kernelFlashMixedChunk", &flash_mixed_chunk);

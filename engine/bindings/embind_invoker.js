@@ -40,7 +40,8 @@ mergeInto(LibraryManager.library, {
     };
 
     // Plain values in (numbers, booleans, emval handles): no clean-up and no per-call array, one
-    // closure per arity up to 14 arguments (kernelAttention, Gyre's longest binding). The loop over
+    // closure per arity up to 14 arguments (kernelAttention, Gyre's longest timed binding;
+    // kernelAttentionRows, with 16, runs once per block of about 20 ms). The loop over
     // a per-call array below made the 11-argument GEMM binding about twice as slow as the generated
     // invoker (bench/call-overhead.mjs); spelled out, it costs what the generated one costs.
     if (!isMethod && !anyDestructor && expected <= 14) {

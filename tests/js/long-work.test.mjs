@@ -1,13 +1,16 @@
 // Long work in the JS API: evaluate, attentionEntropy, attentionWeights and verify accept `signal`
 // and `onProgress` and then run in steps (same results as the one-call form); a 100,000-character
 // full-attention evaluation is cancelled within one step; a 4 MiB prompt generates with the window
-// model in bounded wasm memory, and full attention refuses it early with TooLargeError. (~40 s)
+// model in bounded wasm memory, and full attention refuses it early with TooLargeError. The long
+// kernels (attention, attentionWeights) likewise run in blocks of queries with `signal` and
+// `onProgress`, bit for bit equal to one call. (~60 s)
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AbortedError, BadArgumentError, TooLargeError, createEngine } from '../../web/lib/index.js';
+import { FLAVOURS, flavourOptions } from './flavours.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const shipped = (name) => join(root, 'models', name);
@@ -128,5 +131,92 @@ describe('long work: steps, progress, cancellation, long prompts', () => {
     }, (error) => error instanceof TooLargeError && /1\.00 GiB/.test(error.message) && /'local'/.test(error.message));
     assert.throws(() => model.evaluate(prompt.slice(0, 200000), { attention: 'full' }), TooLargeError);
     model.dispose();
+  });
+});
+
+describe('long kernels: attention and attentionWeights in steps', () => {
+  function randomFloats(count, seed) {
+    let state = seed;
+    const values = new Float32Array(count);
+    for (let i = 0; i < count; ++i) {
+      state = (state * 1664525 + 1013904223) >>> 0;
+      values[i] = state / 2 ** 31 - 1;
+    }
+    return values;
+  }
+
+  test('with onProgress they return promises of the one-call results, bit for bit, on every flavour and 2 threads', async () => {
+    const n = 700;  // not a multiple of the 64-row blocks
+    const heads = 2;
+    const headDim = 24;
+    const q = randomFloats(n * heads * headDim, 1);
+    const k = randomFloats(n * heads * headDim, 2);
+    const v = randomFloats(n * heads * headDim, 3);
+    const cases = [
+      { mask: 'causal', normaliser: 'softmax_plus', entropy: true },
+      { mask: 'bidirectional', normaliser: 'relu2' },
+      { mask: 'causal-window', window: 100, normaliser: 'softmax', entropy: true },
+      { mask: 'band', window: 37, normaliser: 'softmax_plus', queries: 300, keys: n },
+    ];
+    for (const options of [...FLAVOURS.map(flavourOptions), { relaxed: false, threads: 2 }]) {
+      const engine = await createEngine(options);
+      const { kernels } = engine;
+      for (const shape of cases) {
+        const args = { queries: n, heads, headDim, ...shape };
+        const reports = [];
+        const once = kernels.attention(q, k, v, args);
+        const stepped = kernels.attention(q, k, v, { ...args, onProgress: (progress) => reports.push(progress) });
+        assert.ok(stepped instanceof Promise);
+        const result = await stepped;
+        assert.deepEqual(result.out, once.out, `${engine.features.flavour} ${JSON.stringify(shape)}`);
+        assert.deepEqual(result.entropy, once.entropy);
+        assert.deepEqual(reports.at(-1), { done: args.queries, total: args.queries });
+        assert.ok(reports.every((r, i) => i === 0 || r.done > reports[i - 1].done));
+
+        const range = { ...args, head: 1, queryBegin: 10, queryEnd: args.queries - 3 };
+        const weights = await kernels.attentionWeights(q, k, { ...range, onProgress: () => {} });
+        assert.deepEqual(weights, kernels.attentionWeights(q, k, range));
+      }
+      engine.dispose();
+    }
+  });
+
+  test('an abort rejects them with AbortedError part-way; the engine stays usable and leaks nothing', async () => {
+    const engine = await createEngine({ relaxed: false, threads: false });
+    const { kernels } = engine;
+    const n = 4096;
+    const headDim = 64;
+    const q = randomFloats(n * headDim, 4);
+    const k = randomFloats(n * headDim, 5);
+    const args = { queries: n, headDim, mask: 'bidirectional' };
+    await assert.rejects(kernels.attention(q, k, k, { ...args, signal: AbortSignal.abort() }), AbortedError);
+    const heaps = [];
+    for (let round = 0; round < 2; ++round) {
+      for (const [name, run] of [
+        ['attention', (options) => kernels.attention(q, k, k, { ...args, ...options })],
+        ['attentionWeights', (options) => kernels.attentionWeights(q, k, { ...args, queryBegin: 100, queryEnd: 612, ...options })],
+      ]) {
+        // Aborted from onProgress once a quarter is done: deep into the work, and no timer involved.
+        const controller = new AbortController();
+        const reports = [];
+        const work = run({
+          signal: controller.signal,
+          onProgress: (progress) => {
+            reports.push(progress);
+            if (progress.done >= progress.total / 4) controller.abort();
+          },
+        });
+        await assert.rejects(work, (error) => error instanceof AbortedError && error.code === 'ABORTED', name);
+        assert.ok(reports.at(-1).done < reports.at(-1).total, `${name} stopped part-way`);
+      }
+      heaps.push(engine.heapBytes);
+    }
+    assert.equal(heaps[1], heaps[0], 'the aborted calls freed their buffers');
+    assert.throws(() => kernels.attention(q, k, k, { ...args, onProgress: 1 }), BadArgumentError);
+    assert.throws(() => kernels.attention(q, k, k, { ...args, signal: {} }), BadArgumentError);
+    const small = { queries: 64, headDim };
+    assert.deepEqual((await kernels.attention(q, k, k, { ...small, onProgress: () => {} })).out,
+      kernels.attention(q, k, k, small).out);
+    engine.dispose();
   });
 });

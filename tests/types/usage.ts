@@ -28,6 +28,9 @@ const c: Float32Array = engine.kernels.gemm(a, b, { m: 64, n: 16, k: 32, activat
 const { out, entropy } = engine.kernels.attention(a, a, a,
   { queries: 32, headDim: 64, mask: 'causal-window', window: 8, normaliser: 'softmax_plus', entropy: true });
 const entropyOrNothing: Float32Array | undefined = entropy;
+const stepped: Promise<{ out: Float32Array; entropy?: Float32Array }> = engine.kernels.attention(a, a, a,
+  { queries: 32, headDim: 64, signal: new AbortController().signal, onProgress: ({ done, total }) => done / total });
+const steppedWeights: Promise<Float32Array> = engine.kernels.attentionWeights(a, a, { queries: 32, headDim: 64, onProgress: () => {} });
 const layer = engine.kernels.linear(b, { in: 32, out: 16, transposeB: false, activation: 'relu' });
 const y: Float32Array = layer.apply(a);
 layer.dispose();

@@ -91,6 +91,12 @@ export interface KernelBenchmarkResult {
   rate: number;
 }
 
+/** Either makes a long kernel run in blocks of queries (the event loop runs between them) and
+ * return a Promise; an aborted signal rejects it with AbortedError after the block running. */
+export type KernelStepOptions =
+  | { signal: AbortSignal; onProgress?: (progress: { done: number; total: number }) => void }
+  | { signal?: AbortSignal; onProgress: (progress: { done: number; total: number }) => void };
+
 /** Incremental causal FLASH attention (engine.kernels.flashDecoder): one token per step. */
 export interface FlashDecoder {
   readonly chunk: number;
@@ -116,8 +122,15 @@ export interface LinearLayer {
 
 /** engine.kernels: the raw kernels on row-major Float32Arrays (kernels.js). */
 export interface Kernels {
+  /** With `signal` or `onProgress` (query rows done): blocks of queries, a Promise of the same result. */
+  attention(q: Float32Array, k: Float32Array, v: Float32Array,
+    options: KernelAttentionOptions & { entropy?: boolean } & KernelStepOptions):
+    Promise<{ out: Float32Array; entropy?: Float32Array }>;
   attention(q: Float32Array, k: Float32Array, v: Float32Array, options: KernelAttentionOptions & { entropy?: boolean }):
     { out: Float32Array; entropy?: Float32Array };
+  attentionWeights(q: Float32Array, k: Float32Array,
+    options: KernelAttentionOptions & { head?: number; queryBegin?: number; queryEnd?: number } & KernelStepOptions):
+    Promise<Float32Array>;
   attentionWeights(q: Float32Array, k: Float32Array,
     options: KernelAttentionOptions & { head?: number; queryBegin?: number; queryEnd?: number }): Float32Array;
   gemm(a: Float32Array, b: Float32Array, options: { m: number; n: number; k: number; transposeB?: boolean;

@@ -9,8 +9,11 @@
 //
 // Inputs are Float32Arrays of row-major matrices; every call copies them into the wasm heap, runs the
 // kernel and copies the result out. Bad arguments reject with BadArgumentError before any work.
+// attention and attentionWeights, which can run long (every query against every key), take `signal`
+// and `onProgress` too: they then run a block of queries at a time and return a promise.
 import { callBinding } from './binding.js';
 import { BadArgumentError, OutOfMemoryError } from './errors.js';
+import { STEP_MILLISECONDS, checkAborted, checkStepOptions, yieldToEventLoop } from './steps.js';
 
 const MASKS = { bidirectional: 0, causal: 1, 'causal-window': 2, band: 3 };
 const NORMALISERS = { softmax: 0, softmax_plus: 1, relu2: 2 };
@@ -106,8 +109,8 @@ export class Kernels {
     this.#assertUsable = assertUsable;
   }
 
-  /** Runs fn with heap buffers of the given float counts (inputs copied in), freeing them after. */
-  #withBuffers(specs, fn) {
+  /** Heap buffers of the given float counts (inputs copied in); release them with #free. */
+  #allocate(specs) {
     this.#assertUsable();
     const module = this.#module;
     const addresses = [];
@@ -120,12 +123,58 @@ export class Kernels {
         }
         addresses.push(address);
       }
-      specs.forEach((spec, i) => {
-        if (typeof spec !== 'number') module.HEAPF32.set(spec, addresses[i] / 4);
-      });
+    } catch (error) {
+      this.#free(addresses);
+      throw error;
+    }
+    specs.forEach((spec, i) => {
+      if (typeof spec !== 'number') module.HEAPF32.set(spec, addresses[i] / 4);
+    });
+    return addresses;
+  }
+
+  #free(addresses) {
+    for (const address of addresses) this.#module._free(address);
+  }
+
+  /** Runs fn with heap buffers of the given float counts (inputs copied in), freeing them after. */
+  #withBuffers(specs, fn) {
+    const addresses = this.#allocate(specs);
+    try {
       return fn(addresses);
     } finally {
-      for (const address of addresses) module._free(address);
+      this.#free(addresses);
+    }
+  }
+
+  /**
+   * Runs `runRows(begin, end)` over query rows [begin, end) of [first, last) a block at a time: a
+   * promise, with the event loop running between blocks (progress reported, an abort honoured).
+   * Blocks are multiples of 64 rows from `first` (the kernel's results do not depend on the
+   * blocking) sized to take about STEP_MILLISECONDS each. Frees `addresses` at the end.
+   */
+  async #rowsInSteps(what, first, last, { signal, onProgress }, addresses, runRows, finish) {
+    try {
+      let rows = 64;
+      for (let begin = first; begin < last;) {
+        checkAborted(signal, what);
+        this.#assertUsable();
+        const end = Math.min(last, begin + rows);
+        const started = performance.now();
+        runRows(begin, end);
+        const elapsed = performance.now() - started;
+        begin = end;
+        onProgress?.({ done: begin - first, total: last - first });
+        if (begin < last) {
+          const scaled = rows * STEP_MILLISECONDS / Math.max(elapsed, 0.1);
+          rows = Math.max(64, Math.min(64 * Math.round(scaled / 64), 2 * rows));
+          await yieldToEventLoop();
+        }
+      }
+      checkAborted(signal, what);
+      return finish();
+    } finally {
+      this.#free(addresses);
     }
   }
 
@@ -157,25 +206,47 @@ export class Kernels {
    * heads, headDim, valueDim, mask ('causal' | 'bidirectional' | 'causal-window' | 'band'), window,
    * normaliser ('softmax' | 'softmax_plus' (log-n scale, log base 512) | 'relu2'), scale (0 for
    * 1/√headDim), entropy (true: also the entropy in nats of every query's weights, [queries × heads]).
+   * With `signal` (an AbortSignal) or `onProgress({ done, total })` (query rows) it runs blocks of
+   * queries of about 20 ms and returns a promise of the same result; an abort rejects it with
+   * AbortedError after the block running.
    */
   attention(q, k, v, options = {}) {
     const a = this.#attentionArgs(options, true);
     floats(q, a.queries * a.heads * a.headDim, 'q');
     floats(k, a.keys * a.heads * a.headDim, 'k');
     floats(v, a.keys * a.heads * a.valueDim, 'v');
+    const { signal, onProgress } = options;
+    checkStepOptions(signal, onProgress);
     const outCount = a.queries * a.heads * a.valueDim;
     const entropyCount = options.entropy ? a.queries * a.heads : 0;
-    return this.#withBuffers([q, k, v, outCount, Math.max(1, entropyCount)], ([pq, pk, pv, po, pe]) => {
-      this.#run('kernelAttention', a.queries, a.keys, a.heads, a.headDim, a.valueDim, a.mask, a.window,
-        a.normaliser, a.scale, pq, pk, pv, po, entropyCount ? pe : 0);
-      return {
-        out: this.#read(po, outCount),
-        ...(entropyCount ? { entropy: this.#read(pe, entropyCount) } : {}),
-      };
+    const buffers = [q, k, v, outCount, Math.max(1, entropyCount)];
+    const results = ([, , , po, pe]) => ({
+      out: this.#read(po, outCount),
+      ...(entropyCount ? { entropy: this.#read(pe, entropyCount) } : {}),
     });
+    if (!signal && !onProgress) {
+      return this.#withBuffers(buffers, (addresses) => {
+        const [pq, pk, pv, po, pe] = addresses;
+        this.#run('kernelAttention', a.queries, a.keys, a.heads, a.headDim, a.valueDim, a.mask, a.window,
+          a.normaliser, a.scale, pq, pk, pv, po, entropyCount ? pe : 0);
+        return results(addresses);
+      });
+    }
+    return (async () => {
+      checkAborted(signal, 'attention');
+      const addresses = this.#allocate(buffers);
+      const [pq, pk, pv, po, pe] = addresses;
+      return this.#rowsInSteps('attention', 0, a.queries, { signal, onProgress }, addresses, (begin, end) =>
+        this.#run('kernelAttentionRows', a.queries, a.keys, a.heads, a.headDim, a.valueDim, a.mask, a.window,
+          a.normaliser, a.scale, begin, end, pq, pk, pv, po, entropyCount ? pe : 0),
+      () => results(addresses));
+    })();
   }
 
-  /** The attention weights of one head for queries [queryBegin, queryEnd): rows × keys floats. */
+  /**
+   * The attention weights of one head for queries [queryBegin, queryEnd): rows × keys floats.
+   * `signal` and `onProgress` as in attention() (progress counts rows).
+   */
   attentionWeights(q, k, options = {}) {
     const a = this.#attentionArgs(options, false);
     const head = options.head ?? 0;
@@ -186,12 +257,26 @@ export class Kernels {
       queryBegin < queryEnd && queryEnd <= a.queries, `need 0 <= queryBegin < queryEnd <= ${a.queries}`);
     floats(q, a.queries * a.heads * a.headDim, 'q');
     floats(k, a.keys * a.heads * a.headDim, 'k');
+    const { signal, onProgress } = options;
+    checkStepOptions(signal, onProgress);
     const count = (queryEnd - queryBegin) * a.keys;
-    return this.#withBuffers([q, k, count], ([pq, pk, pw]) => {
-      this.#run('kernelAttentionWeights', a.queries, a.keys, a.heads, a.headDim, a.mask, a.window,
-        a.normaliser, a.scale, pq, pk, head, queryBegin, queryEnd, pw);
-      return this.#read(pw, count);
-    });
+    // Rows [begin, end) of the result, at their place in the output buffer pw.
+    const runRows = (pq, pk, pw, begin, end) => this.#run('kernelAttentionWeights', a.queries, a.keys, a.heads,
+      a.headDim, a.mask, a.window, a.normaliser, a.scale, pq, pk, head, begin, end,
+      pw + (begin - queryBegin) * a.keys * 4);
+    if (!signal && !onProgress) {
+      return this.#withBuffers([q, k, count], ([pq, pk, pw]) => {
+        runRows(pq, pk, pw, queryBegin, queryEnd);
+        return this.#read(pw, count);
+      });
+    }
+    return (async () => {
+      checkAborted(signal, 'attentionWeights');
+      const addresses = this.#allocate([q, k, count]);
+      const [pq, pk, pw] = addresses;
+      return this.#rowsInSteps('attentionWeights', queryBegin, queryEnd, { signal, onProgress }, addresses,
+        (begin, end) => runRows(pq, pk, pw, begin, end), () => this.#read(pw, count));
+    })();
   }
 
   /**

@@ -8,33 +8,17 @@
 //   const wide = lm.widen(2);  wide.verify(text);   // → max |Δ logits| against lm
 //
 // Engine.loadModel (index.js) calls loadModel() below with the engine's internal call helpers.
-import { AbortedError, BadArgumentError, BadModelError } from './errors.js';
+import { BadArgumentError, BadModelError } from './errors.js';
 import { fetchBytesCached } from './cache.js';
 import { fetchBytes, looksLikeHtml, nodeBuiltin } from './fetch-bytes.js';
-
-/** Lets timers, I/O and AbortSignals run between chunks of work (a macrotask, not a microtask). */
-function yieldToEventLoop() {
-  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
-    channel.port2.postMessage(0);
-  });
-}
+import { STEP_MILLISECONDS, checkAborted, checkStepOptions, yieldToEventLoop } from './steps.js';
 
 // Long calls (evaluate, attentionEntropy, attentionWeights, verify) run as chunked passes in the
-// engine. With a `signal` or an `onProgress` they run in steps of about this many milliseconds and
-// return a promise; between steps the event loop runs (an abort lands, progress is drawn, a
-// worker serves its other calls).
-const STEP_MILLISECONDS = 20;
+// engine. With a `signal` or an `onProgress` they run in steps (steps.js) and return a promise.
 let stepsByDefault = false;
 
 /** @internal worker.js: every long call runs in steps there, so the worker's other calls are not starved. */
 export function runLongCallsInSteps() { stepsByDefault = true; }
-
-function checkAborted(signal, what) {
-  if (signal?.aborted) throw new AbortedError(`${what} was cancelled`, { cause: signal.reason });
-}
 
 function integerOption(value, name, min, max) {
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -242,12 +226,7 @@ export class LanguageModel extends Model {
    * a promise of it). onProgress({ done, total }) counts tokens through the model.
    */
   #pass(what, ids, attention, request, { signal, onProgress } = {}, finish = (result) => result) {
-    if (onProgress !== undefined && typeof onProgress !== 'function') {
-      throw new BadArgumentError('onProgress must be a function');
-    }
-    if (signal !== undefined && signal !== null && typeof signal.aborted !== 'boolean') {
-      throw new BadArgumentError('signal must be an AbortSignal');
-    }
+    checkStepOptions(signal, onProgress);
     const full = { layer: 0, head: 0, queryBegin: 0, queryEnd: 0, reference: 0, ...request };
     const engine = this.engine;
     if (!signal && !onProgress && !stepsByDefault) {
