@@ -1,6 +1,7 @@
 #include "io/safetensors.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -17,7 +18,7 @@ struct DtypeSize {
   std::uint32_t bytes;
 };
 
-// Every dtype the format defines; only F32, F16 and BF16 convert to f32.
+// Every dtype the format defines; F32, F16, BF16 and (with row scales) I8 convert to f32.
 constexpr DtypeSize kDtypes[] = {
     {"F64", 8}, {"F32", 4}, {"F16", 2},  {"BF16", 2},    {"I64", 8},
     {"U64", 8}, {"I32", 4}, {"U32", 4},  {"I16", 2},     {"U16", 2},
@@ -116,7 +117,7 @@ Status parse_tensor_entry(const std::string& name, const json& entry, std::uint6
 }  // namespace
 
 bool TensorInfo::convertible_to_f32() const {
-  return dtype == "F32" || dtype == "F16" || dtype == "BF16";
+  return dtype == "F32" || dtype == "F16" || dtype == "BF16" || dtype == "I8";
 }
 
 Result<SafetensorsFile> SafetensorsFile::parse(std::span<const std::uint8_t> bytes) {
@@ -227,9 +228,9 @@ Result<Tensor> SafetensorsFile::read_f32(std::string_view name) const {
 
 Result<Tensor> SafetensorsFile::read_f32(const TensorInfo& info) const {
   if (!info.convertible_to_f32()) {
-    return Result<Tensor>(ErrorCode::kUnsupportedDtype, "tensor " + quote_name(info.name) + " is " +
-                                                            info.dtype +
-                                                            "; the engine reads F32, F16 and BF16");
+    return Result<Tensor>(ErrorCode::kUnsupportedDtype,
+                          "tensor " + quote_name(info.name) + " is " + info.dtype +
+                              "; the engine reads F32, F16, BF16 and I8 with row scales");
   }
   Result<Tensor> tensor = Tensor::zeros(info.shape, "tensor " + quote_name(info.name));
   if (!tensor) return tensor;
@@ -239,9 +240,9 @@ Result<Tensor> SafetensorsFile::read_f32(const TensorInfo& info) const {
 
 Status SafetensorsFile::read_f32_into(const TensorInfo& info, std::span<float> out) const {
   if (!info.convertible_to_f32()) {
-    return Status(ErrorCode::kUnsupportedDtype, "tensor " + quote_name(info.name) + " is " +
-                                                    info.dtype +
-                                                    "; the engine reads F32, F16 and BF16");
+    return Status(ErrorCode::kUnsupportedDtype,
+                  "tensor " + quote_name(info.name) + " is " + info.dtype +
+                      "; the engine reads F32, F16, BF16 and I8 with row scales");
   }
   if (out.size() != info.element_count) {
     return Status(ErrorCode::kBadArgument,
@@ -256,6 +257,10 @@ Status SafetensorsFile::read_f32_into(const TensorInfo& info, std::span<float> o
     return Status(ErrorCode::kBadArgument,
                   "tensor " + quote_name(info.name) + " does not describe this file's data");
   }
+  std::vector<float> scales;
+  if (info.dtype == "I8") {
+    if (Status status = read_row_scales(info, scales); !status.is_ok()) return status;
+  }
   const std::size_t count = out.size();
   if (count == 0) return Status::ok();  // an empty tensor may have no data pointer at all
   const std::uint8_t* source = data_.data() + info.data_begin;
@@ -268,11 +273,52 @@ Status SafetensorsFile::read_f32_into(const TensorInfo& info, std::span<float> o
       std::memcpy(&half, source + 2 * i, 2);
       out[i] = f16_to_f32(half);
     }
-  } else {
+  } else if (info.dtype == "BF16") {
     for (std::size_t i = 0; i < count; ++i) {
       std::uint16_t value;
       std::memcpy(&value, source + 2 * i, 2);
       out[i] = bf16_to_f32(value);
+    }
+  } else {
+    const std::size_t row_length = count / scales.size();
+    for (std::size_t row = 0; row < scales.size(); ++row) {
+      const float scale = scales[row];
+      const std::size_t begin = row * row_length;
+      for (std::size_t i = begin; i < begin + row_length; ++i) {
+        out[i] = static_cast<float>(static_cast<std::int8_t>(source[i])) * scale;
+      }
+    }
+  }
+  return Status::ok();
+}
+
+Status SafetensorsFile::read_row_scales(const TensorInfo& info, std::vector<float>& scales) const {
+  const std::string tensor = "tensor " + quote_name(info.name);
+  if (info.shape.empty()) {
+    return bad_model(tensor + " is I8 with no rows: int8 weights need a scale per row");
+  }
+  const std::string scale_name = quant_scale_name(info.name);
+  const TensorInfo* scale = find(scale_name);
+  if (scale == nullptr) {
+    return bad_model(tensor + " is I8 but the file has no " + quote_name(scale_name) +
+                     " (F32, one scale per row)");
+  }
+  const Shape expected{info.shape[0]};
+  if (scale->dtype != "F32" || scale->shape != expected) {
+    return bad_model(tensor + " is I8 with shape " + shape_to_string(info.shape) + " but " +
+                     quote_name(scale_name) + " is " + scale->dtype + " " +
+                     shape_to_string(scale->shape) + "; it must be F32 " +
+                     shape_to_string(expected));
+  }
+  scales.resize(static_cast<std::size_t>(scale->element_count));
+  if (!scales.empty()) {
+    std::memcpy(scales.data(), data_.data() + scale->data_begin, scales.size() * sizeof(float));
+  }
+  for (std::size_t row = 0; row < scales.size(); ++row) {
+    if (!std::isfinite(scales[row]) || scales[row] < 0.0f) {
+      return bad_model(tensor + ": row " + std::to_string(row) + " has scale " +
+                       std::to_string(scales[row]) + " in " + quote_name(scale_name) +
+                       "; scales must be finite and >= 0");
     }
   }
   return Status::ok();

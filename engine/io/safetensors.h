@@ -8,6 +8,12 @@
 // (the format forbids holes). All arithmetic is overflow-checked. Errors are BAD_MODEL naming the
 // tensor and the problem; reading a tensor of a type the engine does not convert gives
 // UNSUPPORTED_DTYPE. F32, F16 and BF16 convert to f32.
+//
+// I8 is int8 weight-only quantisation with one scale per row (output channel): an I8 tensor `W`
+// of shape [rows, ...] needs an F32 companion `W.quant_scale` of shape [rows], finite and >= 0,
+// and reads as W[r, ...] = float(q) * scale[r] (one float32 multiply, as numpy float32 computes
+// it). A missing or malformed companion is BAD_MODEL naming `W`. Weights are dequantised when
+// read, so a model keeps the f32 speed and memory of its F32 file; only the download shrinks.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +36,7 @@ struct TensorInfo {
   std::uint64_t element_count = 0;
   std::uint64_t data_begin = 0;  // byte range inside the data section
   std::uint64_t data_end = 0;
-  // True for the types read_f32 converts: F32, F16, BF16.
+  // True for the types read_f32 converts: F32, F16, BF16, and I8 with its row scales.
   bool convertible_to_f32() const;
 };
 
@@ -52,12 +58,20 @@ class SafetensorsFile {
   Result<Tensor> read_f32(std::string_view name) const;
   Result<Tensor> read_f32(const TensorInfo& info) const;
   // Converts into caller-owned memory of exactly info.element_count floats (e.g. a workspace).
+  // An I8 tensor's scales are looked up in this file by name.
   Status read_f32_into(const TensorInfo& info, std::span<float> out) const;
 
  private:
   std::span<const std::uint8_t> data_;  // the data section
   std::vector<TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
+
+  Status read_row_scales(const TensorInfo& info, std::vector<float>& scales) const;
 };
+
+// The companion tensor holding the row scales of an I8 tensor.
+inline std::string quant_scale_name(std::string_view name) {
+  return std::string(name) + ".quant_scale";
+}
 
 }  // namespace gyre::io

@@ -94,6 +94,35 @@ def sittings_note(checkpoint):
     return text
 
 
+def weights_row(model_dir, config):
+    dtype = config["weights"]["dtype"]
+    size = os.path.getsize(os.path.join(model_dir, "model.safetensors")) / 1e6
+    if dtype == "I8":
+        return ("| weights | `model.safetensors`, %.2f MB: int8 per row (each matrix I8 with an F32 row scale in "
+                "`<name>.quant_scale`; vectors F32); hyper-parameters and vocabulary in `config.json` |" % size)
+    return "| weights | `model.safetensors`, %.2f MB, %s; hyper-parameters and vocabulary in `config.json` |" % (size, dtype)
+
+
+def weights_section(name, config):
+    """What the stored weight format costs, from models/weight-dtypes.json (models/train/reencode.py)."""
+    measured = (load_json(os.path.join(data.ROOT, "models", "weight-dtypes.json")) or {}).get(name)
+    if not measured:
+        return []
+    bits, size = measured["bits_per_char"], measured["bytes"]
+    shipped = {"I8": "int8_per_row", "F16": "F16", "F32": "F32"}[config["weights"]["dtype"]]
+    return ["## Weights", "",
+            "| format | weight bytes | bits/char | change |", "|---|---|---|---|"] + [
+        "| %s%s | %s | %.5f | %s |" % (key.replace("_", " "), " (shipped)" if key == shipped else "",
+                                       format(size[key], ","), bits[key],
+                                       "%+.1e" % (bits[key] - bits["F32"]) if key != "F32" else "")
+        for key in ("F32", "F16", "int8_per_row")] + [
+        "", "Bits/char on %d held-out windows of %d characters, measured by `models/train/reencode.py "
+        "--measure-only` with each format's weights. int8 is symmetric per output row (scale = max |row| / 127); "
+        "the engine turns it back into f32 when it loads the model, so only the download shrinks: decoding "
+        "speed and memory are those of the F32 weights (`npm run bench:weights`). The golden vectors and the "
+        "sample above come from the weights exactly as stored." % (measured["windows"], measured["window_length"]), ""]
+
+
 def lm_card(name):
     model_dir = os.path.join(data.ROOT, "models", name)
     config = load_json(os.path.join(model_dir, "config.json"))
@@ -130,7 +159,7 @@ def lm_card(name):
              "| biases | none; output projection untied from the input embedding |",
              "| training length | %d characters |" % arch["train_length"],
              "| vocabulary | %d symbols: the characters of the training text + an unknown symbol (id 0) |" % arch["vocab_size"],
-             "| weights | `model.safetensors`, %s; hyper-parameters and vocabulary in `config.json` |" % config["weights"]["dtype"],
+             weights_row(model_dir, config),
              "", "## Data", "",
              "Jane Austen's six novels from the Debian package `r-cran-janeaustenr` %s (MIT licence; the novels "
              "themselves are in the public domain), read directly from its R lazy-load database "
@@ -188,8 +217,9 @@ def lm_card(name):
     lines += ["", "## Sample", "",
               "Prompt `%s`, temperature 0.8, seed 1, each step conditioned on the last %d characters:"
               % (SAMPLE_PROMPT, arch["train_length"]), "",
-              "> " + lm_sample(model, config["tokenizer"]["vocab"], arch["train_length"]).replace("\n", "\n> "), "",
-              "## Engine contract", "",
+              "> " + lm_sample(model, config["tokenizer"]["vocab"], arch["train_length"]).replace("\n", "\n> "), ""]
+    lines += weights_section(name, config)
+    lines += ["## Engine contract", "",
               "`config.json` spells out every constant the engine needs (normaliser formula, softmax_plus "
               "clamp 16 and log base = training length, RMSNorm eps, RoPE layout and base, tensor layouts). "
               "Golden vectors computed in float64 from these exact weights: `tests/golden/%s.safetensors` "

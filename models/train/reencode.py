@@ -2,11 +2,14 @@
 what it costs: F16 storage (half the bytes) and int8 weight-only quantisation (per output channel).
 
   /usr/bin/python3 models/train/reencode.py --dtype F16 [names]      # rewrite models/<name>/ in F16
+  /usr/bin/python3 models/train/reencode.py --dtype I8 [LM names]    # rewrite in int8 per row
   /usr/bin/python3 models/train/reencode.py --measure-only [names]   # report only, write nothing
 
 For each language model: bits/char on held-out text (up to 256 windows of the training length) with
 the weights as they are, rounded to F16, and quantised to int8 with one scale per output row
-(symmetric, scale = max |row| / 127). Rewriting a model also rewrites config.json (dtype, SHA-256)
+(symmetric, scale = max |row| / 127; safetensors_io.quantise_int8_rows). --dtype I8 ships that: 2-D
+matrices (embeddings and output included) as I8 with an F32 '<name>.quant_scale' per row, vectors F32.
+Re-encode from F32 weights: an I8 model re-encoded again is quantised twice. Rewriting a model also rewrites config.json (dtype, SHA-256)
 and its golden vectors, which are computed in float64 from the weights exactly as stored, so the
 engine's golden tests keep their tolerances. Results go to models/weight-dtypes.json.
 """
@@ -30,10 +33,7 @@ RESULTS = os.path.join(export.MODELS_DIR, "weight-dtypes.json")
 
 def int8_per_row(array):
     """Symmetric int8 quantisation of a [rows, ...] matrix with one scale per row, dequantised."""
-    rows = array.reshape(array.shape[0], -1)
-    scale = np.abs(rows).max(1, keepdims=True) / 127.0
-    scale[scale == 0] = 1.0
-    return (np.clip(np.round(rows / scale), -127, 127) * scale).reshape(array.shape).astype(np.float32)
+    return safetensors_io.dequantise_int8_rows(*safetensors_io.quantise_int8_rows(array))
 
 
 def int8_bytes(tensors):
@@ -76,8 +76,10 @@ def rewrite(name, config, tensors, dtype):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("names", nargs="*")
-    p.add_argument("--dtype", default="F16", choices=["F32", "F16"])
+    p.add_argument("--dtype", default="F16", choices=["F32", "F16", "I8"])
     p.add_argument("--measure-only", action="store_true")
+    p.add_argument("--keep-measurements", action="store_true",
+                   help="rewrite without re-measuring (keeps models/weight-dtypes.json)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -90,7 +92,9 @@ def main(argv=None):
         config = json.load(open(os.path.join(model_dir, "config.json"), encoding="utf-8"))
         stored, _ = safetensors_io.load_file(os.path.join(model_dir, "model.safetensors"))
         tensors = {k: np.asarray(v, dtype=np.float32) for k, v in stored.items()}
-        if config["family"] != "ddpm-unet":
+        if config["family"] == "ddpm-unet" and args.dtype == "I8":
+            p.error("int8 is for the language models (%s is a U-Net)" % name)
+        if config["family"] != "ddpm-unet" and not args.keep_measurements:
             train_text, valid_text = data.load_text()
             valid_ids = data.encode(valid_text, config["tokenizer"]["vocab"])
             results[name] = measure_lm(config, tensors, valid_ids)

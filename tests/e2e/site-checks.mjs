@@ -57,6 +57,14 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
 
   const number = async (tab, selector) => Number(await tab.getAttribute(selector, 'data-value') ?? await tab.textContent(selector));
 
+  // The page states the download size of `name`'s weights: the size of the file the server sends.
+  async function showsDownloadSize(tab, selector, name) {
+    const response = await tab.request.get(`${browser.url}/models/${name}/model.safetensors`);
+    const size = `${((await response.body()).length / 1048576).toFixed(2)} MB`;
+    const text = await tab.textContent(selector);
+    assert.ok(text.includes(`${name} ready: ${size}`) || text.includes(`Download: ${name} ${size}`), `${text} (expected ${size})`);
+  }
+
   // A canvas with drawn content: not a single colour.
   const painted = (tab, selector) => tab.$eval(selector, (canvas) => {
     const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
@@ -120,6 +128,7 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
       assert.ok(logn[9] < standard[9] - 0.05, 'the log-n scale lowers the slope');
       await tab.selectOption('#trained-model', 'gau-lm-softmax-plus');
       await rerun(tab, '#trained-run');
+      await showsDownloadSize(tab, '#trained-progress', 'gau-lm-softmax-plus');
       assert.match(await tab.textContent('#trained-takeaway'), /nats at n ≈ 128, \d\.\d\d at n ≈ 2048/);
       assert.ok(await painted(tab, '#trained-chart'));
       await screenshot(tab, 'entropy');
@@ -145,6 +154,7 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
       await finished(tab);
       assert.equal(await tab.textContent('#gau-n'), '42');
       assert.equal(await tab.textContent('#gau-sizes'), '160 / 320 / 64');
+      await showsDownloadSize(tab, '#gau-progress', 'gau-lm-softmax-plus');
       assert.match(await tab.textContent('#gau-rowsum'), /^1\.000/, 'softmax_plus rows sum to 1');
       for (const id of ['#gau-a', '#gau-u', '#gau-v', '#gau-z', '#gau-o', '#cost-flops', '#cost-memory']) {
         assert.ok(await painted(tab, id), id);
@@ -180,6 +190,7 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
       assert.equal(await tab.$eval('gyre-generate', (element) => element.text), first);
       assert.ok(Number(await tab.textContent('gyre-generate #speed')) > 0);
       assert.match(await tab.textContent('gyre-generate #first'), /^\d+ ms$/);
+      await showsDownloadSize(tab, 'gyre-generate #download-size', 'gau-lm-softmax-plus');
       await rerun(tab, 'gyre-generate #run');
       assert.equal(await tab.textContent('gyre-generate #output .generated'), first, 'seed 1 again gives the same text');
       await tab.fill('gyre-generate #seed', '2');
@@ -210,6 +221,7 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
       const modes = await tab.$$eval('gyre-length-lab #table tbody tr', (trs) => trs.map((tr) => tr.dataset.mode));
       assert.deepEqual(modes, ['full', 'window']);
       assert.match(await tab.textContent('gyre-length-lab #takeaway'), /the window stays \d\.\d\d bits\/char below/);
+      await showsDownloadSize(tab, 'gyre-length-lab #download-size', 'gau-lm-softmax-plus');
       for (const id of ['#loss', '#entropy', '#heat-full', '#heat-window']) assert.ok(await painted(tab, `gyre-length-lab ${id}`), id);
       await screenshot(tab, 'lab');
       assert.deepEqual(tab.problems, []);
@@ -224,6 +236,7 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
         await finished(tab);
         const chart = await tab.$eval('gyre-length-lab #loss', (canvas) => ({ ...canvas.dataset }));
         assert.equal(chart.model, model);
+        await showsDownloadSize(tab, 'gyre-length-lab #download-size', model);
         for (const key of ['at16xFull', 'at16xFullLogn', 'at16xWindow', 'at16xWindowLogn']) {
           assert.ok(Number.isFinite(Number(chart[key])), `${key}: ${JSON.stringify(chart)}`);
         }
@@ -254,6 +267,7 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
       await finished(tab);
       assert.equal(await tab.textContent('gyre-diffusion #step'), '10 / 10');
       assert.match(await tab.textContent('gyre-diffusion #per-step'), /ms for 4 images/);
+      await showsDownloadSize(tab, 'gyre-diffusion #download-size', 'ddpm-digits');
       assert.ok(await painted(tab, 'gyre-diffusion #x'));
       assert.ok(await painted(tab, 'gyre-diffusion #x0'));
       assert.ok(await painted(tab, 'gyre-diffusion #schedule'));
@@ -272,6 +286,7 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
       const exact = await number(tab, '#widen-delta');
       assert.ok(exact < 1e-3, `max |Δ logits| ${exact}`);
       assert.equal(await tab.textContent('#widen-hidden'), '160 → 320');
+      await showsDownloadSize(tab, '#widen-progress', 'gau-lm-softmax-plus');
       assert.equal(await tab.textContent('#widen-text-original'), await tab.textContent('#widen-text-wide'));
       await tab.check('input[name="widen-rope"][value="standard"]');
       await rerun(tab, '#widen-run');

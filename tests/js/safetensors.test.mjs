@@ -38,6 +38,30 @@ for (const simd of [true, false]) {
       assert.deepEqual(Array.from(tensors.get('bias').data), [0.5]);
     });
 
+    test('reads I8 with per-row scales as float32(q) * scale[row]; a bad scale is BAD_MODEL naming the tensor', async () => {
+      const int8File = (scales) => {
+        const data = new Uint8Array(4 + 4 * scales.length);
+        new Int8Array(data.buffer, 0, 4).set([127, -3, 0, -127]);
+        scales.forEach((scale, i) => new DataView(data.buffer).setFloat32(4 + 4 * i, scale, true));
+        return safetensorsBytes({
+          w: { dtype: 'I8', shape: [2, 2], data_offsets: [0, 4] },
+          'w.quant_scale': { dtype: 'F32', shape: [scales.length], data_offsets: [4, 4 + 4 * scales.length] },
+        }, data);
+      };
+      const scales = [0.0123, 1 / 127];
+      const { tensors } = await engine.loadSafetensors(int8File(scales));
+      const w = tensors.get('w');
+      assert.equal(w.dtype, 'I8');
+      assert.deepEqual(w.shape, [2, 2]);
+      const f = Math.fround;
+      assert.deepEqual(Array.from(w.data), [f(127 * f(scales[0])), f(-3 * f(scales[0])), 0, f(-127 * f(scales[1]))]);
+      await assert.rejects(engine.loadSafetensors(int8File([1, -1])),
+        (error) => error instanceof BadModelError && /'w'.*row 1/.test(error.message));
+      await assert.rejects(engine.loadSafetensors(int8File([1])),
+        (error) => error instanceof BadModelError && /'w'.*must be F32 \[2\]/.test(error.message));
+      await expectValid(engine);
+    });
+
     test('accepts ArrayBuffer, typed-array views, paths and file: URLs', async () => {
       const bytes = validFile();
       const offset = new Uint8Array(bytes.length + 3);

@@ -314,3 +314,107 @@ TEST_CASE("safetensors: any single corrupted byte gives a file or a typed error"
   }
   check_valid_file_loads();
 }
+
+namespace {
+
+// An I8 matrix [rows, 2] and its F32 row scales, `scale_header` describing the scales.
+std::vector<std::uint8_t> int8_file(const std::vector<float>& scales,
+                                    const std::string& scale_dtype,
+                                    const std::string& scale_shape) {
+  const std::vector<std::int8_t> quantised{127, -127, 3, 0, -1, 64};
+  const std::size_t rows = quantised.size() / 2;
+  std::vector<std::uint8_t> data = raw_bytes(quantised);
+  data.resize(8);  // pad the matrix so the scales start aligned, as real writers may not
+  const std::vector<std::uint8_t> scale_bytes = raw_bytes(scales);
+  data.insert(data.end(), scale_bytes.begin(), scale_bytes.end());
+  const std::string header =
+      R"({"w":{"dtype":"I8","shape":[)" + std::to_string(rows) + R"(,2],"data_offsets":[0,6]},)" +
+      R"("pad":{"dtype":"U8","shape":[2],"data_offsets":[6,8]},)" +
+      R"("w.quant_scale":{"dtype":")" + scale_dtype + R"(","shape":)" + scale_shape +
+      R"(,"data_offsets":[8,)" + std::to_string(8 + scale_bytes.size()) + "]}}";
+  return safetensors_bytes(header, data);
+}
+
+void check_int8_rejected(const std::vector<std::uint8_t>& bytes, const std::string& fragment) {
+  auto file = SafetensorsFile::parse(bytes);
+  REQUIRE_MESSAGE(file.is_ok(), file.status().to_string());
+  auto w = file->read_f32("w");
+  REQUIRE_FALSE(w.is_ok());
+  CHECK(w.status().code() == ErrorCode::kBadModel);
+  CHECK_MESSAGE(w.status().message().find("'w'") != std::string::npos, w.status().to_string());
+  CHECK_MESSAGE(w.status().message().find(fragment) != std::string::npos, w.status().to_string());
+  std::vector<float> out(file->find("w")->element_count);
+  CHECK(file->read_f32_into(*file->find("w"), out).code() == ErrorCode::kBadModel);
+  check_valid_file_loads();
+}
+
+}  // namespace
+
+TEST_CASE("safetensors: I8 with per-row scales reads as float(q) * scale[row] in float32") {
+  // Scales that are not powers of two, so the product rounds: float32 multiply, as numpy does.
+  const std::vector<float> scales{0.0123f, 1.0f / 127.0f, 0.0f};
+  const std::vector<std::uint8_t> bytes = int8_file(scales, "F32", "[3]");
+  auto file = SafetensorsFile::parse(bytes);
+  REQUIRE_MESSAGE(file.is_ok(), file.status().to_string());
+  CHECK(file->find("w")->convertible_to_f32());
+  auto w = file->read_f32("w");
+  REQUIRE_MESSAGE(w.is_ok(), w.status().to_string());
+  CHECK(w->shape() == gyre::Shape{3, 2});
+  const std::vector<float> expected{127.0f * scales[0], -127.0f * scales[0], 3.0f * scales[1],
+                                    0.0f * scales[1],   -1.0f * scales[2],   64.0f * scales[2]};
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    CHECK_MESSAGE(std::memcmp(&w->values()[i], &expected[i], 4) == 0,
+                  i << ": " << w->values()[i] << " vs " << expected[i]);
+  }
+  // 127 * 0.0123f is 1.5621f rounded once, not the float64 product.
+  CHECK(w->values()[0] == static_cast<float>(127.0f * 0.0123f));
+  // The companion is an ordinary F32 tensor too.
+  auto scale = file->read_f32("w.quant_scale");
+  REQUIRE(scale.is_ok());
+  CHECK(scale->values()[0] == scales[0]);
+
+  std::vector<float> into(6);
+  REQUIRE(file->read_f32_into(*file->find("w"), into).is_ok());
+  CHECK(std::memcmp(into.data(), w->data(), 6 * sizeof(float)) == 0);
+}
+
+TEST_CASE("safetensors: I8 with a missing or malformed scale tensor gives BAD_MODEL naming it") {
+  SUBCASE("no scale tensor") {
+    const std::string header = R"({"w":{"dtype":"I8","shape":[2,2],"data_offsets":[0,4]}})";
+    check_int8_rejected(safetensors_bytes(header, zeros(4)), "has no 'w.quant_scale'");
+  }
+  SUBCASE("scale of the wrong dtype") {
+    check_int8_rejected(int8_file({0.0f, 0.0f, 0.0f}, "I32", "[3]"), "must be F32 [3]");
+  }
+  SUBCASE("scale of the wrong length") {
+    check_int8_rejected(int8_file({1.0f, 1.0f}, "F32", "[2]"), "must be F32 [3]");
+  }
+  SUBCASE("scale of the wrong rank") {
+    check_int8_rejected(int8_file({1.0f, 1.0f, 1.0f}, "F32", "[3,1]"), "must be F32 [3]");
+  }
+  SUBCASE("negative scale") {
+    check_int8_rejected(int8_file({1.0f, -0.5f, 1.0f}, "F32", "[3]"), "row 1");
+  }
+  SUBCASE("NaN scale") {
+    check_int8_rejected(int8_file({1.0f, 1.0f, std::nanf("")}, "F32", "[3]"), "finite");
+  }
+  SUBCASE("infinite scale") {
+    check_int8_rejected(int8_file({INFINITY, 1.0f, 1.0f}, "F32", "[3]"), "row 0");
+  }
+  SUBCASE("a scalar I8 tensor has no rows to scale") {
+    const std::string header = R"({"w":{"dtype":"I8","shape":[],"data_offsets":[0,1]}})";
+    check_int8_rejected(safetensors_bytes(header, zeros(1)), "no rows");
+  }
+}
+
+TEST_CASE("safetensors: an I8 tensor with zero rows or columns reads as empty") {
+  const std::string header = R"({"w":{"dtype":"I8","shape":[2,0],"data_offsets":[0,0]},)"
+                             R"("w.quant_scale":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  const std::vector<std::uint8_t> bytes =
+      safetensors_bytes(header, raw_bytes(std::vector<float>{1, 2}));
+  auto file = SafetensorsFile::parse(bytes);
+  REQUIRE_MESSAGE(file.is_ok(), file.status().to_string());
+  auto w = file->read_f32("w");
+  REQUIRE_MESSAGE(w.is_ok(), w.status().to_string());
+  CHECK(w->size() == 0);
+}

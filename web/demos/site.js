@@ -236,7 +236,9 @@ export function downloadProgress(container, name) {
       if (bar) { bar.max = 1; bar.value = 1; }
       if (!label) return;
       const ms = performance.now() - started;
-      label.textContent = `${name} ready: ${last.total ? formatMB(last.total) : 'loaded'}` +
+      // Content-Length when the server sent one, else the bytes fetched.
+      const bytes = last.total || last.loaded;
+      label.textContent = `${name} ready: ${bytes ? formatMB(bytes) : 'loaded'}` +
         `${last.cached ? ' from the cache' : ''}, ${ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`}${detail}.`;
     },
   };

@@ -16,7 +16,7 @@ export class GyreError extends Error {
 export class BadModelError extends GyreError {
   constructor(message, options) { super('BAD_MODEL', message, options); }
 }
-/** A valid file holds a tensor type the engine does not convert (it reads F32, F16, BF16). */
+/** A valid file holds a tensor type the engine does not convert (it reads F32, F16, BF16, and I8 with per-row scales). */
 export class UnsupportedDtypeError extends GyreError {
   constructor(message, options) { super('UNSUPPORTED_DTYPE', message, options); }
 }

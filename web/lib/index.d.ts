@@ -157,7 +157,7 @@ export interface Features {
 
 export interface SafetensorsTensor {
   name: string;
-  /** As stored in the file: 'F32', 'F16' or 'BF16'. */
+  /** As stored in the file: 'F32', 'F16', 'BF16' or 'I8' (int8 with a '<name>.quant_scale' F32 row-scale tensor, dequantised in data). */
   dtype: string;
   shape: number[];
   /** Converted to f32. */

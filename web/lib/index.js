@@ -278,7 +278,7 @@ export class Engine {
   }
 
   /**
-   * Reads a safetensors file (F32, F16 and BF16 tensors, converted to f32).
+   * Reads a safetensors file (F32, F16 and BF16 tensors, and I8 tensors with per-row scales, converted to f32).
    * `source`: ArrayBuffer, typed array, URL or path (fetched, with `onProgress` and `signal`).
    * Resolves to `{ tensors: Map<name, { name, dtype, shape, data: Float32Array }>, metadata }`.
    * Files that lie (bad header length, offsets, shapes, truncation) reject with BadModelError.

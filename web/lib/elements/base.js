@@ -83,6 +83,7 @@ export class GyreElement extends HTMLElement {
   #controller = null;
   #running = null;
   #models = new Map();  // role → absolute URL of the model this element holds
+  #downloads = new Map();  // role → "name size" of that model's weights
   #unsubscribe = null;
   #autoran = false;
 
@@ -122,7 +123,9 @@ export class GyreElement extends HTMLElement {
   progressLine() {
     return h('div', { id: 'progress', class: 'progress', part: 'progress', hidden: true },
       h('progress', { 'aria-labelledby': 'progress-label' }),
-      h('span', { id: 'progress-label', role: 'status', 'aria-live': 'polite' }));
+      h('span', { id: 'progress-label', role: 'status', 'aria-live': 'polite' }),
+      // The download size of each model held, kept while the label above moves on to other work.
+      h('span', { id: 'download-size', class: 'download-size', part: 'download-size', hidden: true }));
   }
 
   engineLine() {
@@ -273,9 +276,20 @@ export class GyreElement extends HTMLElement {
       },
     });
     this.#models.set(role, absolute);
-    const size = last?.total ? formatMB(last.total) : 'loaded';
+    // Content-Length when the server sent one, else the bytes fetched.
+    const bytes = last ? last.total || last.loaded : 0;
+    const size = bytes ? formatMB(bytes) : 'loaded';
     progress.done(`${name} ready: ${size}${last?.cached ? ' from the cache' : ''}, ${formatMs(performance.now() - started)}.`);
+    this.#showDownload(role, bytes ? `${name} ${size}` : null);
     return model;
+  }
+
+  #showDownload(role, text) {
+    if (text) this.#downloads.set(role, text); else this.#downloads.delete(role);
+    const line = this.$('download-size');
+    if (!line) return;
+    line.textContent = this.#downloads.size ? `Download: ${[...this.#downloads.values()].join(', ')}` : '';
+    line.hidden = this.#downloads.size === 0;
   }
 
   /** Shows the progress line: returns { set(value, max, text), text(text), done(text) }. */

@@ -93,6 +93,7 @@ button.secondary { background: var(--_background); color: var(--_accent); }
 :focus-visible { outline: 3px solid var(--_focus); outline-offset: 2px; }
 .progress { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 10px; font-size: 0.88rem; color: var(--_muted); margin: 4px 0 12px; }
 .progress progress { width: 220px; max-width: 100%; height: 10px; }
+.progress .download-size { margin-left: auto; }
 .error {
   margin: 0 0 12px; padding: 10px 14px; border-radius: var(--_radius); background: var(--_error-background);
   color: var(--_error); white-space: pre-wrap; font-family: var(--_mono); font-size: 0.88rem; overflow-wrap: anywhere;
