@@ -56,7 +56,8 @@ for (const name of fs.readdirSync(path.join(root, 'models')).sort()) {
   const f32Bytes = f32File([...tensors].filter(([key]) => !key.endsWith('.quant_scale')));
   const variants = {
     int8: { config, weights: int8Bytes },
-    F32: { config: { ...config, weights: { ...config.weights, dtype: 'F32' } }, weights: f32Bytes },
+    // The SHA-256 in config.json is the int8 file's: the F32 file built here has none.
+    F32: { config: { ...config, weights: { ...config.weights, dtype: 'F32', sha256: undefined } }, weights: f32Bytes },
   };
   const times = { int8: { load: [], decode: [] }, F32: { load: [], decode: [] } };
   let identical = null;
