@@ -13,11 +13,22 @@ import { BadArgumentError, BadModelError, createEngine } from '../../web/lib/ind
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const SHIPPED = ['gau-lm-softmax-plus', 'gau-lm-softmax', 'gau-lm-relu2', 'roformer-v2-tiny', 'ddpm-digits'];
 
-/** Offset in the file of element `index` of F32 tensor `name`. */
-function elementOffset(bytes, name, index) {
+const ELEMENT_BYTES = { F32: 4, F16: 2, I8: 1 };
+
+/** { offset in the file of element `index` of tensor `name`, its dtype }. */
+function element(bytes, name, index) {
   const headerLength = Number(bytes.readBigUInt64LE(0));
   const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
-  return 8 + headerLength + header[name].data_offsets[0] + 4 * index;
+  const { dtype, data_offsets: [begin] } = header[name];
+  return { offset: 8 + headerLength + begin + ELEMENT_BYTES[dtype] * index, dtype };
+}
+
+/** Writes a non-finite `value` into element `index` of an F32 or F16 tensor (F16 NaN 0x7E00, ±∞ 0x7C00). */
+function pokeNonFinite(bytes, name, index, value) {
+  const { offset, dtype } = element(bytes, name, index);
+  if (dtype === 'F32') bytes.writeFloatLE(value, offset);
+  else if (dtype === 'F16') bytes.writeUInt16LE(Number.isNaN(value) ? 0x7e00 : value > 0 ? 0x7c00 : 0xfc00, offset);
+  else throw new Error(`${name} is ${dtype}: poke an F32 or F16 tensor`);
 }
 
 describe('model integrity', () => {
@@ -44,7 +55,7 @@ describe('model integrity', () => {
     const dir = join(scratch, 'flipped');
     await mkdir(dir, { recursive: true });
     const flipped = Buffer.from(bytes);
-    flipped[elementOffset(flipped, 'layers.2.o_dense.weight', 100)] ^= 0x01;  // lowest mantissa bit
+    flipped[element(flipped, 'layers.2.o_dense.weight', 100).offset] ^= 0x01;  // lowest bit
     await writeFile(join(dir, 'model.safetensors'), flipped);
     await writeFile(join(dir, 'config.json'), config);
     await assert.rejects(engine.loadModel(dir), (error) => error instanceof BadModelError &&
@@ -71,7 +82,7 @@ describe('model integrity', () => {
       delete config.weights.sha256;  // as if the corruption happened before the hash was recorded
       for (const value of [NaN, Infinity]) {
         const weights = Buffer.from(await readFile(join(source, 'model.safetensors')));
-        weights.writeFloatLE(value, elementOffset(weights, poked, 7));
+        pokeNonFinite(weights, poked, 7, value);
         await assert.rejects(engine.loadModel({ config, weights }), (error) => error instanceof BadModelError &&
           error.message.includes(`'${tensor}'`) && error.message.includes(where), `${name} ${value}`);
       }

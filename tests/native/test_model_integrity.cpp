@@ -11,18 +11,25 @@ using namespace gyre;
 
 namespace {
 
-// Overwrites element `index` of tensor `name` in a safetensors image with `value` (F32 files).
+// Overwrites element `index` of tensor `name` in a safetensors image with `value`: F32 tensors
+// take the float's bits; F16 tensors take NaN (0x7E00) or an infinity of the value's sign.
 void poke_f32(std::vector<std::uint8_t>& bytes, const std::string& name, std::uint64_t index,
               float value) {
   Result<io::SafetensorsFile> file = io::SafetensorsFile::parse(bytes);
   REQUIRE(file.is_ok());
   const io::TensorInfo* info = file.value().find(name);
   REQUIRE(info != nullptr);
-  REQUIRE(info->dtype == "F32");
+  REQUIRE((info->dtype == "F32" || info->dtype == "F16"));
   std::uint64_t header = 0;
   for (int i = 7; i >= 0; --i) header = (header << 8) | bytes[i];
-  std::memcpy(bytes.data() + 8 + header + info->data_begin + index * sizeof(float), &value,
-              sizeof value);
+  std::uint8_t* element = bytes.data() + 8 + header + info->data_begin + index * info->dtype_bytes;
+  if (info->dtype == "F32") {
+    std::memcpy(element, &value, sizeof value);
+  } else {
+    REQUIRE_FALSE(std::isfinite(value));
+    const std::uint16_t half = std::isnan(value) ? 0x7E00 : (value > 0 ? 0x7C00 : 0xFC00);
+    std::memcpy(element, &half, sizeof half);
+  }
 }
 
 std::vector<std::uint8_t> read_bytes(const std::string& relative) {
