@@ -136,8 +136,9 @@ emscripten::val linear_apply(int handle, int rows, Address x, Address y) {
     return failure(ErrorCode::kBadArgument,
                    "linear layer " + std::to_string(handle) + " is disposed");
   const PackedLinear& layer = it->second;
-  const Status s = k::gemm_packed(rows, layer.out, layer.in, in(x), layer.in, layer.packed.data(),
-                                  out(y), layer.out, layer.bias.data(), layer.activation);
+  const Status s =
+      parallel::gemm_packed(rows, layer.out, layer.in, in(x), layer.in, layer.packed.data(), out(y),
+                            layer.out, layer.bias.data(), layer.activation);
   return result(s);
 }
 
