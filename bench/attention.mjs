@@ -82,13 +82,13 @@ function gyreGemm(module, size = 512) {
   const data = randomData(size, size, 5);
   module.HEAPF32.set(data.q, a / 4);
   module.HEAPF32.set(data.k, b / 4);
-  const packError = module.kernelGemmPackB(b, size, size, size, false, packed);
-  if (packError) throw new Error(`Gyre pack: ${packError}`);
+  const packResult = module.kernelGemmPackB(b, size, size, size, false, packed);
+  if (!packResult.ok) throw new Error(`Gyre pack: ${packResult.code}: ${packResult.message}`);
   return {
     flops: 2 * size ** 3,
     run() {
-      const error = module.kernelGemmPacked(size, size, size, a, size, packed, c, size, 0, 0);
-      if (error) throw new Error(`Gyre GEMM: ${error}`);
+      const result = module.kernelGemmPacked(size, size, size, a, size, packed, c, size, 0, 0);
+      if (!result.ok) throw new Error(`Gyre GEMM: ${result.code}: ${result.message}`);
     },
     output() { return null; },
     free() { [a, b, c, packed].forEach((x) => module._free(x)); },
