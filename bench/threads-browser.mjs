@@ -5,7 +5,8 @@
 //   node bench/threads-browser.mjs [--rounds 9] [--threads 2] [--page-cores 2T] [--out FILE]
 // The page is served with COOP/COEP by a small server here (it maps the npm packages' dist folders);
 // Chromium is Debian's, driven by playwright-core. Gyre: the public API, `kernels.linear` (B packed
-// once; each call copies A in and C out) on the single-thread build and on the threaded build with
+// once; each call copies A in and C out into the same array, apply(a, rows, out)) on the
+// single-thread build and on the threaded build with
 // T threads. tfjs-backend-wasm: `tf.matMul` on tensors already in its memory (no read-back), after
 // `setThreadsCount(T)`; its thread count is read back with `getThreadsCount()`, not assumed (see
 // --page-cores below for why the page is told of more cores than it has).
@@ -76,8 +77,9 @@ window.runBench = async ({ rounds, threads }) => {
     }
     if (worst > 1e-4 * largest) throw new Error(size + ': Gyre and tfjs differ by ' + worst);
     if (!outputs[0].every((v, i) => v === outputs[1][i])) throw new Error(size + ': threaded Gyre differs from one thread');
+    const outs = layers.map(() => new Float32Array(size * size));
     const runners = {
-      gyre1: () => layers[0].apply(a, size), gyreT: () => layers[1].apply(a, size),
+      gyre1: () => layers[0].apply(a, size, outs[0]), gyreT: () => layers[1].apply(a, size, outs[1]),
       tfjs: () => tf.matMul(ta, tb).dispose(),
     };
     const times = { gyre1: [], gyreT: [], tfjs: [] }, speedUp = [], tfjsOverGyre = [];

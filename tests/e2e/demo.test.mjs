@@ -136,17 +136,23 @@ test('engine.kernels.linear through the worker client: packed once, applied, typ
       in: 3, out: 2, bias: Float32Array.of(0.5, -100), activation: 'relu',
     });
     const y = await layer.apply(Float32Array.of(1, 0, -1, 2, 1, 0), 2);
+    // Into the caller's array: the worker writes into its copy, the client into this one.
+    const out = new Float32Array(5).fill(9);
+    const returned = await layer.apply(Float32Array.of(1, 0, -1, 2, 1, 0), 2, out);
     const typed = async (promise) => {
       try { await promise; return 'no error'; } catch (error) { return error instanceof BadArgumentError ? error.message : String(error); }
     };
     const short = await typed(layer.apply(Float32Array.of(1, 2), 1));
     await layer.dispose();
     const disposed = await typed(layer.apply(Float32Array.of(1, 2, 3), 1));
-    return { y: Array.from(y), isFloat32: y instanceof Float32Array, short, disposed };
+    return { y: Array.from(y), isFloat32: y instanceof Float32Array, short, disposed, out: Array.from(out),
+      returnedOut: returned === out };
   });
   // row 0: (1·1 + 0·3 − 1·5, 1·2 + 0·4 − 1·6) + b = (−3.5, −104) → relu (0, 0)
   // row 1: (2·1 + 1·3, 2·2 + 1·4) + b = (5.5, −92) → (5.5, 0)
   assert.deepEqual(result.y, [0, 0, 5.5, 0]);
+  assert.deepEqual(result.out, [0, 0, 5.5, 0, 9]);
+  assert.ok(result.returnedOut, 'apply(x, rows, out) resolves to out');
   assert.ok(result.isFloat32);
   assert.match(result.short, /x holds 2 floats, needs 3/);
   assert.match(result.disposed, /disposed/);

@@ -158,6 +158,15 @@ for (const flavour of FLAVOURS) {
         assert.ok(maxDifference(plain.apply(x, rows), reference(x, rows, false, 'none')) < 1e-5, `rows ${rows}`);
         assert.ok(maxDifference(torch.apply(x), reference(x, rows, true, 'relu')) < 1e-5, `rows ${rows}, bias, relu`);
       }
+      // Into a caller's array: the same values, written in place, the array returned; one too small is refused.
+      const x5 = randomArray(5 * inFeatures, next);
+      const into = new Float32Array(5 * outFeatures + 3).fill(7);
+      assert.equal(torch.apply(x5, 5, into), into);
+      assert.deepEqual(into.subarray(0, 5 * outFeatures), torch.apply(x5, 5));
+      assert.deepEqual([...into.subarray(5 * outFeatures)], [7, 7, 7], 'nothing past rows × out is written');
+      assert.equal(torch.apply(x5, undefined, into), into, 'rows defaults with out given');
+      assert.throws(() => torch.apply(x5, 5, new Float32Array(5 * outFeatures - 1)), /out holds \d+ floats, needs/);
+      assert.throws(() => torch.apply(x5, 5, new Float64Array(5 * outFeatures)), /out must be a Float32Array/);
       assert.throws(() => plain.apply(new Float32Array(inFeatures), 2), /x holds 37 floats, needs 74/);
       assert.throws(() => plain.apply(new Float32Array(inFeatures + 1)), BadArgumentError, 'not a whole number of rows');
       assert.throws(() => kernels.linear(weight, { in: inFeatures, out: outFeatures + 1 }), BadArgumentError);

@@ -114,8 +114,11 @@ export interface FlashDecoder {
 export interface LinearLayer {
   readonly in: number;
   readonly out: number;
-  /** activation(x · W + bias) for `rows` rows of x ([rows × in]; default x.length / in): [rows × out]. */
-  apply(x: Float32Array, rows?: number): Float32Array;
+  /**
+   * activation(x · W + bias) for `rows` rows of x ([rows × in]; default x.length / in): [rows × out].
+   * With `out` (at least rows × out floats) the result is written there and `out` returned.
+   */
+  apply(x: Float32Array, rows?: number, out?: Float32Array): Float32Array;
   /** Frees the packed weight; apply() afterwards throws BadArgumentError. */
   dispose(): void;
 }

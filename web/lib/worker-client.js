@@ -31,6 +31,9 @@ function absoluteWasmUrl(wasmUrl) {
   return absolute(wasmUrl);
 }
 
+// Methods that write their result into an array the caller passes (method → argument index).
+const OUTPUT_ARGUMENT = new Map([['apply', 2]]);
+
 class Connection {
   #worker;
   #pending = new Map();    // call id → { resolve, reject, callbacks, signals }
@@ -152,7 +155,12 @@ class Connection {
         if (name in target) return target[name];
         // Not a thenable, not iterable: only string-named methods are forwarded.
         if (typeof name === 'symbol' || name === 'then' || name === 'toJSON') return undefined;
-        return (...args) => connection.request({ type: 'call', target: ref, method: name, args });
+        return (...args) => {
+          const call = connection.request({ type: 'call', target: ref, method: name, args });
+          // The worker wrote into its clone of the caller's array: copy the result into the original.
+          const out = args[OUTPUT_ARGUMENT.get(name)];
+          return out instanceof Float32Array ? call.then((value) => { out.set(value); return out; }) : call;
+        };
       },
     });
     this.#released?.register(proxy, ref);
