@@ -605,9 +605,15 @@ QueryVisibility attention_query_visibility(const AttentionConfig& config,
   }
   vis.logit_factor = static_cast<float>(factor);
   vis.divisor = 1.0f;
-  if (config.normaliser == AttentionNormaliser::relu2)
-    vis.divisor = config.relu2_fixed_len > 0 ? static_cast<float>(config.relu2_fixed_len)
-                                             : static_cast<float>(visible);
+  if (config.normaliser == AttentionNormaliser::relu2) {
+    double divisor = config.relu2_fixed_len > 0 ? config.relu2_fixed_len : visible;
+    if (config.relu2_logn) {
+      const double c = std::max(
+          1.0, std::log(std::max(visible, 1.0)) / std::log(static_cast<double>(config.train_len)));
+      divisor /= c * c;
+    }
+    vis.divisor = static_cast<float>(divisor);
+  }
   return vis;
 }
 
@@ -692,6 +698,9 @@ Status attention_validate(const AttentionConfig& config, const AttentionShape& s
        !(config.min_len >= 1.0f) || !std::isfinite(config.min_len)))
     return bad("softmax_plus needs a finite train_len > 1 and min_len >= 1");
   if (config.relu2_fixed_len < 0) return bad("relu2_fixed_len must be >= 0");
+  if (config.normaliser == AttentionNormaliser::relu2 && config.relu2_logn &&
+      (!(config.train_len > 1.0f) || !std::isfinite(config.train_len)))
+    return bad("relu2 with log-n needs a finite train_len > 1");
   if (shape.num_queries > 0 && (q == nullptr || out == nullptr)) return bad("q or out is null");
   if (shape.num_queries > 0 && shape.num_keys > 0 && (k == nullptr || v == nullptr))
     return bad("k or v is null");

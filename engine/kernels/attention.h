@@ -22,7 +22,9 @@
 //                  with log_at_least_one. Defaults (16, 512) are bert4keras's softmax_plus;
 //                  min_len = 1 with log_at_least_one and log_count_positions is the post-hoc
 //                  logn† of docs/ALGORITHMS.md §2.3.
-//   relu2          relu(scale · q·k)² / l(i), or / relu2_fixed_len when that is > 0.
+//   relu2          relu(scale · q·k)² / l(i), or / relu2_fixed_len when that is > 0; with
+//                  relu2_logn also × c², c = max(1, log l(i) / log train_len): the post-hoc
+//                  logn† on the scores, since relu(c·a)² = c²·relu(a)².
 // A query that sees no key gets a zero output (and entropy 0).
 //
 // Errors are returned as Status (BAD_ARGUMENT, TOO_LARGE), never thrown; on error nothing is
@@ -51,6 +53,7 @@ struct AttentionConfig {
   bool log_at_least_one = false;  // f = max(f, 1): lengths inside the training range are unchanged
   bool log_count_positions = false;  // count = query position + 1 instead of the visible keys
   int relu2_fixed_len = 0;           // relu2: divide by this fixed n (> 0) instead of l(i)
+  bool relu2_logn = false;  // relu2: weights × max(1, log l(i) / log train_len)²
 };
 
 // Row-major buffers; each row holds num_heads heads side by side. A stride of 0 means dense rows
@@ -106,7 +109,7 @@ struct QueryVisibility {
   int first_key = 0;  // visible keys are [first_key, end_key)
   int end_key = 0;
   float logit_factor = 0;  // scale · f(i) (f = 1 unless softmax_plus)
-  float divisor = 1;       // relu2: l(i) or relu2_fixed_len; 1 otherwise
+  float divisor = 1;  // relu2: l(i) or relu2_fixed_len (over c² with relu2_logn); 1 otherwise
 };
 QueryVisibility attention_query_visibility(const AttentionConfig& config,
                                            const AttentionShape& shape, int query);

@@ -66,14 +66,6 @@ std::uint32_t next_code_point(std::string_view text, std::size_t& i) {
   return code;
 }
 
-// relu(c·a)² = c²·relu(a)²: with log-n, relu² multiplies the weights of a query that sees `visible`
-// keys by c², c = max(1, log l / log L) (its entropy is unchanged).
-float relu2_logn_weight_factor(const AttentionSetup& setup, int visible) {
-  const float c = std::max(
-      1.0f, std::log(static_cast<float>(std::max(visible, 1))) / setup.relu2_logn_log_train);
-  return c * c;
-}
-
 }  // namespace
 
 std::string LmConfig::normaliser_name() const {
@@ -363,7 +355,8 @@ Status LanguageModel::apply_rope(float* x, int rows, int row_stride, int first_p
     Status s;
     if (end <= kRopeTablePositions && rope_->first_position() == 0) {
       s = rope_->extend(static_cast<int>(std::min<std::int64_t>(
-          kRopeTablePositions, std::max<std::int64_t>(end, 2 * std::int64_t{rope_->max_positions()}))));
+          kRopeTablePositions,
+          std::max<std::int64_t>(end, 2 * std::int64_t{rope_->max_positions()}))));
     } else {
       s = rope_->slide(first_position, std::max(rows, kRopeTablePositions));
     }
@@ -395,7 +388,7 @@ Result<AttentionSetup> LanguageModel::attention_setup(const AttentionOverride& a
       c.min_len = 1.0f;
       c.log_at_least_one = true;
     } else if (config_.normaliser == kernels::AttentionNormaliser::relu2) {
-      setup.relu2_logn_log_train = std::log(static_cast<float>(config_.train_length));
+      c.relu2_logn = true;  // max(1, log l / log L)² on the weights: relu(c·a)² = c²·relu(a)²
     }
   }
   return setup;
@@ -412,21 +405,6 @@ Status LanguageModel::attention_with_capture(const AttentionSetup& setup,
           parallel::attention(setup.config, shape, q, k, v, out, attention_workspace_, extra);
       !s.is_ok())
     return s;
-  const auto logn_square = [&](int query) {
-    const kernels::QueryVisibility vis =
-        kernels::attention_query_visibility(setup.config, shape, query);
-    return relu2_logn_weight_factor(setup, vis.end_key - vis.first_key);
-  };
-  const int value_floats = shape.num_heads * (shape.value_dim ? shape.value_dim : shape.head_dim);
-  const int out_stride = shape.out_stride ? shape.out_stride : value_floats;
-  if (setup.relu2_logn_log_train > 0) {
-    for (int i = 0; i < shape.num_queries; ++i) {
-      const float f = logn_square(i);
-      if (f == 1.0f) continue;
-      float* row = out + static_cast<std::size_t>(i) * out_stride;
-      for (int j = 0; j < value_floats; ++j) row[j] *= f;
-    }
-  }
   if (captured && capture.weights != nullptr) {
     // The captured queries among this pass's (absolute positions), computed into a local block
     // and placed at their rows and keys' columns of the capture.
@@ -446,11 +424,11 @@ Status LanguageModel::attention_with_capture(const AttentionSetup& setup,
       return s;
     }
     for (int i = begin; i < end; ++i) {
-      const float f = setup.relu2_logn_log_train > 0 ? logn_square(i - first) : 1.0f;
-      const float* from = local.value().data() + static_cast<std::size_t>(i - begin) * shape.num_keys;
+      const float* from =
+          local.value().data() + static_cast<std::size_t>(i - begin) * shape.num_keys;
       float* row = capture.weights + static_cast<std::size_t>(i - capture.query_begin) * stride +
                    shape.key_position;
-      for (int j = 0; j < shape.num_keys; ++j) row[j] = from[j] * f;
+      std::copy(from, from + shape.num_keys, row);
     }
   }
   return Status::ok();
@@ -474,8 +452,8 @@ Status LanguageModel::grow_cache(int layer, int rows) {
   if (slots > kMaxTokens * 2LL)
     return Status(ErrorCode::kTooLarge, "the decoding cache would hold more than " +
                                             std::to_string(kMaxTokens * 2LL) + " tokens");
-  Result<kernels::KvCache> grown = kernels::KvCache::create(heads, config_.head_size(), value_dim,
-                                                            static_cast<int>(slots));
+  Result<kernels::KvCache> grown =
+      kernels::KvCache::create(heads, config_.head_size(), value_dim, static_cast<int>(slots));
   if (!grown) return grown.status();
   if (Status s = grown.value().append(cache.keys(), cache.values(), cache.length()); !s.is_ok())
     return s;
@@ -493,17 +471,7 @@ Status LanguageModel::attend(int layer, Pass pass, const AttentionSetup& setup, 
     if (Status s = grow_cache(layer, 1); !s.is_ok()) return s;
     kernels::KvCache& cache = active_->caches[layer];
     if (Status s = cache.append(scratch_keys(), scratch_values(), 1); !s.is_ok()) return s;
-    if (Status s = kernels::attention_decode(setup.config, cache, q, out, attention_workspace_);
-        !s.is_ok())
-      return s;
-    if (setup.relu2_logn_log_train > 0) {
-      // The one query sees min(position + 1, window) keys.
-      const int visible = active_->window > 0 ? std::min(first_position + 1, active_->window)
-                                              : first_position + 1;
-      const float f = relu2_logn_weight_factor(setup, visible);
-      for (int i = 0; i < value_width(); ++i) out[i] *= f;
-    }
-    return Status::ok();
+    return kernels::attention_decode(setup.config, cache, q, out, attention_workspace_);
   }
   kernels::AttentionShape shape;
   shape.num_queries = rows;
@@ -523,9 +491,9 @@ Status LanguageModel::attend_chunk(int layer, const AttentionSetup& setup, int r
                                    const Capture& capture) {
   kernels::KvCache& cache = active_->caches[layer];
   if (cache.length() != first_position)
-    return Status(ErrorCode::kBadArgument, "a chunk at position " +
-                                               std::to_string(first_position) + " after " +
-                                               std::to_string(cache.length()) + " cached tokens");
+    return Status(ErrorCode::kBadArgument, "a chunk at position " + std::to_string(first_position) +
+                                               " after " + std::to_string(cache.length()) +
+                                               " cached tokens");
   const int heads = config_.attention_heads();
   const int kw = key_width(), vw = value_width();
   kernels::AttentionShape shape;
@@ -565,8 +533,8 @@ Status LanguageModel::attend_chunk(int layer, const AttentionSetup& setup, int r
               sizeof(float) * vw * rows);
   shape.num_keys = static_cast<int>(keys);
   shape.key_position = first_position - held;
-  if (Status s = attention_with_capture(setup, shape, q, window_keys_.data(),
-                                        window_values_.data(), out, layer, capture);
+  if (Status s = attention_with_capture(setup, shape, q, window_keys_.data(), window_values_.data(),
+                                        out, layer, capture);
       !s.is_ok())
     return s;
   return cache.append(scratch_keys(), scratch_values(), rows);
@@ -675,14 +643,14 @@ Status LanguageModel::start_chunks(SequenceState& state, const AttentionOverride
   const std::uint64_t token_bytes =
       static_cast<std::uint64_t>(config_.layers) * (key_width() + value_width()) * sizeof(float);
   if (state.window == 0 && static_cast<std::uint64_t>(total) * token_bytes > kMaxCacheBytes) {
-    return Status(ErrorCode::kTooLarge,
-                  "full attention keeps the keys and values of every token: " +
-                      std::to_string(total) + " tokens need " +
-                      format_bytes(static_cast<std::uint64_t>(total) * token_bytes) + " (" +
-                      std::to_string(token_bytes) + " bytes a token), more than the limit of " +
-                      format_bytes(kMaxCacheBytes) + ", which holds " +
-                      std::to_string(kMaxCacheBytes / token_bytes) +
-                      " tokens; use attention: 'local' (a window) for longer text");
+    return Status(
+        ErrorCode::kTooLarge,
+        "full attention keeps the keys and values of every token: " + std::to_string(total) +
+            " tokens need " + format_bytes(static_cast<std::uint64_t>(total) * token_bytes) + " (" +
+            std::to_string(token_bytes) + " bytes a token), more than the limit of " +
+            format_bytes(kMaxCacheBytes) + ", which holds " +
+            std::to_string(kMaxCacheBytes / token_bytes) +
+            " tokens; use attention: 'local' (a window) for longer text");
   }
   // A ring of `window` keys for local attention; otherwise a linear cache that grows as it fills.
   const int capacity = static_cast<int>(std::min<std::int64_t>(total, 4096));
@@ -703,11 +671,11 @@ int LanguageModel::chunk_rows(const SequenceState& state) const {
   // over the keys it sees in every layer.
   const std::uint64_t keys = state.window > 0 ? std::min(state.position, state.window)
                                               : static_cast<std::uint64_t>(state.position);
-  const std::uint64_t per_token =
-      parameter_count() + static_cast<std::uint64_t>(config_.layers) * (keys + 1) *
-                              (key_width() + value_width());
-  return static_cast<int>(
-      std::clamp<std::uint64_t>(kChunkWork / per_token, 1, static_cast<std::uint64_t>(kMaxChunkRows)));
+  const std::uint64_t per_token = parameter_count() + static_cast<std::uint64_t>(config_.layers) *
+                                                          (keys + 1) *
+                                                          (key_width() + value_width());
+  return static_cast<int>(std::clamp<std::uint64_t>(kChunkWork / per_token, 1,
+                                                    static_cast<std::uint64_t>(kMaxChunkRows)));
 }
 
 Status LanguageModel::run_chunk(SequenceState& state, std::span<const int> tokens, int layer_end,
@@ -719,8 +687,8 @@ Status LanguageModel::run_chunk(SequenceState& state, std::span<const int> token
   if (Status s = reserve_scratch(rows); !s.is_ok()) return s;
   if (Status s = embed(tokens, hidden_.data()); !s.is_ok()) return s;
   active_ = &state;
-  const Status s =
-      run_layers(hidden_.data(), rows, state.position, layer_end, state.setup, Pass::prefill, capture);
+  const Status s = run_layers(hidden_.data(), rows, state.position, layer_end, state.setup,
+                              Pass::prefill, capture);
   active_ = &generation_;
   if (!s.is_ok()) {
     state.caches.clear();  // some layers may hold the chunk and others not
@@ -745,8 +713,7 @@ Status LanguageModel::begin(std::span<const int> prompt, const AttentionOverride
     return s;
   int rows = 0;
   for (std::size_t done = 0; done < reach.size(); done += rows) {
-    rows = static_cast<int>(
-        std::min<std::size_t>(chunk_rows(generation_), reach.size() - done));
+    rows = static_cast<int>(std::min<std::size_t>(chunk_rows(generation_), reach.size() - done));
     if (Status s = run_chunk(generation_, reach.subspan(done, rows), config_.layers, nullptr);
         !s.is_ok())
       return s;

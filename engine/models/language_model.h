@@ -109,7 +109,6 @@ struct Capture {
 // Per-call attention settings derived from the override (shared by both families).
 struct AttentionSetup {
   kernels::AttentionConfig config;
-  float relu2_logn_log_train = 0;  // > 0: relu² with log-n, rows get max(1, log l / log L)²
 };
 
 // The keys and values a sequence has cached, per layer, and where it stands: what decoding and
