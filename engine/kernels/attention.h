@@ -1,11 +1,13 @@
 // Fused attention O = normalise(scale · Q Kᵀ) · V that never materialises the n × n score matrix
 // (docs/ALGORITHMS.md §2, §3, §5 and §7).
 //
-// The SIMD128 path tiles queries by 4 and keys by 64 with an online (flash-attention) softmax; K of
-// each head is packed once into 8-key panels (O(n·d) workspace). Memory is O(n·d) for every mask;
-// the sliding window and the band cost O(n·w) time because only key tiles that some query of a tile
-// can see are visited. The scalar reference (attention_scalar) walks one query at a time over its
-// visible keys.
+// The SIMD128 path (attention_tiled.cpp) tiles queries by 4 (in blocks of 64) and keys by 128 with
+// an online (flash-attention) softmax; K of each head is packed once into 8-key panels (O(n·d)
+// workspace). Memory is O(n·d) for every mask; the sliding window and the band cost O(n·w) time
+// because only key tiles that some query of a tile can see are visited. Calls of fewer than 4
+// queries (decoding) and the scalar build go through the row kernel (attention_row.cpp), one query
+// at a time over its visible keys; the scalar reference (attention_scalar) is its scalar variant.
+// attention.cpp holds the entry points, the per-query visibility, validation and the workspace.
 //
 // Masks are defined on absolute positions: query i is at position query_position + i, key j at
 // key_position + j (both 0 for a plain full pass; decoding and chunked prefill shift them):
@@ -53,7 +55,7 @@ struct AttentionConfig {
   bool log_at_least_one = false;  // f = max(f, 1): lengths inside the training range are unchanged
   bool log_count_positions = false;  // count = query position + 1 instead of the visible keys
   int relu2_fixed_len = 0;           // relu2: divide by this fixed n (> 0) instead of l(i)
-  bool relu2_logn = false;  // relu2: weights × max(1, log l(i) / log train_len)²
+  bool relu2_logn = false;           // relu2: weights × max(1, log l(i) / log train_len)²
 };
 
 // Row-major buffers; each row holds num_heads heads side by side. A stride of 0 means dense rows
@@ -109,7 +111,7 @@ struct QueryVisibility {
   int first_key = 0;  // visible keys are [first_key, end_key)
   int end_key = 0;
   float logit_factor = 0;  // scale · f(i) (f = 1 unless softmax_plus)
-  float divisor = 1;  // relu2: l(i) or relu2_fixed_len (over c² with relu2_logn); 1 otherwise
+  float divisor = 1;       // relu2: l(i) or relu2_fixed_len (over c² with relu2_logn); 1 otherwise
 };
 QueryVisibility attention_query_visibility(const AttentionConfig& config,
                                            const AttentionShape& shape, int query);

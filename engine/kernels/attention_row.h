@@ -1,6 +1,8 @@
-// Internal to the attention kernels (attention.cpp, kv_cache.cpp, flash.cpp): one query's online-softmax state
-// and the per-segment update, so that decoding from a ring buffer can feed two key segments into
-// one normalisation. Not part of the public kernel API.
+// Internal to the attention kernels (attention.cpp, attention_tiled.cpp, kv_cache.cpp, flash.cpp):
+// the row kernel (attention_row.cpp), one query's online-softmax state and the per-segment update,
+// so that decoding from a ring buffer can feed two key segments into one normalisation, and the
+// block update and 4-row P·V that the tiled kernel shares with it. Not part of the public kernel
+// API.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +12,17 @@
 namespace gyre::kernels::detail {
 
 inline constexpr int kKeyBlock = 128;  // keys per online-softmax step (row and tile kernels)
+// A logit of a masked key: finite, so that 0·(s − max) stays 0 in the entropy sums, and far below
+// any real logit, so that exp(s − max) underflows to exactly 0.
+inline constexpr float kMaskedLogit = -1e30f;
+
+inline std::size_t round_up(std::size_t x, std::size_t m) {
+  return (x + m - 1) / m * m;
+}
+
+inline void scale_query(const float* q, int d, float factor, float* q_scaled) {
+  for (int t = 0; t < d; ++t) q_scaled[t] = q[t] * factor;
+}
 
 // The running statistics of one query: with s the scaled logits seen so far,
 //   softmax: max = max s, sum = Σ e^(s − max), moment = Σ e^(s − max)·(s − max)
@@ -23,6 +36,11 @@ struct RowState {
 };
 
 void row_begin(RowState& state, float* acc, int value_dim);
+
+// Online update of one row's statistics with a block of `width` scaled logits (a multiple of 4;
+// padding masked), SIMD builds only: overwrites the block with the weights and returns the factor
+// the row's accumulator must be scaled by.
+float update_row_simd(bool relu2, bool with_entropy, float* s, int width, RowState& st);
 
 // Adds keys k[0..count) (rows of stride k_stride) and their values to the state. q_scaled is the
 // query already multiplied by its logit factor; scores is scratch of kKeyBlock + 4 floats.
@@ -39,7 +57,7 @@ void row_finish(bool relu2, float divisor, const RowState& state, int value_dim,
                 float* entropy);
 
 // attention() after validation, on caller-provided scratch of attention_scratch_floats(shape)
-// floats.
+// floats (attention.cpp).
 std::size_t attention_scratch_floats(const AttentionShape& shape);
 void attention_unchecked(const AttentionConfig& config, const AttentionShape& shape, const float* q,
                          const float* k, const float* v, float* out, float* scratch,

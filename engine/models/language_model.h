@@ -2,9 +2,9 @@
 //   GAU-LM       x = RMSNorm(E[ids]); per layer x = RMSNorm(x + GAU(x))
 //   RoFormerV2   x = RMSNorm(E[ids]); per layer x = RMSNorm(x + MHA(x)), x = RMSNorm(x + FFN(x))
 //   both         logits = x·W_outᵀ
-// This file holds what both families share: config, tokenizer, weights, the key/value cache, the
-// attention override of the length-extrapolation lab, evaluation, and incremental decoding.
-// gau_lm.cpp and roformer_v2.cpp hold the layers.
+// This file holds what both families share: weights, the key/value cache, the attention override
+// of the length-extrapolation lab, evaluation, and incremental decoding. lm_config.h holds the
+// config, tokenizer.h the tokenizer, gau_lm.cpp and roformer_v2.cpp the layers.
 #pragma once
 
 #include <cstdint>
@@ -22,59 +22,12 @@
 #include "kernels/kv_cache.h"
 #include "kernels/rope.h"
 #include "models/linear.h"
+#include "models/lm_config.h"
+#include "models/tokenizer.h"
 
 namespace gyre::models {
 
-enum class LmFamily : std::uint8_t { gau, roformer_v2 };
-
-struct LmConfig {
-  LmFamily family = LmFamily::gau;
-  int vocab_size = 0;
-  int hidden = 0;
-  int layers = 0;
-  kernels::AttentionNormaliser normaliser = kernels::AttentionNormaliser::softmax;
-  int train_length = 128;  // L: the length softmax_plus and log-n are calibrated to
-  // GAU: e (U and V width) and s (the shared Q/K width, one head).
-  int expansion = 0;
-  int key_size = 0;
-  // RoFormerV2: heads of hidden/heads, FFN width.
-  int heads = 1;
-  int intermediate = 0;
-  // RoPE rotates blocks of rope_dim features with θ_i = base^(−2i/rope_dim). Equal to the head size
-  // in a trained model; a model widened with a duplicated θ table keeps the original head size
-  // here.
-  int rope_dim = 0;
-  double rope_base = 10000.0;
-  // RMSNorm y = gain · x / sqrt(mean(x²) + eps): gain 1 when trained, 1/√k after widening by k.
-  float rms_eps = 1e-6f;
-  float norm_gain = 1.0f;
-  std::vector<std::string> vocab;  // one UTF-8 character per id; id 0 is the unknown symbol
-
-  int head_size() const { return family == LmFamily::gau ? key_size : hidden / heads; }
-  int attention_heads() const { return family == LmFamily::gau ? 1 : heads; }
-  std::string family_name() const { return family == LmFamily::gau ? "gau-lm" : "roformer-v2"; }
-  std::string normaliser_name() const;
-};
-
-// Parses config.json (family, sizes, normaliser, vocabulary); BAD_MODEL naming the key on error.
-Result<LmConfig> parse_lm_config(const io::ModelConfig& json);
-
 using TensorMap = std::map<std::string, Tensor>;
-
-// Characters to ids and back. Unknown characters map to id 0.
-class Tokenizer {
- public:
-  Tokenizer() = default;
-  explicit Tokenizer(std::vector<std::string> vocab);
-  std::vector<int> encode(std::string_view utf8) const;
-  const std::string& piece(int id) const { return vocab_[id < 0 || id >= size() ? 0 : id]; }
-  std::string decode(std::span<const int> ids) const;
-  int size() const { return static_cast<int>(vocab_.size()); }
-
- private:
-  std::vector<std::string> vocab_;
-  std::map<std::uint32_t, int> ids_;
-};
 
 // The attention a call runs with (docs/ALGORITHMS.md §2.3 and §7):
 //   as_trained  causal over every previous token, the trained normaliser (window and logn ignored)
@@ -169,8 +122,8 @@ class LanguageModel {
   // for about kChunkWork multiply-adds.
   Status start_chunks(SequenceState& state, const AttentionOverride& attention,
                       std::int64_t total) const;
-  Status run_chunk(SequenceState& state, std::span<const int> tokens, int layer_end,
-                   float* logits, const Capture& capture = {});
+  Status run_chunk(SequenceState& state, std::span<const int> tokens, int layer_end, float* logits,
+                   const Capture& capture = {});
   int chunk_rows(const SequenceState& state) const;
 
   // Incremental decoding: begin() resets the cache and runs the prompt (at least one token) in
@@ -215,8 +168,7 @@ class LanguageModel {
   void residual_norm_rows(float* x, const float* delta, int rows) const;
   // Rotates rows of `heads_in_row` heads (head_size floats each) at positions first_position + r.
   Status apply_rope(float* x, int rows, int row_stride, int first_position);
-  // Entropy/weights capture and relu² log-n post-scaling for one layer's attention, given its Q and
-  // K.
+  // Entropy/weights capture for one layer's attention, given its Q and K.
   Status attention_with_capture(const AttentionSetup& setup, const kernels::AttentionShape& shape,
                                 const float* q, const float* k, const float* v, float* out,
                                 int layer, const Capture& capture);
@@ -239,12 +191,12 @@ class LanguageModel {
 
   Linear output_;
   std::unique_ptr<kernels::RopeTable> rope_;
-  FloatBuffer scratch_keys_, scratch_values_;    // this call's keys and values, one layer at a time
-  FloatBuffer window_keys_, window_values_;  // a ring's visible keys gathered for a chunk
-  SequenceState generation_;                 // begin() / advance()
-  SequenceState* active_ = &generation_;     // the sequence attend() caches into
-  int skipped_ = 0;                          // prompt tokens begin() left out of reach
-  FloatBuffer hidden_;  // [rows × hidden] activations of the current call
+  FloatBuffer scratch_keys_, scratch_values_;  // this call's keys and values, one layer at a time
+  FloatBuffer window_keys_, window_values_;    // a ring's visible keys gathered for a chunk
+  SequenceState generation_;                   // begin() / advance()
+  SequenceState* active_ = &generation_;       // the sequence attend() caches into
+  int skipped_ = 0;                            // prompt tokens begin() left out of reach
+  FloatBuffer hidden_;                         // [rows × hidden] activations of the current call
   std::vector<float> next_logits_;
 };
 
