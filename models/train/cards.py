@@ -136,7 +136,7 @@ def lm_card(name):
     if gau:
         shape = ("%d GAU layers (single head), hidden %d, expansion e = %d, shared Q/K size s = %d, SiLU"
                  % (arch["layers"], arch["hidden"], arch["expansion"], arch["key_size"]))
-        intro = ("A character-level causal language model in the GAU-α style (ALGORITHMS.md 3.2-3.3): the "
+        intro = ("A character-level causal language model in the GAU-α style (docs/ALGORITHMS.md 3.2-3.3): the "
                  "RoFormerV2 skeleton with every Attention + FFN pair replaced by gated attention units. "
                  "It differs from its two siblings only in the attention normaliser: **%s** (`%s`)."
                  % (arch["normaliser"], config["attention"]["normaliser_formula"]))
@@ -144,10 +144,10 @@ def lm_card(name):
         shape = ("%d layers of multi-head attention (%d heads of %d) + ReLU FFN (%d), hidden %d"
                  % (arch["layers"], arch["heads"], arch["hidden"] // arch["heads"], arch["intermediate"],
                     arch["hidden"]))
-        intro = ("A character-level causal language model in the RoFormerV2 style (ALGORITHMS.md 4): "
+        intro = ("A character-level causal language model in the RoFormerV2 style (docs/ALGORITHMS.md 4): "
                  "multi-head attention with RoPE and a ReLU feed-forward layer, trained on the same data "
                  "with a similar parameter count as the GAU-LMs. It is the baseline for GAU vs MHA and the "
-                 "model that widens exactly (ALGORITHMS.md 8).")
+                 "model that widens exactly (docs/ALGORITHMS.md 8).")
     lines = ["# %s" % name, "", intro, "",
              "| | |", "|---|---|",
              "| parameters | %s |" % format(config["parameters"], ","),
@@ -243,7 +243,7 @@ def ddpm_card(name):
         from PIL import Image
         side = (Image.open(grid_path).size[0] // 2 - 2) // 30  # tiles of 28 px + 2 px gap, drawn at 2x
     lines = ["# %s" % name, "",
-             "An epsilon-prediction DDPM on handwritten digits (ALGORITHMS.md 6) with Su's schedule: T = 1000, "
+             "An epsilon-prediction DDPM on handwritten digits (docs/ALGORITHMS.md 6) with Su's schedule: T = 1000, "
              "alpha_t = sqrt(1 - 0.02 t / T) (square roots of the paper's quantities), bar_alpha_T = %.6f. "
              "The network is the Keras-DDPM U-Net scaled down: GroupNorm, SiLU, 2x2 average pooling down, "
              "nearest 2x upsampling, additive skips, no attention, no biases in convolutions. Sampling uses "

@@ -1,4 +1,4 @@
-"""Reference length-extrapolation evaluation of the GAU-LM variants (ALGORITHMS.md 2, 5 and 7).
+"""Reference length-extrapolation evaluation of the GAU-LM variants (docs/ALGORITHMS.md 2, 5 and 7).
 
 For every model and every evaluation length n in 128 .. 4096, the held-out text (the concatenated
 validation tails of the six novels, never seen in training) is cut into non-overlapping windows of

@@ -329,7 +329,7 @@ def export_ddpm(name, dtype="F32", figures=True, samples=36):
                      "roots of the paper's)", "bar_alpha_T": float(bar_alpha[-1]),
                      "prediction": "epsilon (total noise)", "index": "network input k = t - 1"},
         "sampling": {"ancestral": "x <- (x - beta_t^2 / bar_beta_t * eps) / alpha_t + sigma_t z, sigma_t = beta_t",
-                     "ddim_strided": "bar_alpha' = bar_alpha[::stride] (from t = 1), see ALGORITHMS.md 6.5",
+                     "ddim_strided": "bar_alpha' = bar_alpha[::stride] (from t = 1), see docs/ALGORITHMS.md 6.5",
                      "clip": [-1, 1]},
         "weights": {"file": "model.safetensors", "dtype": dtype, "ema": checkpoint["args"]["ema"],
                     "sha256": file_sha256(os.path.join(out_dir, "model.safetensors"))},

@@ -229,7 +229,7 @@ class RoFormerV2LM(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------------
-# DDPM (ALGORITHMS.md 6): Su's schedule and a scaled-down Keras-DDPM U-Net.
+# DDPM (docs/ALGORITHMS.md 6): Su's schedule and a scaled-down Keras-DDPM U-Net.
 
 def ddpm_schedule(steps=1000):
     """Su's notation (square roots of the paper's): alpha_t = sqrt(1 - 0.02 t / T), t = 1..T.

@@ -3,7 +3,7 @@
   nice -n 10 /usr/bin/python3 models/train/train_ddpm.py --name ddpm-digits
 
 Su's schedule (T = 1000, alpha_t = sqrt(1 - 0.02 t / T)), loss = per-image SUM of squared errors
-(ALGORITHMS.md 6.2), t index k uniform in [0, T), EMA weights for sampling. Checkpoints go to
+(docs/ALGORITHMS.md 6.2), t index k uniform in [0, T), EMA weights for sampling. Checkpoints go to
 models/checkpoints/<name>.pt; rerunning the command resumes (--new-schedule: a warm restart).
 """
 import argparse
