@@ -190,7 +190,7 @@ export class Engine {
     this.wasmUrl = String(wasmUrl);
   }
 
-  /** The raw kernels (GEMM, attention, FLASH, vector math) on Float32Arrays, and their timing: kernels.js. */
+  /** The raw kernels (GEMM, attention, FLASH, vector math) on Float32Arrays (kernels.js; timing: benchmark.js). */
   get kernels() {
     this.#kernels ??= new Kernels(this.#module, {
       call: (name, ...args) => this.#call(name, ...args),

@@ -1,44 +1,21 @@
 // engine.kernels: the engine's raw kernels on JS arrays (GEMM, fused attention with its entropy and
-// weights, FLASH mixed-chunk attention, vector math) and a timing harness for them. The demo site's
-// entropy, GAU and benchmark pages use these; models use them through the engine, not from JS.
-// engine.kernels.linear keeps a weight packed in the wasm heap for repeated products.
+// weights, FLASH mixed-chunk attention, vector math). The demo site's entropy, GAU and benchmark
+// pages use these; models use them through the engine, not from JS. engine.kernels.linear keeps a
+// weight packed in the wasm heap for repeated products; engine.kernels.benchmark times a kernel
+// (the harness is in benchmark.js).
 //
 //   const { out, entropy } = engine.kernels.attention(q, k, v, { queries: n, keys: n, headDim: 64,
 //     mask: 'causal', normaliser: 'softmax_plus', entropy: true });
-//   const result = engine.kernels.benchmark({ kernel: 'gemm', m: 256, n: 256, k: 256 });
 //
 // Inputs are Float32Arrays of row-major matrices; every call copies them into the wasm heap, runs the
 // kernel and copies the result out. Bad arguments reject with BadArgumentError before any work.
 // attention and attentionWeights, which can run long (every query against every key), take `signal`
 // and `onProgress` too: they then run a block of queries at a time and return a promise.
+import { benchmarkKernel } from './benchmark.js';
 import { callBinding } from './binding.js';
-import { BadArgumentError, OutOfMemoryError } from './errors.js';
+import { OutOfMemoryError } from './errors.js';
+import { ACTIVATIONS, MASKS, NORMALISERS, check, floats, lookup, positiveInt } from './kernel-args.js';
 import { STEP_MILLISECONDS, checkAborted, checkStepOptions, yieldToEventLoop } from './steps.js';
-
-const MASKS = { bidirectional: 0, causal: 1, 'causal-window': 2, band: 3 };
-const NORMALISERS = { softmax: 0, softmax_plus: 1, relu2: 2 };
-const ACTIVATIONS = { none: 0, relu: 1, silu: 2, gelu: 3 };
-const BENCHMARKS = ['gemm', 'attention', 'flash', 'exp', 'softmax'];
-
-function check(condition, message) {
-  if (!condition) throw new BadArgumentError(message);
-}
-
-function positiveInt(value, name) {
-  check(Number.isInteger(value) && value > 0 && value <= 1 << 24, `${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
-function lookup(table, value, name) {
-  check(Object.hasOwn(table, value), `${name} must be one of ${Object.keys(table).join(', ')}; got ${value}`);
-  return table[value];
-}
-
-function floats(array, length, name) {
-  check(array instanceof Float32Array, `${name} must be a Float32Array`);
-  check(array.length >= length, `${name} holds ${array.length} floats, needs ${length}`);
-  return array;
-}
 
 /**
  * A weight packed once in the wasm heap (engine.kernels.linear). A class, so that through the worker
@@ -376,102 +353,13 @@ export class Kernels {
   }
 
   /**
-   * Times one kernel on resident random inputs in this thread: warm-up, then runs until `minMs` has
-   * passed (at least `minRuns` runs). Returns { kernel, params, runs, medianMs, fastestMs, work, unit,
-   * rate }: `rate` is work per second in `unit` (GFLOP/s; Gelem/s for the element-wise kernels).
-   * kernel: 'gemm' { m, n, k }, 'attention' { n, headDim, valueDim, mask, window, normaliser },
-   * 'flash' { n, chunk, qkDim, valueDim }, 'exp' { n }, 'softmax' { rows, cols }.
-   * FLOPs are the useful work: attention counts 2·(headDim + valueDim) per visible query–key pair.
+   * Times one kernel on resident random inputs in this thread (the harness is in benchmark.js):
+   * { kernel, params, runs, medianMs, fastestMs, work, unit, rate }.
    */
-  benchmark({ kernel, minMs = 300, minRuns = 5, ...params } = {}) {
-    check(BENCHMARKS.includes(kernel), `kernel must be one of ${BENCHMARKS.join(', ')}; got ${kernel}`);
-    check(Number.isFinite(minMs) && minMs >= 0 && minMs <= 60_000, 'minMs must be in [0, 60000]');
-    const { specs, work, unit, run } = this.#benchmarkSetup(kernel, params);
-    const random = new Float32Array(Math.max(...specs));
-    let state = 12345;
-    for (let i = 0; i < random.length; i++) {
-      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-      random[i] = (state / 2 ** 32 - 0.5) * 2;
-    }
-    return this.#withBuffers(specs.map((count) => random.subarray(0, count)), (addresses) => {
-      run(addresses);  // warm-up (also grows any workspace)
-      const times = [];
-      const started = performance.now();
-      while (times.length < minRuns || performance.now() - started < minMs) {
-        const t0 = performance.now();
-        run(addresses);
-        times.push(performance.now() - t0);
-        if (times.length >= 10_000) break;
-      }
-      times.sort((x, y) => x - y);
-      const medianMs = times[times.length >> 1];
-      return { kernel, params, runs: times.length, medianMs, fastestMs: times[0], work, unit, rate: work / medianMs / 1e6 };
+  benchmark(options = {}) {
+    return benchmarkKernel(options, {
+      call: (name, ...args) => this.#run(name, ...args),
+      withBuffers: (specs, fn) => this.#withBuffers(specs, fn),
     });
-  }
-
-  #benchmarkSetup(kernel, params) {
-    switch (kernel) {
-      case 'gemm': {
-        const m = positiveInt(params.m ?? 256, 'm');
-        const n = positiveInt(params.n ?? m, 'n');
-        const k = positiveInt(params.k ?? m, 'k');
-        return {
-          specs: [m * k, k * n, m * n],
-          work: 2 * m * n * k,
-          unit: 'GFLOP/s',
-          run: ([a, b, c]) => this.#run('kernelGemm', m, n, k, a, k, b, n, c, n, 0, 0),
-        };
-      }
-      case 'attention': {
-        const n = positiveInt(params.n ?? 1024, 'n');
-        const d = positiveInt(params.headDim ?? 64, 'headDim');
-        const dv = positiveInt(params.valueDim ?? d, 'valueDim');
-        const mask = lookup(MASKS, params.mask ?? 'causal', 'mask');
-        const normaliser = lookup(NORMALISERS, params.normaliser ?? 'softmax', 'normaliser');
-        const window = params.window ?? 0;
-        let pairs = n * n;
-        if (mask === MASKS.causal) pairs = (n * (n + 1)) / 2;
-        if (mask === MASKS['causal-window']) {
-          const w = Math.min(window, n);
-          pairs = (w * (w + 1)) / 2 + (n - w) * w;
-        }
-        return {
-          specs: [n * d, n * d, n * dv, n * dv],
-          work: pairs * 2 * (d + dv),
-          unit: 'GFLOP/s',
-          run: ([q, k, v, o]) => this.#run('kernelAttention', n, n, 1, d, dv, mask, window, normaliser, 0, q, k, v, o, 0),
-        };
-      }
-      case 'flash': {
-        const n = positiveInt(params.n ?? 1024, 'n');
-        const c = positiveInt(params.chunk ?? 256, 'chunk');
-        const s = positiveInt(params.qkDim ?? 128, 'qkDim');
-        const e = positiveInt(params.valueDim ?? 256, 'valueDim');
-        const chunks = Math.ceil(n / c);
-        // causal: quadratic within chunks, plus per chunk Klᵀ V (s·e·c) and Ql · state (s·e per row).
-        const quad = chunks * ((c * (c + 1)) / 2) * 2 * (s + e);
-        const linear = n * 2 * s * e * 2;
-        return {
-          specs: [n * s, n * s, n * s, n * s, n * e, n * e],
-          work: quad + linear,
-          unit: 'GFLOP/s',
-          run: ([a, b, qc, d, v, o]) => this.#run('kernelFlashMixedChunk', n, c, s, e, true, a, b, qc, d, v, o),
-        };
-      }
-      case 'exp': {
-        const n = positiveInt(params.n ?? 1 << 20, 'n');
-        return { specs: [n, n], work: n, unit: 'Gelem/s', run: ([x, y]) => this.#run('kernelExp', x, y, n) };
-      }
-      default: {  // softmax
-        const rows = positiveInt(params.rows ?? 1024, 'rows');
-        const cols = positiveInt(params.cols ?? 1024, 'cols');
-        return {
-          specs: [rows * cols, rows * cols],
-          work: rows * cols,
-          unit: 'Gelem/s',
-          run: ([x, y]) => this.#run('kernelSoftmaxRows', x, y, rows, cols, cols),
-        };
-      }
-    }
   }
 }
