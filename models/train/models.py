@@ -154,6 +154,91 @@ class GauLM(nn.Module):
         return (logits, hidden) if return_hidden else logits
 
 
+def mixed_chunk_attention(q_quad, k_quad, q_lin, k_lin, v, chunk):
+    """Causal FLASH mixed-chunk attention (docs/ALGORITHMS.md 3.4), the engine's flash_mixed_chunk:
+    quad_t = (1/(c s)) sum_{u in t's chunk, u <= t} relu(Qq_t . Kq_u)^2 V_u, and for chunk g > 0
+    lin_t = Ql_t . (sum_{u < g c} Kl_u^T V_u) / (g c) (earlier chunks only; 0 in the first chunk).
+    Inputs [..., n, s] and [..., n, e]; n is padded to a multiple of c (padding follows every real
+    token, so causality keeps it out of the real rows) and the padding is dropped from the output."""
+    *batch, n, s = q_quad.shape
+    e = v.shape[-1]
+    groups = -(-n // chunk)
+    pad = groups * chunk - n
+    if pad:
+        q_quad, k_quad, q_lin, k_lin, v = (F.pad(t, (0, 0, 0, pad)) for t in (q_quad, k_quad, q_lin, k_lin, v))
+    by_chunk = lambda t: t.reshape(*batch, groups, chunk, t.shape[-1])
+    q_quad, k_quad, q_lin, k_lin, v = map(by_chunk, (q_quad, k_quad, q_lin, k_lin, v))
+    causal = torch.ones(chunk, chunk, dtype=torch.bool, device=v.device).tril()
+    scores = F.relu(q_quad @ k_quad.transpose(-1, -2)).square().masked_fill(~causal, 0.0) / (chunk * s)
+    quad = scores @ v
+    kv = k_lin.transpose(-1, -2) @ v                      # [..., groups, s, e] per chunk
+    earlier = torch.cumsum(kv, dim=-3) - kv               # exclusive: chunks before g
+    summed = (torch.arange(groups, device=v.device, dtype=v.dtype) * chunk).clamp(min=1)
+    lin = q_lin @ (earlier / summed[:, None, None])       # chunk 0: earlier = 0
+    return (quad + lin).reshape(*batch, groups * chunk, e)[..., :n, :]
+
+
+class FlashUnit(nn.Module):
+    """FLASH layer: a GAU whose attention is mixed-chunk (quadratic relu^2 inside chunks of c tokens,
+    linear across them), so a forward pass costs O(n c) and decoding keeps O(c) state.
+
+    [U | V | Z] = silu(x @ Wi.T) with widths [e, e, s]; four per-dimension scale-offset maps of Z give
+    Qq, Kq, Ql, Kl (rows 0..3 of qk_scale / qk_offset), each rotated by RoPE;
+    out = (U * mixed_chunk_attention(Qq, Kq, Ql, Kl, V)) @ Wo.T
+    """
+
+    def __init__(self, hidden, expansion, key_size, chunk):
+        super().__init__()
+        self.expansion, self.key_size, self.chunk = expansion, key_size, chunk
+        self.i_dense = nn.Linear(hidden, 2 * expansion + key_size, bias=False)
+        self.qk_scale = nn.Parameter(torch.ones(4, key_size))
+        self.qk_offset = nn.Parameter(torch.zeros(4, key_size))
+        self.o_dense = nn.Linear(expansion, hidden, bias=False)
+
+    def forward(self, x, cos, sin):
+        u, v, z = torch.split(F.silu(self.i_dense(x)), [self.expansion, self.expansion, self.key_size], -1)
+        q_quad, k_quad, q_lin, k_lin = (apply_rope(z * self.qk_scale[i] + self.qk_offset[i], cos, sin)
+                                        for i in range(4))
+        return self.o_dense(u * mixed_chunk_attention(q_quad, k_quad, q_lin, k_lin, v, self.chunk))
+
+
+class FlashLM(nn.Module):
+    """FLASH causal character LM: GauLM's skeleton (post-norm RMSNorm residuals, untied output) with
+    FlashUnit layers. It has no window or log-n option: its only attention is the mixed-chunk one."""
+
+    family = "flash-lm"
+
+    def __init__(self, vocab_size, hidden=160, layers=6, expansion=320, key_size=64, chunk=32, train_length=128):
+        super().__init__()
+        self.config = dict(vocab_size=vocab_size, hidden=hidden, layers=layers, expansion=expansion,
+                           key_size=key_size, chunk=chunk, train_length=train_length)
+        self.key_size, self.train_length = key_size, train_length
+        self.embeddings = nn.Embedding(vocab_size, hidden)
+        self.layers = nn.ModuleList(FlashUnit(hidden, expansion, key_size, chunk) for _ in range(layers))
+        self.output = nn.Linear(hidden, vocab_size, bias=False)
+        self.register_buffer("residual_scale", torch.ones(()), persistent=False)
+        nn.init.normal_(self.embeddings.weight, std=hidden ** -0.5)
+        nn.init.normal_(self.output.weight, std=hidden ** -0.5)
+        gain = layers ** (-1.0 / 3.0)  # as GauLM
+        for layer in self.layers:
+            scaled_trunc_normal_(layer.i_dense.weight, hidden, gain)
+            scaled_trunc_normal_(layer.o_dense.weight, expansion, gain)
+
+    def forward(self, ids, window=None, logn=False, return_hidden=False, rope=None):
+        if window is not None or logn:
+            raise ValueError("a FLASH model has no window or log-n option")
+        n = ids.shape[-1]
+        cos, sin = rope if rope is not None else rope_tables(n, self.key_size, ids.device, self.embeddings.weight.dtype)
+        cos, sin = cos[:n], sin[:n]
+        x = rms_norm(self.embeddings(ids))
+        hidden = [x]
+        for layer in self.layers:
+            x = rms_norm(x + self.residual_scale * layer(x, cos, sin))
+            hidden.append(x)
+        logits = self.output(x)
+        return (logits, hidden) if return_hidden else logits
+
+
 class MultiHeadAttention(nn.Module):
     """RoFormerV2 self-attention: no biases, RoPE on every head's q and k, scale 1/sqrt(head_size)."""
 

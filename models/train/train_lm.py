@@ -20,7 +20,9 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
 import sitting  # noqa: E402
-from models import GauLM, RoFormerV2LM  # noqa: E402
+from models import FlashLM, GauLM, RoFormerV2LM  # noqa: E402
+
+FAMILIES = {"gau": GauLM, "roformer": RoFormerV2LM, "flash": FlashLM}
 
 CHECKPOINT_DIR = os.path.join(data.ROOT, "models", "checkpoints")
 LN2 = math.log(2.0)
@@ -30,6 +32,9 @@ def build_model(args, vocab_size):
     if args.family == "gau":
         return GauLM(vocab_size, hidden=args.hidden, layers=args.layers, expansion=args.expansion,
                      key_size=args.key_size, normaliser=args.normaliser, train_length=args.length)
+    if args.family == "flash":
+        return FlashLM(vocab_size, hidden=args.hidden, layers=args.layers, expansion=args.expansion,
+                       key_size=args.key_size, chunk=args.chunk, train_length=args.length)
     return RoFormerV2LM(vocab_size, hidden=args.hidden, layers=args.layers, heads=args.heads,
                         intermediate=args.intermediate, normaliser=args.normaliser, train_length=args.length)
 
@@ -38,8 +43,7 @@ def model_from_checkpoint(path):
     """(model in eval mode, checkpoint dict) for export and evaluation."""
     checkpoint = torch.load(path, map_location="cpu")
     config = dict(checkpoint["model_config"])
-    cls = GauLM if checkpoint["family"] == "gau" else RoFormerV2LM
-    model = cls(**config)
+    model = FAMILIES[checkpoint["family"]](**config)
     model.load_state_dict(checkpoint["model"])
     model.eval()
     return model, checkpoint
@@ -62,15 +66,37 @@ def window_bits_per_char(model, ids, length, max_windows=None, batch=32):
     return total / n / LN2
 
 
+def init_from_shipped(model, model_dir, vocab):
+    """Load a shipped model (models/<name>: config.json and its weights, dequantised if int8) into `model`.
+    The returned record counts every step and minute the shipped weights had seen, including the run they
+    were themselves initialised from, so that a continued run's step count is its total."""
+    import json
+
+    import safetensors_io
+
+    config = json.load(open(os.path.join(model_dir, "config.json"), encoding="utf-8"))
+    if config["tokenizer"]["vocab"] != vocab or config["architecture"] != model.config:
+        raise SystemExit("--init-from %s: another vocabulary or configuration" % model_dir)
+    tensors, _ = safetensors_io.load_file(os.path.join(model_dir, config["weights"]["file"]))
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()})
+    training = config["training"]
+    before = training.get("initialised_from") or {"step": 0, "minutes": 0.0}
+    return {"name": config["name"], "model": os.path.relpath(model_dir, data.ROOT), "shipped": True,
+            "weights_dtype": config["weights"]["dtype"], "normaliser": config["architecture"]["normaliser"],
+            "step": before["step"] + training["steps"], "minutes": round(before["minutes"] + training["minutes"], 1),
+            "earlier": training.get("initialised_from")}
+
+
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", required=True)
-    p.add_argument("--family", choices=["gau", "roformer"], default="gau")
+    p.add_argument("--family", choices=sorted(FAMILIES), default="gau")
     p.add_argument("--normaliser", choices=["softmax", "softmax_plus", "relu2"], default="softmax_plus")
     p.add_argument("--hidden", type=int, default=160)
     p.add_argument("--layers", type=int, default=6)
     p.add_argument("--expansion", type=int, default=320)
     p.add_argument("--key-size", type=int, default=64)
+    p.add_argument("--chunk", type=int, default=32, help="FLASH: the mixed-chunk attention's chunk length c")
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--intermediate", type=int, default=576)
     p.add_argument("--length", type=int, default=128, help="training length L")
@@ -84,7 +110,8 @@ def build_parser():
     p.add_argument("--checkpoint-dir", default=CHECKPOINT_DIR)
     p.add_argument("--init-from", default=None,
                    help="start a new run from the weights of another checkpoint with the same shape (for "
-                        "example another normaliser); the optimizer starts fresh")
+                        "example another normaliser), or of a shipped model directory (models/<name>, which "
+                        "continues its step count); the optimizer starts fresh")
     p.add_argument("--tiny", action="store_true", help="smoke test: a slice of the data, no final full eval")
     return p
 
@@ -119,6 +146,11 @@ def main(argv=None):
         rng.bit_generator.state = checkpoint["rng"]
         torch.set_rng_state(checkpoint["torch_rng"])
         print("resumed %s at step %d (%.1f min trained)" % (args.name, step, elapsed / 60), flush=True)
+    elif args.init_from and os.path.isdir(args.init_from):
+        history["init_from"] = init_from_shipped(model, args.init_from, vocab)
+        step, elapsed = history["init_from"]["step"], history["init_from"]["minutes"] * 60
+        history["schedule"] = {"start_step": step, "start_time": time.time()}  # warm-up and cosine from here
+        print("continuing the shipped %s at step %d" % (args.init_from, step), flush=True)
     elif args.init_from:
         source = torch.load(os.path.join(args.checkpoint_dir, args.init_from + ".pt"), map_location="cpu")
         shape = {k: v for k, v in source["model_config"].items() if k != "normaliser"}
