@@ -15,6 +15,7 @@ import { benchmarkKernel } from './benchmark.js';
 import { callBinding } from './binding.js';
 import { OutOfMemoryError } from './errors.js';
 import { ACTIVATIONS, MASKS, NORMALISERS, check, floats, lookup, positiveInt } from './kernel-args.js';
+import { OUTPUT_ARGUMENTS } from './worker-protocol.js';
 import { STEP_MILLISECONDS, checkAborted, checkStepOptions, yieldToEventLoop } from './steps.js';
 
 /**
@@ -22,6 +23,8 @@ import { STEP_MILLISECONDS, checkAborted, checkStepOptions, yieldToEventLoop } f
  * client it stays in the worker and its methods are called there.
  */
 class LinearLayer {
+  static [OUTPUT_ARGUMENTS] = { apply: 2 };  // apply(x, rows, out) writes into out
+
   #module;
   #handle;
   #buffer = 0;  // x then y, kept between calls and grown when more rows come

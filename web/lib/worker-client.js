@@ -31,9 +31,6 @@ function absoluteWasmUrl(wasmUrl) {
   return absolute(wasmUrl);
 }
 
-// Methods that write their result into an array the caller passes (method → argument index).
-const OUTPUT_ARGUMENT = new Map([['apply', 2]]);
-
 class Connection {
   #worker;
   #pending = new Map();    // call id → { resolve, reject, callbacks, signals }
@@ -139,7 +136,7 @@ class Connection {
     if (value === null || typeof value !== 'object' || isPlainData(value)) return value;
     if (Array.isArray(value)) return value.map((item) => this.decode(item, references));
     if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, this.decode(v, references)]));
-    if (REMOTE in value) return this.#remote(value[REMOTE], this.decode(value.props, references));
+    if (REMOTE in value) return this.#remote(value[REMOTE], this.decode(value.props, references), value.outputs);
     if (ITERATOR in value) {
       if (references) references.iteratorOpen = true;
       return this.#iterator(value[ITERATOR], references);
@@ -147,7 +144,8 @@ class Connection {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.decode(v, references)]));
   }
 
-  #remote(ref, props) {
+  // outputs: the object's class's OUTPUT_ARGUMENTS map (method → index of the array it writes into).
+  #remote(ref, props, outputs) {
     const connection = this;
     const proxy = new Proxy(props, {
       get(target, name) {
@@ -158,7 +156,7 @@ class Connection {
         return (...args) => {
           const call = connection.request({ type: 'call', target: ref, method: name, args });
           // The worker wrote into its clone of the caller's array: copy the result into the original.
-          const out = args[OUTPUT_ARGUMENT.get(name)];
+          const out = outputs && Object.hasOwn(outputs, name) ? args[outputs[name]] : undefined;
           return out instanceof Float32Array ? call.then((value) => { out.set(value); return out; }) : call;
         };
       },

@@ -5,6 +5,13 @@ export const ITERATOR = '__gyreIterator';  // an async iterator that stays in th
 export const CALLBACK = '__gyreCallback';  // a page function the worker may call
 export const SIGNAL = '__gyreSignal';      // a page AbortSignal mirrored in the worker
 
+/**
+ * A class's static map of methods that write their result into an array the caller passes
+ * (method name → argument index). The worker sends it with each remote object, and the page copies
+ * the worker's result into the page's own array (the worker only saw a clone of it).
+ */
+export const OUTPUT_ARGUMENTS = Symbol.for('gyre.outputArguments');
+
 /** Values structured clone carries as they are (no references inside to rewrite). */
 export function isPlainData(value) {
   return ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date ||

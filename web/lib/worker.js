@@ -11,11 +11,11 @@
 //                  { type: 'result', id, ok: false, error }             { name, code, message, url }
 //                  { type: 'callback', callback, args }                 a proxied function was called
 // Objects with methods (the engine, models, iterators) stay here and cross as references
-// { [REMOTE]: ref, props }; their data properties travel along as a snapshot. Functions in arguments
+// { [REMOTE]: ref, props, outputs }; their data properties travel along as a snapshot. Functions in arguments
 // (onProgress, onStep) and AbortSignals cross as references too, and are rebuilt here as stand-ins.
 import { UnsupportedError, createEngine } from './index.js';
 import { runLongCallsInSteps } from './model.js';
-import { REMOTE, ITERATOR, CALLBACK, SIGNAL, isPlainData } from './worker-protocol.js';
+import { REMOTE, ITERATOR, CALLBACK, SIGNAL, OUTPUT_ARGUMENTS, isPlainData } from './worker-protocol.js';
 
 // Long calls work in steps here, so that a long evaluation does not starve the page's other calls.
 runLongCallsInSteps();
@@ -62,7 +62,7 @@ function encode(value) {
   if (proto === Object.prototype || proto === null) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encode(v)]));
   }
-  return { [REMOTE]: register(value), props: snapshot(value) };
+  return { [REMOTE]: register(value), props: snapshot(value), outputs: value.constructor?.[OUTPUT_ARGUMENTS] ?? null };
 }
 
 /** Rebuilds arguments: callback and signal references become local stand-ins. */
