@@ -27,19 +27,17 @@ Writes models/logn-study/results.json, models/logn-study/length.png and prints t
 """
 import argparse
 import json
-import math
 import os
 import sys
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
 import train_lm  # noqa: E402
 from evaluate import per_position_bits  # noqa: E402
-from models import apply_rope, attention_weights, rms_norm, rope_tables  # noqa: E402
+from models import rms_norm, rope_tables  # noqa: E402
 
 NAMES = ["logn-study-softmax", "logn-study-softmax-plus"]
 OUT_DIR = os.path.join(data.ROOT, "models", "logn-study")
@@ -49,39 +47,10 @@ MODES = ["full", "full+logn", "window", "window2L", "window2L+logn", "rerope", "
 
 
 def mode_arguments(mode, model):
-    window = {"window": model.train_length, "window2L": 2 * model.train_length}.get(mode.split("+")[0])
-    return {"window": window, "logn": mode.endswith("+logn")}
-
-
-def rerope_layer(layer, x, cos, sin, logn, distance):
-    """A GatedAttentionUnit (models.py) with ReRoPE scores: q_i R_(i-j) k_j where i - j < distance,
-    q_i R_distance k_j beyond."""
-    u, v, z = torch.split(F.silu(layer.i_dense(x)), [layer.expansion, layer.expansion, layer.key_size], -1)
-    q, k = z * layer.q_scale, z * layer.k_scale
-    n = x.shape[-2]
-    near = apply_rope(q, cos[:n], sin[:n]) @ apply_rope(k, cos[:n], sin[:n]).transpose(-1, -2)
-    far = apply_rope(q, cos[distance:distance + 1], sin[distance:distance + 1]) @ k.transpose(-1, -2)
-    offset = torch.arange(n)[:, None] - torch.arange(n)[None, :]
-    scores = torch.where(offset < distance, near, far) / math.sqrt(layer.key_size)
-    attention = attention_weights(scores, layer.normaliser, layer.train_length, None, logn)
-    return layer.o_dense(u * (attention @ v))
-
-
-class ReRoPE(torch.nn.Module):
-    """The GAU-LM forward of models.py with every layer's scores from rerope_layer."""
-
-    def __init__(self, model, logn):
-        super().__init__()
-        self.model, self.logn = model, logn
-
-    def forward(self, ids):
-        model = self.model
-        n, distance = ids.shape[-1], model.train_length // 2
-        cos, sin = rope_tables(max(n, distance + 1), model.key_size, ids.device, model.embeddings.weight.dtype)
-        x = rms_norm(model.embeddings(ids))
-        for layer in model.layers:
-            x = rms_norm(x + model.residual_scale * rerope_layer(layer, x, cos, sin, self.logn, distance))
-        return model.output(x)
+    base = mode.split("+")[0]
+    window = {"window": model.train_length, "window2L": 2 * model.train_length}.get(base)
+    rerope = model.train_length // 2 if base == "rerope" else None
+    return {"window": window, "logn": mode.endswith("+logn"), "rerope": rerope}
 
 
 @torch.no_grad()
@@ -128,10 +97,7 @@ def main(argv=None):
                 continue  # the factor is already inside softmax_plus
             result["bits"][mode], result["beyond_train_bits"][mode] = {}, {}
             for length in lengths:
-                if mode.startswith("rerope"):
-                    curve = per_position_bits(ReRoPE(model, mode.endswith("+logn")), ids, length, args.tokens)
-                else:
-                    curve = per_position_bits(model, ids, length, args.tokens, **mode_arguments(mode, model))
+                curve = per_position_bits(model, ids, length, args.tokens, **mode_arguments(mode, model))
                 result["bits"][mode][str(length)] = float(curve.mean())
                 result["beyond_train_bits"][mode][str(length)] = (
                     float(curve[model.train_length:].mean()) if length > model.train_length else None)

@@ -54,6 +54,19 @@ def apply_rope(x, cos, sin):
     return x * cos + rotated * sin
 
 
+def rope_scores(q, k, cos, sin, rerope=None):
+    """q_i R_(i-j) k_j for every query i and key j (RoPE applied to both, then the dot product). With
+    rerope = d (Su's ReRoPE), relative distances of d or more are read as d: q_i R_d k_j, so no distance
+    unseen in training occurs however long the input. cos / sin need max(n, d + 1) rows."""
+    n = q.shape[-2]
+    near = apply_rope(q, cos[:n], sin[:n]) @ apply_rope(k, cos[:n], sin[:n]).transpose(-1, -2)
+    if rerope is None:
+        return near
+    far = apply_rope(q, cos[rerope:rerope + 1], sin[rerope:rerope + 1]) @ k.transpose(-1, -2)
+    offset = torch.arange(n, device=q.device)[:, None] - torch.arange(n, device=q.device)[None, :]
+    return torch.where(offset < rerope, near, far)
+
+
 def visible_mask(length, window=None, device=None):
     """[length, length] bool, True where query i may attend to key j."""
     i = torch.arange(length, device=device)[:, None]
@@ -104,11 +117,9 @@ class GatedAttentionUnit(nn.Module):
         self.k_scale = nn.Parameter(torch.ones(key_size))
         self.o_dense = nn.Linear(expansion, hidden, bias=False)
 
-    def forward(self, x, cos, sin, window=None, logn=False, return_attention=False):
+    def forward(self, x, cos, sin, window=None, logn=False, return_attention=False, rerope=None):
         u, v, z = torch.split(F.silu(self.i_dense(x)), [self.expansion, self.expansion, self.key_size], -1)
-        q = apply_rope(z * self.q_scale, cos, sin)
-        k = apply_rope(z * self.k_scale, cos, sin)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(self.key_size)
+        scores = rope_scores(z * self.q_scale, z * self.k_scale, cos, sin, rerope) / math.sqrt(self.key_size)
         attention = attention_weights(scores, self.normaliser, self.train_length, window, logn)
         out = self.o_dense(u * (attention @ v))
         return (out, attention) if return_attention else out
@@ -140,15 +151,17 @@ class GauLM(nn.Module):
             scaled_trunc_normal_(layer.i_dense.weight, hidden, gain)
             scaled_trunc_normal_(layer.o_dense.weight, expansion, gain)
 
-    def forward(self, ids, window=None, logn=False, return_hidden=False, rope=None):
-        """rope: optional precomputed (cos, sin) tables of at least ids.shape[-1] rows."""
+    def forward(self, ids, window=None, logn=False, return_hidden=False, rope=None, rerope=None):
+        """rope: optional precomputed (cos, sin) tables of at least ids.shape[-1] rows (rerope + 1 with
+        rerope, the ReRoPE distance of rope_scores: an evaluation mode of the length study)."""
         n = ids.shape[-1]
-        cos, sin = rope if rope is not None else rope_tables(n, self.key_size, ids.device, self.embeddings.weight.dtype)
-        cos, sin = cos[:n], sin[:n]
+        rows = n if rerope is None else max(n, rerope + 1)
+        cos, sin = rope if rope is not None else rope_tables(rows, self.key_size, ids.device, self.embeddings.weight.dtype)
+        cos, sin = cos[:rows], sin[:rows]
         x = rms_norm(self.embeddings(ids))
         hidden = [x]
         for layer in self.layers:
-            x = rms_norm(x + self.residual_scale * layer(x, cos, sin, window, logn))
+            x = rms_norm(x + self.residual_scale * layer(x, cos, sin, window, logn, rerope=rerope))
             hidden.append(x)
         logits = self.output(x)
         return (logits, hidden) if return_hidden else logits

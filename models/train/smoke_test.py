@@ -117,6 +117,11 @@ def _():
                   + TINY_LM)
     export.export_lm("roformer")
     roundtrip_lm("roformer")
+    # continuing a shipped model: its weights, its step count, a fresh warm-up and cosine from there
+    _, history = train_lm.main(["--name", "roformer-continued", "--family", "roformer", "--normaliser", "softmax",
+                                "--init-from", os.path.join(export.MODELS_DIR, "roformer"), "--steps", "6"] + TINY_LM)
+    assert history["init_from"]["step"] == 4 and history["schedule"]["start_step"] == 4
+    assert [s for s, *_ in history["train"]] == [5, 6], history["train"]
 
 
 @check("DDPM U-Net: train, resume, export (time table), golden trajectory")
