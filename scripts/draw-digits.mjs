@@ -1,8 +1,8 @@
 // Draws digits through the public API, for models/train/evaluate_ddpm.py --from-engine to judge:
 //   node scripts/draw-digits.mjs [--model models/ddpm-digits] [--count 256] [--seed 7] [--out DIR]
-//        [--samplers ddim-50,ddim-10,ancestral-1000]
-// Three samplers from the same seed: strided DDIM with 50 and 10 steps (eta 0) and ancestral
-// sampling over all 1000 steps (sigma = beta). Each writes count × 28 × 28 little-endian float32
+//        [--samplers ddim-50,ddim-10,strided-50-eta1,strided-10-eta1,ancestral-1000]
+// Five samplers from the same seed: strided DDIM with 50 and 10 steps (eta 0), the same strides with
+// fresh noise at every step (eta 1: strided DDPM) and ancestral sampling over all 1000 steps (sigma = beta). Each writes count × 28 × 28 little-endian float32
 // values in [-1, 1]; manifest.json names the files.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,13 +15,15 @@ const { values } = parseArgs({
     count: { type: 'string', default: '256' },
     seed: { type: 'string', default: '7' },
     out: { type: 'string', default: 'test-output/digits' },
-    samplers: { type: 'string', default: 'ddim-50,ddim-10,ancestral-1000' },
+    samplers: { type: 'string', default: 'ddim-50,ddim-10,strided-50-eta1,strided-10-eta1,ancestral-1000' },
   },
 });
 const count = Number(values.count), seed = Number(values.seed);
 const allSamplers = [
   { sampler: 'strided DDIM, 50 steps, eta 0', file: 'ddim-50.f32', options: { method: 'ddim', steps: 50 } },
   { sampler: 'strided DDIM, 10 steps, eta 0', file: 'ddim-10.f32', options: { method: 'ddim', steps: 10 } },
+  { sampler: 'strided DDPM, 50 steps, eta 1', file: 'strided-50-eta1.f32', options: { method: 'ddim', steps: 50, eta: 1 } },
+  { sampler: 'strided DDPM, 10 steps, eta 1', file: 'strided-10-eta1.f32', options: { method: 'ddim', steps: 10, eta: 1 } },
   { sampler: 'ancestral, 1000 steps, sigma = beta', file: 'ancestral-1000.f32', options: { method: 'ancestral' } },
 ];
 const chosen = values.samplers.split(',');

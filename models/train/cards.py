@@ -276,7 +276,11 @@ def ddpm_card(name):
              "sigma_t = beta_t:" % (side * side), "",
              "![ancestral samples](samples-ancestral-1000.png)", "",
              "Strided DDIM, 50 steps (stride 20), eta = 0:", "", "![DDIM samples](samples-ddim-50.png)", "",
-             "Strided DDIM, 10 steps (stride 100), eta = 0:", "", "![DDIM samples](samples-ddim-10.png)", ""]
+             "Strided DDIM, 10 steps (stride 100), eta = 0:", "", "![DDIM samples](samples-ddim-10.png)", "",
+             "The same strides with eta = 1 (strided DDPM: fresh noise at every visited step, sigma' = "
+             "(bar_beta'_prev / bar_beta') sqrt(1 - alpha'^2)), 50 and 10 steps:", "",
+             "![strided DDPM samples, 50 steps](samples-strided-50-eta1.png)", "",
+             "![strided DDPM samples, 10 steps](samples-strided-10-eta1.png)", ""]
     if quality:
         judge = quality["judge"]
         real, noise = judge["held_out_real_digits"], judge["gaussian_noise"]

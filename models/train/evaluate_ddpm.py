@@ -25,7 +25,9 @@ from models import ddim_strided, ddpm_ancestral, unet_from_tensors  # noqa: E402
 CONFIDENT = 0.9
 DDPM_GRID_FILES = {"ancestral, 1000 steps, sigma = beta": "samples-ancestral-1000.png",
                    "strided DDIM, 50 steps, eta 0": "samples-ddim-50.png",
-                   "strided DDIM, 10 steps, eta 0": "samples-ddim-10.png"}
+                   "strided DDIM, 10 steps, eta 0": "samples-ddim-10.png",
+                   "strided DDPM, 50 steps, eta 1": "samples-strided-50-eta1.png",
+                   "strided DDPM, 10 steps, eta 1": "samples-strided-10-eta1.png"}
 
 
 def augment(x, rng):
@@ -150,12 +152,16 @@ def main(argv=None):
 
 @torch.no_grad()
 def draw_samples(model, count=64):
-    """The card's samples: the same starting noise (seed 7) through three samplers."""
+    """The card's samples: the same starting noise (seed 7) through five samplers."""
     start = torch.randn((count, 1, 28, 28), generator=torch.Generator().manual_seed(7))
     return {"ancestral, 1000 steps, sigma = beta": ddpm_ancestral(model, start.clone(),
                                                                    generator=torch.Generator().manual_seed(8)),
             "strided DDIM, 50 steps, eta 0": ddim_strided(model, start.clone(), stride=20),
-            "strided DDIM, 10 steps, eta 0": ddim_strided(model, start.clone(), stride=100)}
+            "strided DDIM, 10 steps, eta 0": ddim_strided(model, start.clone(), stride=100),
+            "strided DDPM, 50 steps, eta 1": ddim_strided(model, start.clone(), stride=20, eta=1.0,
+                                                          generator=torch.Generator().manual_seed(8)),
+            "strided DDPM, 10 steps, eta 1": ddim_strided(model, start.clone(), stride=100, eta=1.0,
+                                                          generator=torch.Generator().manual_seed(8))}
 
 
 def write_grids(out_dir, grids):
