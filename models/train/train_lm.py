@@ -23,6 +23,7 @@ import sitting  # noqa: E402
 from models import FlashLM, GauLM, RoFormerV2LM  # noqa: E402
 
 FAMILIES = {"gau": GauLM, "roformer": RoFormerV2LM, "flash": FlashLM}
+FAMILY_NAMES = {cls.family: key for key, cls in FAMILIES.items()}  # config.json's family -> --family
 
 CHECKPOINT_DIR = os.path.join(data.ROOT, "models", "checkpoints")
 LN2 = math.log(2.0)
