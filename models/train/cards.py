@@ -182,8 +182,18 @@ def lm_card(name):
                 "The residual scale alpha is 1 throughout (the warm-up ran in the run this one starts from).",
                 name),
              "", "![training curve](training-curve.png)", ""]
-    if history.get("init_from"):
-        source = history["init_from"]
+    source = history.get("init_from")
+    if source and source.get("shipped"):
+        earlier = source.get("earlier")
+        lines += ["**Continued.** This run continues the previously shipped `%s` (%s weights after %s steps and %.0f "
+                  "minutes%s) with a fresh optimizer and a warm restart of the learning rate from step %d, so that it "
+                  "has seen as many characters as the other models of the README's comparison table. The steps, "
+                  "characters and minutes above count all of its training; the curve shows the continued part."
+                  % (source["name"], source["weights_dtype"], format(source["step"], ","), source["minutes"],
+                     "; that model had itself started from `%s` after %d steps with the %s normaliser" % (
+                         earlier["name"], earlier["step"], earlier["normaliser"]) if earlier else "",
+                     source["step"]), ""]
+    elif source:
         lines += ["**Warm start.** The shared CPU left too little time to train every variant from scratch, so "
                   "this model starts from the weights of `%s` after %d steps (%.0f minutes; normaliser %s) and was "
                   "then trained for the %d steps above with the %s normaliser (fresh optimizer). The architecture "
