@@ -1,4 +1,4 @@
-"""What one training step costs for each shipped language model's architecture: train_lm.py's step (batch
+"""What one training step costs for each shipped language model's architecture: train_lm.train_step (batch
 32 x 128 characters, forward, backward, AdamW) on freshly initialised weights, one CPU thread, medians of
 interleaved rounds (the order rotates each round). Run it on a quiet machine; bench/lm-compare.mjs puts
 the figures in the README's model table.
@@ -16,11 +16,10 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
-from train_lm import FAMILY_NAMES, FAMILIES  # noqa: E402
+from train_lm import FAMILY_NAMES, FAMILIES, train_step  # noqa: E402
 
 OUT = os.path.join(data.ROOT, "models", "lm-step-times.json")
 
@@ -50,25 +49,17 @@ def main(argv=None):
         ids = torch.randint(0, architecture["vocab_size"], (batch, architecture["train_length"] + 1))
         runs[name] = (model, optimizer, ids)
 
-    def step(model, optimizer, ids):
-        logits = model(ids[:, :-1])
-        loss = F.cross_entropy(logits.flatten(0, 1), ids[:, 1:].flatten())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-
     for run in runs.values():
-        step(*run)  # warm-up
+        train_step(*run)  # warm-up
     times = {name: [] for name in runs}
     order = list(runs)
     for r in range(args.rounds):
         for name in order[r % len(order):] + order[:r % len(order)]:
             start = time.process_time()
             for _ in range(args.steps):
-                step(*runs[name])
+                train_step(*runs[name])
             times[name].append((time.process_time() - start) / args.steps * 1000)
-    result = {"method": "CPU time of train_lm.py's step (batch x train_length characters, forward, backward, "
+    result = {"method": "CPU time of train_lm.train_step (batch x train_length characters, forward, backward, "
                         "clip, AdamW), one thread, %d interleaved rounds of %d steps, median" % (args.rounds, args.steps),
               "machine": {"processor": platform.processor() or platform.machine(), "torch": torch.__version__},
               "models": {name: {"median_ms": float(np.median(t)), "rounds_ms": [round(v, 1) for v in t]}

@@ -88,6 +88,17 @@ def init_from_shipped(model, model_dir, vocab):
             "earlier": training.get("initialised_from")}
 
 
+def train_step(model, optimizer, chunk):
+    """One step on a batch of [batch, length + 1] ids (inputs and next-character targets); the loss in nats."""
+    logits = model(chunk[:, :-1])
+    loss = F.cross_entropy(logits.flatten(0, 1), chunk[:, 1:].flatten())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return loss
+
+
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", required=True)
@@ -184,12 +195,7 @@ def main(argv=None):
             group["lr"] = schedule.learning_rate(step)
         starts = rng.integers(0, len(train_ids) - args.length - 1, size=args.batch)
         chunk = torch.from_numpy(train_ids[starts[:, None] + np.arange(args.length + 1)[None]])
-        logits = model(chunk[:, :-1])
-        loss = F.cross_entropy(logits.flatten(0, 1), chunk[:, 1:].flatten())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        loss = train_step(model, optimizer, chunk)
         step += 1
         elapsed += time.time() - t0
         history["train"].append([step, loss.item() / LN2, elapsed])
