@@ -126,6 +126,7 @@ val lm_info(const models::LanguageModel& model, int handle) {
   info.set("headSize", c.head_size());
   info.set("ropeDim", c.rope_dim);
   info.set("trainLength", c.train_length);
+  if (c.family == models::LmFamily::flash) info.set("chunk", c.chunk);
   info.set("parameters", static_cast<double>(model.parameter_count()));
   val vocab = val::array();
   for (const std::string& piece : c.vocab) vocab.call<void>("push", piece);
@@ -278,8 +279,8 @@ val lm_pass_run(int id, double budget_ms) {
     reference = find_lm(entry.reference);
     if (!reference) return no_model(entry.reference);
   }
-  if (Status s = entry.pass->run(*model->model, reference ? reference->model.get() : nullptr,
-                                 budget_ms);
+  if (Status s =
+          entry.pass->run(*model->model, reference ? reference->model.get() : nullptr, budget_ms);
       !s.is_ok())
     return failure(s);
   return success(pass_progress(*entry.pass));

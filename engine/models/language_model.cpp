@@ -7,6 +7,7 @@
 #include "io/safetensors.h"
 #include "kernels/parallel.h"
 #include "kernels/vecmath.h"
+#include "models/flash_lm.h"
 #include "models/gau_lm.h"
 #include "models/roformer_v2.h"
 
@@ -37,10 +38,17 @@ std::vector<std::pair<std::string, Shape>> LanguageModel::expected_tensors(const
   std::vector<std::pair<std::string, Shape>> names;
   names.push_back({"embeddings.weight", {c.vocab_size, c.hidden}});
   for (int l = 0; l < c.layers; ++l) {
-    if (c.family == LmFamily::gau)
-      append_gau_layer_tensors(c, l, names);
-    else
-      append_roformer_v2_layer_tensors(c, l, names);
+    switch (c.family) {
+      case LmFamily::gau:
+        append_gau_layer_tensors(c, l, names);
+        break;
+      case LmFamily::flash:
+        append_flash_layer_tensors(c, l, names);
+        break;
+      case LmFamily::roformer_v2:
+        append_roformer_v2_layer_tensors(c, l, names);
+        break;
+    }
   }
   names.push_back({"output.weight", {c.vocab_size, c.hidden}});
   return names;
@@ -98,9 +106,18 @@ Result<std::unique_ptr<LanguageModel>> LanguageModel::create(LmConfig config, Te
                                   " parameters, more than " + format_bytes(max_allocation_bytes()) +
                                   " can hold packed");
   }
-  std::unique_ptr<LanguageModel> model =
-      config.family == LmFamily::gau ? make_gau_lm(std::move(config), std::move(weights))
-                                     : make_roformer_v2(std::move(config), std::move(weights));
+  std::unique_ptr<LanguageModel> model;
+  switch (config.family) {
+    case LmFamily::gau:
+      model = make_gau_lm(std::move(config), std::move(weights));
+      break;
+    case LmFamily::flash:
+      model = make_flash_lm(std::move(config), std::move(weights));
+      break;
+    case LmFamily::roformer_v2:
+      model = make_roformer_v2(std::move(config), std::move(weights));
+      break;
+  }
   const LmConfig& c = model->config_;
   Result<Linear> output = Linear::create(model->weight("output.weight").data(), c.vocab_size,
                                          c.hidden, "output.weight");
@@ -187,6 +204,12 @@ Result<AttentionSetup> LanguageModel::attention_setup(const AttentionOverride& a
   c.train_len = static_cast<float>(config_.train_length);
   c.min_len = 16.0f;
   c.mask = kernels::AttentionMask::causal;
+  if (config_.family == LmFamily::flash &&
+      (attention.mode == AttentionOverride::Mode::local || attention.logn)) {
+    return bad_argument(
+        "flash-lm has no window or log-n option: its mixed-chunk attention is already linear "
+        "across chunks (use attention 'full' or the default)");
+  }
   if (attention.mode == AttentionOverride::Mode::local) {
     if (attention.window < 1)
       return bad_argument("a local window must hold at least 1 key, not " +
@@ -445,13 +468,27 @@ Result<std::vector<float>> LanguageModel::attention_weights(std::span<const int>
 
 Status LanguageModel::start_chunks(SequenceState& state, const AttentionOverride& attention,
                                    std::int64_t total) const {
-  state.caches.clear();
+  state.clear();
   state.position = 0;
   if (total < 1) return bad_argument("a sequence needs at least one token");
   Result<AttentionSetup> setup = attention_setup(attention);
   if (!setup) return setup.status();
   state.setup = setup.value();
   state.window = attention.mode == AttentionOverride::Mode::local ? attention.window : 0;
+  if (config_.family == LmFamily::flash) {
+    // One decoder per layer: the current chunk's keys and values and two s × e sums, however long
+    // the sequence.
+    for (int l = 0; l < config_.layers; ++l) {
+      Result<kernels::FlashDecoder> decoder =
+          kernels::FlashDecoder::create(config_.chunk, config_.key_size, config_.expansion);
+      if (!decoder) {
+        state.clear();
+        return decoder.status();
+      }
+      state.flash.push_back(std::move(decoder).value());
+    }
+    return Status::ok();
+  }
   const int heads = config_.attention_heads();
   const std::uint64_t token_bytes =
       static_cast<std::uint64_t>(config_.layers) * (key_width() + value_width()) * sizeof(float);
@@ -481,19 +518,23 @@ Status LanguageModel::start_chunks(SequenceState& state, const AttentionOverride
 
 int LanguageModel::chunk_rows(const SequenceState& state) const {
   // One token's work: its projections (about one multiply-add per parameter) and its attention
-  // over the keys it sees in every layer.
+  // over the keys it sees in every layer (FLASH: its chunk's keys and the s × e linear state).
   const std::uint64_t keys = state.window > 0 ? std::min(state.position, state.window)
                                               : static_cast<std::uint64_t>(state.position);
-  const std::uint64_t per_token = parameter_count() + static_cast<std::uint64_t>(config_.layers) *
-                                                          (keys + 1) *
-                                                          (key_width() + value_width());
+  const std::uint64_t attention_work =
+      config_.family == LmFamily::flash
+          ? static_cast<std::uint64_t>(config_.chunk) * (key_width() + value_width()) +
+                static_cast<std::uint64_t>(2) * key_width() * value_width()
+          : (keys + 1) * (key_width() + value_width());
+  const std::uint64_t per_token =
+      parameter_count() + static_cast<std::uint64_t>(config_.layers) * attention_work;
   return static_cast<int>(std::clamp<std::uint64_t>(kChunkWork / per_token, 1,
                                                     static_cast<std::uint64_t>(kMaxChunkRows)));
 }
 
 Status LanguageModel::run_chunk(SequenceState& state, std::span<const int> tokens, int layer_end,
                                 float* logits, const Capture& capture) {
-  if (state.caches.empty()) return bad_argument("run_chunk() needs start_chunks() first");
+  if (!state.started()) return bad_argument("run_chunk() needs start_chunks() first");
   if (Status s = check_tokens(tokens); !s.is_ok()) return s;
   if (layer_end < 1 || layer_end > config_.layers) return bad_argument("no such layer");
   const int rows = static_cast<int>(tokens.size());
@@ -504,7 +545,7 @@ Status LanguageModel::run_chunk(SequenceState& state, std::span<const int> token
                               Pass::prefill, capture);
   active_ = &generation_;
   if (!s.is_ok()) {
-    state.caches.clear();  // some layers may hold the chunk and others not
+    state.clear();  // some layers may hold the chunk and others not
     return s;
   }
   if (logits != nullptr) output_.apply(hidden_.data(), rows, logits);
@@ -538,7 +579,7 @@ Status LanguageModel::begin(std::span<const int> prompt, const AttentionOverride
 }
 
 Status LanguageModel::advance(int token) {
-  if (generation_.position == 0 || generation_.caches.empty())
+  if (generation_.position == 0 || !generation_.started())
     return bad_argument("advance() needs begin() with a prompt first");
   const int one[1] = {token};
   if (Status s = check_tokens(one); !s.is_ok()) return s;

@@ -1,10 +1,12 @@
 // The causal character language models Gyre ships (models/train/models.py is the reference):
 //   GAU-LM       x = RMSNorm(E[ids]); per layer x = RMSNorm(x + GAU(x))
+//   FLASH-LM     x = RMSNorm(E[ids]); per layer x = RMSNorm(x + FLASH(x))  (mixed-chunk attention)
 //   RoFormerV2   x = RMSNorm(E[ids]); per layer x = RMSNorm(x + MHA(x)), x = RMSNorm(x + FFN(x))
-//   both         logits = x·W_outᵀ
-// This file holds what both families share: weights, the key/value cache, the attention override
-// of the length-extrapolation lab, evaluation, and incremental decoding. lm_config.h holds the
-// config, tokenizer.h the tokenizer, gau_lm.cpp and roformer_v2.cpp the layers.
+//   all          logits = x·W_outᵀ
+// This file holds what the families share: weights, the sequence state (key/value caches, or
+// FLASH's constant-size decoders), the attention override of the length-extrapolation lab,
+// evaluation, and incremental decoding. lm_config.h holds the config, tokenizer.h the tokenizer,
+// gau_lm.cpp, flash_lm.cpp and roformer_v2.cpp the layers.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +21,7 @@
 #include "core/tensor.h"
 #include "io/config.h"
 #include "kernels/attention.h"
+#include "kernels/flash.h"
 #include "kernels/kv_cache.h"
 #include "kernels/rope.h"
 #include "models/linear.h"
@@ -35,7 +38,7 @@ using TensorMap = std::map<std::string, Tensor>;
 //   local       sliding window of `window` keys (the current one included), optionally with log-n
 // logn multiplies the scores of a query that sees l keys by max(1, log l / log L); softmax_plus
 // already contains it, so it changes nothing there. (For relu² the factor c gives c² on the
-// weights.)
+// weights.) FLASH has neither: it refuses local and logn (BAD_ARGUMENT).
 struct AttentionOverride {
   enum class Mode : std::uint8_t { as_trained, full, local };
   Mode mode = Mode::as_trained;
@@ -68,10 +71,17 @@ struct AttentionSetup {
 // chunked passes continue from. The model keeps one for generation (begin/advance); a chunked pass
 // may bring its own, so an evaluation does not disturb a generation on the same model.
 struct SequenceState {
-  std::vector<kernels::KvCache> caches;  // one per layer
-  int window = 0;                        // 0: linear caches
+  std::vector<kernels::KvCache> caches;      // one per layer (GAU, RoFormerV2)
+  std::vector<kernels::FlashDecoder> flash;  // one per layer (FLASH): constant size
+  int window = 0;                            // 0: linear caches
   AttentionSetup setup;
   int position = 0;  // tokens consumed
+
+  bool started() const { return !caches.empty() || !flash.empty(); }
+  void clear() {
+    caches.clear();
+    flash.clear();
+  }
 };
 
 class LanguageModel {
@@ -150,9 +160,9 @@ class LanguageModel {
                             const AttentionSetup& setup, Pass pass, const Capture& capture) = 0;
 
   int key_width() const { return config_.attention_heads() * config_.head_size(); }
-  int value_width() const {
-    return config_.family == LmFamily::gau ? config_.expansion : config_.hidden;
-  }
+  int value_width() const { return config_.gated() ? config_.expansion : config_.hidden; }
+  // The sequence a prefill or decode pass continues (FLASH steps its decoders directly).
+  SequenceState& active_sequence() { return *active_; }
   float* scratch_keys() { return scratch_keys_.data(); }
   float* scratch_values() { return scratch_values_.data(); }
   // Attention of one layer for `rows` queries q (row stride q_stride) over the keys and values in

@@ -9,6 +9,18 @@ Status bad_model(std::string message) {
 
 }  // namespace
 
+std::string LmConfig::family_name() const {
+  switch (family) {
+    case LmFamily::gau:
+      return "gau-lm";
+    case LmFamily::roformer_v2:
+      return "roformer-v2";
+    case LmFamily::flash:
+      return "flash-lm";
+  }
+  return "gau-lm";
+}
+
 std::string LmConfig::normaliser_name() const {
   switch (normaliser) {
     case kernels::AttentionNormaliser::softmax:
@@ -31,9 +43,11 @@ Result<LmConfig> parse_lm_config(const io::ModelConfig& json) {
     config.family = LmFamily::gau;
   else if (family.value() == "roformer-v2")
     config.family = LmFamily::roformer_v2;
+  else if (family.value() == "flash-lm")
+    config.family = LmFamily::flash;
   else
     return bad_model(json.what() + ": 'family' " + family.value() +
-                     " is not a language model (gau-lm, roformer-v2)");
+                     " is not a language model (gau-lm, roformer-v2, flash-lm)");
 
   Result<io::ModelConfig> arch = json.object("architecture");
   if (!arch) return arch.status();
@@ -50,7 +64,10 @@ Result<LmConfig> parse_lm_config(const io::ModelConfig& json) {
         read_int("train_length", config.train_length, 2, 1 << 20)}) {
     if (!s.is_ok()) return s;
   }
-  Result<std::string> normaliser = arch.value().string("normaliser");
+  // FLASH's attention has a fixed normaliser (relu² / (c·s) inside chunks); the others name theirs.
+  Result<std::string> normaliser = config.family == LmFamily::flash
+                                       ? Result<std::string>(std::string("relu2"))
+                                       : arch.value().string("normaliser");
   if (!normaliser) return normaliser.status();
   if (normaliser.value() == "softmax")
     config.normaliser = kernels::AttentionNormaliser::softmax;
@@ -63,10 +80,13 @@ Result<LmConfig> parse_lm_config(const io::ModelConfig& json) {
                      ": 'normaliser' must be softmax, softmax_plus or relu2, not " +
                      normaliser.value());
 
-  if (config.family == LmFamily::gau) {
+  if (config.gated()) {
     for (Status s : {read_int("expansion", config.expansion, 1, 1 << 18),
                      read_int("key_size", config.key_size, 2, 1 << 12)}) {
       if (!s.is_ok()) return s;
+    }
+    if (config.family == LmFamily::flash) {
+      if (Status s = read_int("chunk", config.chunk, 1, 1 << 12); !s.is_ok()) return s;
     }
     if (config.key_size % 2 != 0)
       return bad_model(arch.value().what() + ": 'key_size' must be even (RoPE pairs)");

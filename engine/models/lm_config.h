@@ -1,5 +1,5 @@
 // A language model's config.json, parsed (models/train/export.py writes it): family, sizes,
-// normaliser, RoPE, RMSNorm and the vocabulary. lm_config.cpp holds the parser.
+// normaliser (FLASH has none: its attention is flash_mixed_chunk's relu²), chunk, RoPE, RMSNorm and the vocabulary. lm_config.cpp holds the parser.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,7 @@
 
 namespace gyre::models {
 
-enum class LmFamily : std::uint8_t { gau, roformer_v2 };
+enum class LmFamily : std::uint8_t { gau, roformer_v2, flash };
 
 struct LmConfig {
   LmFamily family = LmFamily::gau;
@@ -21,9 +21,11 @@ struct LmConfig {
   int layers = 0;
   kernels::AttentionNormaliser normaliser = kernels::AttentionNormaliser::softmax;
   int train_length = 128;  // L: the length softmax_plus and log-n are calibrated to
-  // GAU: e (U and V width) and s (the shared Q/K width, one head).
+  // GAU and FLASH: e (U and V width) and s (the shared Q/K width, one head).
   int expansion = 0;
   int key_size = 0;
+  // FLASH: the mixed-chunk attention's chunk length c (quadratic inside, linear across chunks).
+  int chunk = 0;
   // RoFormerV2: heads of hidden/heads, FFN width.
   int heads = 1;
   int intermediate = 0;
@@ -37,9 +39,10 @@ struct LmConfig {
   float norm_gain = 1.0f;
   std::vector<std::string> vocab;  // one UTF-8 character per id; id 0 is the unknown symbol
 
-  int head_size() const { return family == LmFamily::gau ? key_size : hidden / heads; }
-  int attention_heads() const { return family == LmFamily::gau ? 1 : heads; }
-  std::string family_name() const { return family == LmFamily::gau ? "gau-lm" : "roformer-v2"; }
+  bool gated() const { return family != LmFamily::roformer_v2; }  // GAU and FLASH layers
+  int head_size() const { return gated() ? key_size : hidden / heads; }
+  int attention_heads() const { return gated() ? 1 : heads; }
+  std::string family_name() const;
   std::string normaliser_name() const;
 };
 

@@ -68,6 +68,9 @@ Result<std::unique_ptr<LanguageModel>> widen(const LanguageModel& model, int k, 
     return Out(ErrorCode::kBadArgument,
                "the widening factor must be an integer in [1, 16], not " + std::to_string(k));
   const LmConfig& c = model.config();
+  if (c.family == LmFamily::flash)
+    return Out(ErrorCode::kBadArgument,
+               "widening covers gau-lm and roformer-v2 models; flash-lm is not supported");
   LmConfig wide = c;
   wide.hidden = c.hidden * k;
   wide.expansion = c.expansion * k;

@@ -4,6 +4,9 @@ the golden vectors the engine's tests compare against (tests/golden/<name>.safet
   /usr/bin/python3 models/train/export.py                # every checkpoint found
   /usr/bin/python3 models/train/export.py gau-lm-softmax  # just one
 
+flash-lm (F32 by default) is measured in F32 / F16 / int8 per row and shipped int8 when bits/char moves by
+at most 0.01 (models/weight-dtypes.json), in the same command.
+
 Golden vectors are computed in float64 from the weights exactly as shipped (re-read from the exported
 safetensors), so an F32 engine is compared with the exact function of the shipped weights.
 """
@@ -20,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
 import evaluate_ddpm  # noqa: E402
 import safetensors_io  # noqa: E402
-from models import (GauLM, RMS_EPS, ROPE_BASE, RoFormerV2LM, SOFTMAX_PLUS_MIN_LENGTH, UNet,  # noqa: E402
+from models import (FlashLM, GauLM, RMS_EPS, ROPE_BASE, RoFormerV2LM, SOFTMAX_PLUS_MIN_LENGTH, UNet,  # noqa: E402
                     ddim_strided, ddpm_schedule, rope_tables, unet_from_tensors)
 
 CHECKPOINT_DIR = os.path.join(data.ROOT, "models", "checkpoints")
@@ -32,18 +35,20 @@ GOLDEN_WINDOW = 64
 GOLDEN_HIDDEN_POSITIONS = [0, 1, 63, 127, 128, 199]
 LM_MODES = {"full": dict(window=None, logn=False), "full_logn": dict(window=None, logn=True),
             "window_%d" % GOLDEN_WINDOW: dict(window=GOLDEN_WINDOW, logn=False)}
+FLASH_MODES = {"full": LM_MODES["full"]}  # FLASH has no window or log-n option
+INT8_MAX_BITS_CHANGE = 0.01  # ship int8 per row when bits/char moves by at most this
+FAMILIES = {"gau": "gau-lm", "flash": "flash-lm", "roformer": "roformer-v2"}
 DDPM_GOLDEN_STEPS = [0, 10, 100, 500, 999]
 DDIM_STRIDE = 100
 
 
 def lm_config(name, checkpoint, dtype):
     config = checkpoint["model_config"]
-    args = checkpoint["args"]
-    gau = checkpoint["family"] == "gau"
+    family = FAMILIES[checkpoint["family"]]
+    if family == "flash-lm":
+        return flash_lm_config(name, checkpoint, dtype)
+    gau = family == "gau-lm"
     architecture = dict(config)
-    meta_path = os.path.join(data.DATA_DIR, "austen_meta.json")
-    meta = json.load(open(meta_path)) if os.path.exists(meta_path) else {}
-    history = checkpoint["history"]
     tensors = {"embeddings.weight": "[vocab, hidden] token embeddings (input side only)",
                "output.weight": "[vocab, hidden] output projection, logits = h @ W.T (untied, no bias)"}
     if gau:
@@ -60,8 +65,7 @@ def lm_config(name, checkpoint, dtype):
             "feed_forwards.{i}.i_dense.weight": "[intermediate, hidden], followed by ReLU",
             "feed_forwards.{i}.o_dense.weight": "[hidden, intermediate]"})
     return {
-        "format": "gyre-model", "format_version": 1, "name": name,
-        "family": "gau-lm" if gau else "roformer-v2",
+        "format": "gyre-model", "format_version": 1, "name": name, "family": family,
         "architecture": architecture,
         "forward": ("x = rmsnorm(E[ids]); per layer: x = rmsnorm(x + GAU(x)); logits = x @ W_out.T" if gau else
                     "x = rmsnorm(E[ids]); per layer: x = rmsnorm(x + MHA(x)); x = rmsnorm(x + FFN(x)); "
@@ -88,6 +92,16 @@ def lm_config(name, checkpoint, dtype):
                              "normaliser; not applied to softmax_plus, which contains the factor",
             "train_length": config["train_length"]},
         "residual_scale": 1.0,
+        **lm_common(checkpoint, dtype, tensors),
+    }
+
+
+def lm_common(checkpoint, dtype, tensors):
+    """The tokenizer, weights, parameter and training entries every language model's config shares."""
+    config, args, history = checkpoint["model_config"], checkpoint["args"], checkpoint["history"]
+    meta_path = os.path.join(data.DATA_DIR, "austen_meta.json")
+    meta = json.load(open(meta_path)) if os.path.exists(meta_path) else {}
+    return {
         "tokenizer": {"type": "char", "vocab": checkpoint["vocab"], "unknown_id": 0,
                       "unknown_symbol": data.UNKNOWN,
                       "note": "one token per Unicode code point; characters outside vocab map to unknown_id"},
@@ -110,6 +124,41 @@ def lm_config(name, checkpoint, dtype):
     }
 
 
+def flash_lm_config(name, checkpoint, dtype):
+    """config.json of a FLASH LM (models.FlashLM): GAU-LM's skeleton with mixed-chunk attention."""
+    config = checkpoint["model_config"]
+    tensors = {
+        "embeddings.weight": "[vocab, hidden] token embeddings (input side only)",
+        "output.weight": "[vocab, hidden] output projection, logits = h @ W.T (untied, no bias)",
+        "layers.{i}.i_dense.weight": "[2*expansion + key_size, hidden]: rows 0..e-1 -> U, e..2e-1 -> V, "
+                                     "2e..2e+s-1 -> Z; all three through SiLU",
+        "layers.{i}.qk_scale": "[4, key_size] rows 0..3 scale Z into Qq, Kq, Ql, Kl",
+        "layers.{i}.qk_offset": "[4, key_size] rows 0..3 offset Z into Qq, Kq, Ql, Kl: Qq = Z * qk_scale[0] "
+                                "+ qk_offset[0], ...",
+        "layers.{i}.o_dense.weight": "[hidden, expansion] out = (U * mixed_chunk_attention(...)) @ W.T"}
+    return {
+        "format": "gyre-model", "format_version": 1, "name": name, "family": "flash-lm",
+        "architecture": dict(config),
+        "forward": "x = rmsnorm(E[ids]); per layer: x = rmsnorm(x + FLASH(x)); logits = x @ W_out.T",
+        "activation": "silu",
+        "norm": {"type": "rmsnorm", "eps": RMS_EPS, "gain": False, "offset": False, "placement": "post",
+                 "formula": "x / sqrt(mean(x^2) + eps)"},
+        "rope": {"base": ROPE_BASE, "layout": "interleaved", "positions": "0-based", "applied_to": ["Qq", "Kq", "Ql", "Kl"],
+                 "tables": "angle m * theta_i in float64, cos and sin then rounded to float32",
+                 "dim": config["key_size"]},
+        "attention": {
+            "type": "flash_mixed_chunk", "causal": True, "heads": 1, "chunk": config["chunk"],
+            "formula": "for the chunk g holding token t (chunks of c = chunk tokens from position 0): "
+                       "quad_t = sum over u in chunk g, u <= t of relu(Qq_t . Kq_u)^2 V_u / (c * key_size); "
+                       "lin_t = Ql_t . (sum over u < g*c of Kl_u^T V_u) / (g*c), 0 in the first chunk; "
+                       "out_t = quad_t + lin_t (docs/ALGORITHMS.md 3.4, kernels::flash_mixed_chunk)",
+            "window": "none: FLASH has no window or log-n option (the engine refuses them)",
+            "train_length": config["train_length"]},
+        "residual_scale": 1.0,
+        **lm_common(checkpoint, dtype, tensors),
+    }
+
+
 def file_sha256(path):
     """Hex SHA-256 of a file: recorded in config.json so the engine can check the weights it loads."""
     digest = hashlib.sha256()
@@ -121,7 +170,7 @@ def file_sha256(path):
 
 def lm_from_tensors(config, tensors):
     arch = config["architecture"]
-    model = GauLM(**arch) if config["family"] == "gau-lm" else RoFormerV2LM(**arch)
+    model = {"gau-lm": GauLM, "flash-lm": FlashLM, "roformer-v2": RoFormerV2LM}[config["family"]](**arch)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()})
     return model.eval()
 
@@ -133,14 +182,20 @@ def golden_lm(name, model, vocab, valid_text):
     positions = sorted(set(range(0, n, 8)) | {n - 1})
     model = model.double()
     gau = isinstance(model, GauLM)
+    flash = isinstance(model, FlashLM)
+    modes = FLASH_MODES if flash else LM_MODES
     out = {"prompt_ids": ids[0], "logit_positions": torch.tensor(positions),
            "hidden_positions": torch.tensor(GOLDEN_HIDDEN_POSITIONS)}
     with torch.no_grad():
-        for mode, kwargs in LM_MODES.items():
+        for mode, kwargs in modes.items():
             logits, hidden = model(ids, return_hidden=True, **kwargs)
             logp = torch.log_softmax(logits[0], -1)
             out[mode + ".logits"] = logits[0, positions]
             out[mode + ".nll"] = -logp[:-1].gather(1, ids[0, 1:, None])[:, 0]
+            if mode == "full":
+                out["full.hidden"] = torch.stack([h[0, GOLDEN_HIDDEN_POSITIONS] for h in hidden])
+            if flash:
+                continue  # no attention matrix: the mixed-chunk attention is never normalised per query
             # attention weights of the first and last layer for the last query
             dim = model.key_size if gau else model.head_size
             cos, sin = rope_tables(n, dim, dtype=torch.float64)
@@ -149,19 +204,18 @@ def golden_lm(name, model, vocab, valid_text):
                 _, attention = blocks[layer_index](hidden[layer_index] if gau else hidden[layer_index],
                                                    cos, sin, return_attention=True, **kwargs)
                 out["%s.attention_layer%d_last_query" % (mode, layer_index)] = attention[0, ..., -1, :]
-            if mode == "full":
-                out["full.hidden"] = torch.stack([h[0, GOLDEN_HIDDEN_POSITIONS] for h in hidden])
     path = os.path.join(GOLDEN_DIR, name + ".safetensors")
     safetensors_io.save_file(out, path, metadata={"model": name}, dtype="F32")
     return {"file": name + ".safetensors", "model": "models/%s/" % name, "prompt": prompt, "length": n,
-            "modes": {mode: {"window": kw["window"], "logn": kw["logn"]} for mode, kw in LM_MODES.items()},
+            "modes": {mode: {"window": kw["window"], "logn": kw["logn"]} for mode, kw in modes.items()},
             "tensors": {
                 "prompt_ids": "[n] I64 token ids of `prompt`",
                 "logit_positions": "[p] positions whose logits are stored",
                 "<mode>.logits": "[p, vocab] logits at logit_positions",
                 "<mode>.nll": "[n-1] natural-log loss of token i+1 given tokens 0..i",
-                "<mode>.attention_layer<k>_last_query": "attention weights of layer k for the last query "
-                                                         "([n] for GAU, [heads, n] for MHA)",
+                **({} if flash else {
+                    "<mode>.attention_layer<k>_last_query": "attention weights of layer k for the last query "
+                                                             "([n] for GAU, [heads, n] for MHA)"}),
                 "hidden_positions": "[q] positions whose hidden states are stored",
                 "full.hidden": "[layers+1, q, hidden]: index 0 = rmsnorm(E[ids]), index k = output of layer k"},
             "tolerance": {"logits_abs": 1e-4, "nll_abs": 1e-4, "hidden_abs": 1e-4, "attention_abs": 1e-5},
@@ -206,10 +260,32 @@ def export_lm(name, dtype="F32"):
     with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=1, ensure_ascii=False)
     write_lm_curve(name, checkpoint, out_dir)
+    if config["family"] == "flash-lm" and dtype == "F32":
+        return ship_int8_if_close(name, config)
     shipped, _ = safetensors_io.load_file(os.path.join(out_dir, "model.safetensors"))
     model = lm_from_tensors(config, shipped)
     _, valid_text = data.load_text()
     return golden_lm(name, model, checkpoint["vocab"], valid_text)
+
+
+def ship_int8_if_close(name, config):
+    """Measure the F32 weights against F16 and int8 per row (reencode.measure_lm, recorded in
+    models/weight-dtypes.json) and ship int8 when bits/char moves by at most INT8_MAX_BITS_CHANGE, as the
+    other LMs are shipped; then write the golden vectors from the weights as shipped."""
+    import reencode
+    tensors, _ = safetensors_io.load_file(os.path.join(MODELS_DIR, name, "model.safetensors"))
+    _, valid_text = data.load_text()
+    measured = reencode.measure_lm(config, tensors, data.encode(valid_text, config["tokenizer"]["vocab"]))
+    results = json.load(open(reencode.RESULTS)) if os.path.exists(reencode.RESULTS) else {}
+    results[name] = measured
+    with open(reencode.RESULTS, "w") as f:
+        json.dump(results, f, indent=1)
+    bits = measured["bits_per_char"]
+    change = bits["int8_per_row"] - bits["F32"]
+    dtype = "I8" if abs(change) <= INT8_MAX_BITS_CHANGE else "F32"
+    print("%s: bits/char F32 %.4f, int8 per row %.4f (%+.4f): shipping %s" % (
+        name, bits["F32"], bits["int8_per_row"], change, dtype), flush=True)
+    return reencode.rewrite(name, config, tensors, dtype)
 
 
 def unet_program(config):

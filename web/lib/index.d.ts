@@ -249,9 +249,11 @@ export class LanguageModel {
   readonly name: string;
   readonly config: object;
   readonly info: {
-    family: 'gau-lm' | 'roformer-v2'; normaliser: 'softmax' | 'softmax_plus' | 'relu2'; vocabSize: number;
+    family: 'gau-lm' | 'roformer-v2' | 'flash-lm'; normaliser: 'softmax' | 'softmax_plus' | 'relu2'; vocabSize: number;
     hidden: number; layers: number; heads: number; headSize: number; ropeDim: number; trainLength: number;
     parameters: number;
+    /** flash-lm only: the mixed-chunk attention's chunk length. */
+    chunk?: number;
   };
   readonly vocab: readonly string[];
   encode(text: string): Int32Array;

@@ -307,7 +307,7 @@ export class Engine {
 
   /**
    * Loads a model: a directory (URL or path) holding config.json and model.safetensors, or
-   * `{ config, weights }`. Resolves to a LanguageModel (gau-lm, roformer-v2) or a DiffusionModel
+   * `{ config, weights }`. Resolves to a LanguageModel (gau-lm, flash-lm, roformer-v2) or a DiffusionModel
    * (ddpm-unet); see model.js. `onProgress({ loaded, total })` reports the weights download.
    * `cache`: true (or a cache name) keeps downloads in the browser's Cache API, revalidated against
    * the server on every load (cache.js); `onProgress` then says `cached: true` for a cached copy.

@@ -118,7 +118,7 @@ async function fetchModelFiles(source, signal, onProgress, cache) {
 
 /**
  * Loads a model directory (config.json + model.safetensors) or `{ config, weights }` bytes.
- * Resolves to a LanguageModel (families gau-lm, roformer-v2) or a DiffusionModel (ddpm-unet).
+ * Resolves to a LanguageModel (families gau-lm, flash-lm, roformer-v2) or a DiffusionModel (ddpm-unet).
  * @internal  Called by Engine.loadModel.
  */
 export async function loadModel(engine, source, { onProgress, signal, cache = false, integrity = true } = {}) {
@@ -134,7 +134,7 @@ export async function loadModel(engine, source, { onProgress, signal, cache = fa
   if (integrity) await checkIntegrity(config, weights, weightsWhere);
   checkAborted(signal, `loading ${where}`);
   const family = config?.family;
-  if (family === 'gau-lm' || family === 'roformer-v2') {
+  if (family === 'gau-lm' || family === 'roformer-v2' || family === 'flash-lm') {
     const info = engine.withHeapCopy(weights, where, (address) => engine.call('lmLoad', configText, address, weights.byteLength));
     return new LanguageModel(engine, info, config);
   }
@@ -143,7 +143,7 @@ export async function loadModel(engine, source, { onProgress, signal, cache = fa
     return new DiffusionModel(engine, info, config);
   }
   throw new BadModelError(`${where}: config.json has family ${JSON.stringify(family)}; this engine runs ` +
-    'gau-lm, roformer-v2 and ddpm-unet');
+    'gau-lm, flash-lm, roformer-v2 and ddpm-unet');
 }
 
 class Model {
@@ -318,10 +318,12 @@ export class LanguageModel extends Model {
    * makes it deterministic), signal (an AbortSignal: the iterator then throws AbortedError), and the
    * attention override of evaluate(). The default attention is 'local' with the training length as the
    * window: a ring of keys keeps memory constant and quality steady however long the generation runs.
+   * flash-lm has no window (nor log-n: both are a BadArgumentError); its default is 'as-trained', whose
+   * decoding state is constant anyway (one FlashDecoder per layer).
    */
   async *generate(prompt, {
     maxTokens = 200, temperature = 0.8, topK = 0, topP = 1, repetitionPenalty = 1, repetitionWindow = 64,
-    seed, signal, attention = 'local', window, logn = false,
+    seed, signal, attention = this.info.family === 'flash-lm' ? 'as-trained' : 'local', window, logn = false,
   } = {}) {
     integerOption(maxTokens, 'maxTokens', 0, 1 << 24);
     const sampling = {
