@@ -247,6 +247,41 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
       });
     }
 
+    test('Length lab: flash-lm shows its one mode, without window, log-n or attention views', { skip: !shipped('flash-lm') && 'flash-lm is not shipped yet' }, async () => {
+      const tab = await open('lab', '?model=flash-lm&length=2048');
+      await tab.waitForSelector('gyre-length-lab #flash-note', { state: 'visible' });
+      for (const id of ['#window', '#modes', '#layer', '#entropy', '#heat-full']) assert.equal(await tab.isVisible(`gyre-length-lab ${id}`), false, id);
+      await tab.click('gyre-length-lab #run');
+      await finished(tab);
+      const chart = await tab.$eval('gyre-length-lab #loss', (canvas) => ({ ...canvas.dataset }));
+      assert.equal(chart.model, 'flash-lm');
+      assert.ok(Number(chart.at16xFlash) > 0 && Number(chart.at16xFlash) < 4, JSON.stringify(chart));
+      assert.deepEqual(await tab.$$eval('gyre-length-lab #table tbody tr', (trs) => trs.map((tr) => tr.dataset.mode)), ['flash']);
+      assert.match(await tab.textContent('gyre-length-lab #takeaway'), /FLASH costs \d\.\d\d bits\/char/);
+      await showsDownloadSize(tab, 'gyre-length-lab #download-size', 'flash-lm');
+      assert.ok(await painted(tab, 'gyre-length-lab #loss'));
+      await screenshot(tab, 'lab-flash-lm');
+      // Back to a GAU-LM: the controls return.
+      await tab.selectOption('gyre-length-lab #model', { label: 'gau-lm-softmax-plus' });
+      await tab.waitForSelector('gyre-length-lab #window', { state: 'visible' });
+      assert.equal(await tab.isVisible('gyre-length-lab #flash-note'), false);
+      assert.deepEqual(tab.problems, []);
+      await tab.close();
+    });
+
+    test('Write: flash-lm generates with its mixed-chunk attention (no window to choose)', { skip: !shipped('flash-lm') && 'flash-lm is not shipped yet' }, async () => {
+      const tab = await open('write', '?model=flash-lm&autorun&max=300');
+      await finished(tab);
+      assert.equal(await tab.textContent('gyre-generate #count'), '300');
+      assert.equal([...await tab.textContent('gyre-generate #output .generated')].length, 300);
+      assert.equal(await tab.$eval('gyre-generate #attention', (select) => select.value), 'as-trained');
+      assert.equal(await tab.isDisabled('gyre-generate #attention'), true);
+      await showsDownloadSize(tab, 'gyre-generate #download-size', 'flash-lm');
+      await screenshot(tab, 'write-flash-lm');
+      assert.deepEqual(tab.problems, []);
+      await tab.close();
+    });
+
     test('Length lab: Stop ends a long evaluation at once and the lab runs again', async () => {
       const tab = await open('lab', '?model=gau-lm-softmax-plus');
       await tab.selectOption('gyre-length-lab #length', '8192');

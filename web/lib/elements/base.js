@@ -7,6 +7,7 @@
 // Events (bubbling, composed): gyre-ready { features, inWorker }, gyre-progress { loaded, total, cached,
 // model }, gyre-start, gyre-done { result, stopped }, gyre-error { error }.
 import { BadArgumentError } from '../errors.js';
+import { fetchBytes } from '../fetch-bytes.js';
 import { acquireEngine, acquireModel, onRestart, releaseEngine, releaseModel } from './hub.js';
 import { adopt, baseStylesheet, stylesheet, theme } from './styles.js';
 
@@ -58,6 +59,23 @@ export function modelName(url) {
 export function modelUrl(value) {
   const url = new URL(value, document.baseURI).href;
   return url.endsWith('/') ? url : `${url}/`;
+}
+
+const families = new Map();  // model directory URL → promise of the family its config.json names
+
+/**
+ * The family a model directory's config.json names ('gau-lm', 'flash-lm', …), read once per page
+ * (a few kB), so an element can fit its controls to a model before downloading its weights.
+ */
+export function modelFamily(url) {
+  const absolute = modelUrl(url);
+  if (!families.has(absolute)) {
+    const promise = fetchBytes(new URL('config.json', absolute).href, { what: 'config.json' })
+      .then(({ bytes }) => JSON.parse(new TextDecoder().decode(bytes)).family);
+    promise.catch(() => families.delete(absolute));
+    families.set(absolute, promise);
+  }
+  return families.get(absolute);
 }
 
 /** A readable one-line description of an error, GyreError or not. */

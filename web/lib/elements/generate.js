@@ -2,7 +2,7 @@
 // shared engine), with sampling controls, a stop button and live tokens per second.
 //
 //   <gyre-generate model="/models/gau-lm-softmax-plus/" prompt="It is a truth" max-tokens="300"></gyre-generate>
-import { GyreElement, define, h, modelName, numberAttribute } from './base.js';
+import { GyreElement, define, h, modelFamily, modelName, numberAttribute } from './base.js';
 
 const CSS = `
 .prompt-label { margin: 0 0 4px; }
@@ -34,7 +34,7 @@ export class GyreGenerate extends GyreElement {
     return [
       this.errorBox(),
       h('div', { class: 'controls', part: 'controls' },
-        h('label', { id: 'model-field' }, 'model', h('select', { id: 'model' })),
+        h('label', { id: 'model-field' }, 'model', h('select', { id: 'model', onchange: () => this.#fitAttention() })),
         number('max', 'characters', { min: 1, max: 100000, step: 1 }),
         // The label names its control explicitly: an <output> inside it would otherwise be the labelled one.
         h('label', { for: 'temperature' }, h('span', {}, 'temperature ', h('output', { id: 'temperature-value', for: 'temperature' })),
@@ -46,7 +46,9 @@ export class GyreGenerate extends GyreElement {
         number('seed', 'seed', { min: 0, step: 1 }),
         h('label', {}, 'attention', h('select', { id: 'attention' },
           h('option', { value: 'local' }, 'sliding window (training length)'),
-          h('option', { value: 'full' }, 'full (every earlier character)')))),
+          h('option', { value: 'full' }, 'full (every earlier character)'),
+          // flash-lm has no window: its mixed-chunk attention decodes in constant memory as trained.
+          h('option', { value: 'as-trained', hidden: true }, 'FLASH mixed-chunk (constant state)')))),
       h('label', { for: 'prompt', class: 'prompt-label' }, 'prompt'),
       h('textarea', { id: 'prompt', rows: 3, part: 'prompt',
         onkeydown: (event) => { if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) this.run(); } }),
@@ -83,6 +85,19 @@ export class GyreGenerate extends GyreElement {
     }
     this.$('temperature-value').textContent = this.$('temperature').value;
     if (all || name === 'attention') this.$('attention').value = this.getAttribute('attention') === 'full' ? 'full' : 'local';
+    if (all || name === 'model' || name === 'models' || name === 'attention') this.#fitAttention();
+  }
+
+  /** flash-lm has one attention (no window, no log-n): the select shows it, disabled. */
+  async #fitAttention() {
+    const url = this.$('model').value;
+    const family = url ? await modelFamily(url).catch(() => null) : null;
+    if (url !== this.$('model').value) return;  // the choice changed meanwhile
+    const select = this.$('attention');
+    const flash = family === 'flash-lm';
+    select.disabled = flash;
+    if (flash) select.value = 'as-trained';
+    else if (select.value === 'as-trained') select.value = this.getAttribute('attention') === 'full' ? 'full' : 'local';
   }
 
   setRunning(running) {
@@ -93,6 +108,7 @@ export class GyreGenerate extends GyreElement {
   async perform(signal) {
     const lm = await this.model(this.$('model').value);
     if (signal.aborted) return { count: 0 };
+    const flash = lm.info.family === 'flash-lm';
     if (this.$('random-seed').checked) this.$('seed').value = String(Math.floor(Math.random() * 1e9));
     const prompt = this.$('prompt').value;
     const options = {
@@ -102,7 +118,7 @@ export class GyreGenerate extends GyreElement {
       topP: Number(this.$('topp').value),
       repetitionPenalty: Number(this.$('penalty').value),
       seed: Number(this.$('seed').value),
-      attention: this.$('attention').value,
+      attention: flash ? 'as-trained' : this.$('attention').value,
     };
     const output = this.$('output');
     const generated = output.querySelector('.generated');

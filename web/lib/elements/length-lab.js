@@ -1,14 +1,15 @@
 // <gyre-length-lab>: per-position loss of a Gyre language model over held-out text, with the
 // attention it was trained with or overridden at inference (full, post-hoc log-n, sliding window,
 // window + log-n); the attention entropy of one layer against position; heat maps of that layer's
-// attention. Train short, test long.
+// attention. Train short, test long. flash-lm has one attention (mixed-chunk, no window or log-n) and
+// no attention matrix: for it the lab hides those controls and shows its loss alone.
 //
 //   <gyre-length-lab model="/models/gau-lm-softmax-plus/" text-url="/data/heldout.txt" length="4096"></gyre-length-lab>
 import { AbortedError, BadArgumentError } from '../errors.js';
 import { fetchBytes } from '../fetch-bytes.js';
 import { heatmap, legend, lineChart, logBinned } from './plot.js';
 import { restartEngine } from './hub.js';
-import { GyreElement, define, h, modelName, numberAttribute } from './base.js';
+import { GyreElement, define, h, modelFamily, modelName, numberAttribute } from './base.js';
 
 const HEAT_ROWS = 48;
 const LENGTHS = [1024, 2048, 4096, 8192];
@@ -60,12 +61,14 @@ export class GyreLengthLab extends GyreElement {
     return [
       this.errorBox(),
       h('div', { class: 'controls', part: 'controls' },
-        h('label', { id: 'model-field' }, 'model', h('select', { id: 'model' })),
+        h('label', { id: 'model-field' }, 'model', h('select', { id: 'model', onchange: () => this.#fitControls() })),
         h('label', {}, 'held-out characters', h('select', { id: 'length' }, ...LENGTHS.map((n) => h('option', { value: n }, String(n))))),
         h('label', {}, 'texts averaged', h('select', { id: 'texts' }, ...[1, 2, 4].map((n) => h('option', { value: n }, String(n))))),
-        h('label', {}, 'window w', h('input', { type: 'number', id: 'window', min: 8, max: 4096, step: 8,
+        h('label', { id: 'window-field' }, 'window w', h('input', { type: 'number', id: 'window', min: 8, max: 4096, step: 8,
           oninput: () => { this.#windowChosen = true; } })),
-        h('fieldset', {}, h('legend', {}, 'attention at inference'),
+        h('p', { id: 'flash-note', hidden: true },
+          'FLASH: mixed-chunk attention as trained (no window or log-n option).'),
+        h('fieldset', { id: 'modes' }, h('legend', {}, 'attention at inference'),
           mode('full', 'full'), mode('fullLogn', 'full + log-n'), mode('window', 'window w'), mode('windowLogn', 'window + log-n')),
         h('button', { type: 'button', id: 'run', part: 'button run', onclick: () => this.run() }, 'Run'),
         h('button', { type: 'button', id: 'stop', class: 'secondary', part: 'button stop', disabled: true, onclick: () => this.stop() }, 'Stop')),
@@ -75,7 +78,9 @@ export class GyreLengthLab extends GyreElement {
       h('p', { class: 'takeaway', id: 'takeaway', role: 'status', 'aria-live': 'polite' }),
       h('div', { class: 'table-scroll' }, h('table', { class: 'data', id: 'table', 'aria-label': 'mean bits per character by context range' })),
       h('h3', {}, 'Attention entropy and one layer\'s attention'),
-      h('div', { class: 'controls' }, h('label', {}, 'layer', h('select', { id: 'layer' }))),
+      h('p', { id: 'flash-attention-note', hidden: true }, 'flash-lm has no attention matrix to show: across chunks ' +
+        'its attention is linear (a running sum of keys times values), so there are no per-key weights or entropy.'),
+      h('div', { class: 'controls', id: 'layer-field' }, h('label', {}, 'layer', h('select', { id: 'layer' }))),
       h('canvas', { id: 'entropy', class: 'chart short', role: 'img', 'aria-label': 'attention entropy against position', part: 'chart' }),
       h('div', { class: 'legend', id: 'entropy-legend' }),
       h('div', { class: 'heat' },
@@ -110,6 +115,7 @@ export class GyreLengthLab extends GyreElement {
       for (const box of this.shadowRoot.querySelectorAll('input[name="mode"]')) box.checked = modes.includes(box.value);
     }
     if (all || name === 'layer') this.#fillLayers(6);
+    if (all || name === 'model' || name === 'models') this.#fitControls();
     if (all) {
       lineChart(this.$('loss'), [], { empty: 'Press Run: the model reads held-out text with each attention mode.', theme: this.theme() });
       lineChart(this.$('entropy'), [], { empty: '', theme: this.theme() });
@@ -130,6 +136,18 @@ export class GyreLengthLab extends GyreElement {
   disconnectedCallback() {
     this.#resize?.disconnect();
     super.disconnectedCallback();
+  }
+
+  /** Hides the window and log-n controls and the attention views for flash-lm; shows them otherwise. */
+  async #fitControls(family) {
+    const url = this.$('model').value;
+    family ??= url ? await modelFamily(url).catch(() => null) : null;
+    if (url !== this.$('model').value) return;  // the choice changed meanwhile
+    const flash = family === 'flash-lm';
+    for (const id of ['window-field', 'modes', 'layer-field', 'entropy', 'entropy-legend']) this.$(id).hidden = flash;
+    this.$('flash-note').hidden = !flash;
+    this.$('flash-attention-note').hidden = !flash;
+    this.shadowRoot.querySelector('.heat').hidden = flash;
   }
 
   #fillLayers(count) {
@@ -177,7 +195,9 @@ export class GyreLengthLab extends GyreElement {
     const length = Number(this.$('length').value);
     const lm = await this.model(url);
     if (this.$('layer').options.length !== lm.info.layers) this.#fillLayers(lm.info.layers);
-    const { trainLength: L, normaliser } = lm.info;
+    const { trainLength: L, normaliser, family } = lm.info;
+    const flash = family === 'flash-lm';
+    await this.#fitControls(family);
     // The window defaults to the training length (the super-baseline) until the visitor sets one.
     if (!this.#windowChosen) this.$('window').value = String(L);
     const w = Number(this.$('window').value);
@@ -189,11 +209,13 @@ export class GyreLengthLab extends GyreElement {
     }
     // Disjoint stretches of held-out text, averaged position by position.
     const stretches = Array.from({ length: segments }, (_, s) => heldout.slice(s * (length + 1), (s + 1) * (length + 1)));
-    const { list, skipped } = this.#modes(w, L, normaliser);
+    const { list, skipped } = flash
+      ? { list: [{ key: 'flash', label: `FLASH mixed-chunk, c = ${lm.info.chunk}`, options: {}, color: this.theme().series[0] }], skipped: [] }
+      : this.#modes(w, L, normaliser);
     if (list.length === 0) throw new BadArgumentError('choose at least one attention mode');
     const layer = Number(this.$('layer').value);
 
-    const steps = list.length * segments * 2 + 2;
+    const steps = list.length * segments * (flash ? 1 : 2) + (flash ? 0 : 2);
     let done = 0;
     progress.set(0, steps);
     const results = [];
@@ -208,6 +230,10 @@ export class GyreLengthLab extends GyreElement {
         progress.text(`${name}: loss with ${mode.label} over ${length} characters${of}…`);
         const { nll } = await lm.evaluate(text, { ...mode.options, signal });
         for (let i = 0; i < length; i++) bits[i] += nll[i] / Math.LN2 / segments;
+        if (flash) {
+          progress.set(++done, steps);
+          continue;
+        }
         progress.set(++done, steps, `${name}: attention entropy of layer ${layer + 1} with ${mode.label}${of}…`);
         const { entropy: perHead, heads } = await lm.attentionEntropy(text, { layer, ...mode.options, signal });
         for (let i = 0; i < entropy.length; i++) {
@@ -219,7 +245,7 @@ export class GyreLengthLab extends GyreElement {
       this.#showLoss(results, L, length, name, skipped);
     }
     if (signal.aborted) throw new AbortedError('the lab was stopped');
-    await this.#showHeatmaps(lm, stretches[0], L, w, layer, progress, signal);
+    if (!flash) await this.#showHeatmaps(lm, stretches[0], L, w, layer, progress, signal);
     progress.done(`Done: ${results.map((r) => `${r.label} ${r.seconds.toFixed(1)} s`).join(', ')} ` +
       `(${segments > 1 ? `${segments} texts of ` : ''}${length} characters).`);
     this.#results = results.map(({ key, label, bits, entropy, seconds }) => ({ key, label, bits, entropy, seconds }));
@@ -259,7 +285,10 @@ export class GyreLengthLab extends GyreElement {
     chart.dataset.model = name;
     const inside = (key) => meanOver(results.find((r) => r.key === key).bits, 0, L);
     let sentence = '';
-    if ('full' in at16 && 'window' in at16 && Number.isFinite(at16.full) && Number.isFinite(at16.window)) {
+    if ('flash' in at16 && Number.isFinite(at16.flash)) {
+      sentence = `At 16× the training length (contexts of ${12 * L + 1}–${16 * L} characters) FLASH costs ` +
+        `${at16.flash.toFixed(2)} bits/char, against ${inside('flash').toFixed(2)} inside the training length.`;
+    } else if ('full' in at16 && 'window' in at16 && Number.isFinite(at16.full) && Number.isFinite(at16.window)) {
       const gap = at16.full - at16.window;
       sentence = gap > 0
         ? `At 16× the training length (contexts of ${12 * L + 1}–${16 * L} characters) full attention costs ` +
