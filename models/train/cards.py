@@ -29,6 +29,8 @@ def command_line(script, parser, args):
     defaults = vars(parser.parse_args(["--name", args["name"]]))
     parts = ["nice -n 10 /usr/bin/python3 models/train/%s --name %s" % (script, args["name"])]
     for key, value in args.items():
+        if key == "normaliser" and args.get("family") == "flash":
+            continue  # FLASH has no normaliser option: its default is not part of the run
         if key in ("name", "max_minutes", "checkpoint_dir") or (value == defaults.get(key) and key not in (
                 "family", "normaliser")):
             continue
@@ -73,6 +75,42 @@ def extrapolation_section(names):
     head += "| model | attention | " + " | ".join("n = %d" % n for n in lengths) + " | positions >= 128 at n = %d |\n" % lengths[-1]
     head += "|---|---|" + "---|" * (len(lengths) + 1) + "\n"
     return head + "\n".join(rows) + "\n"
+
+
+def speed_section(name):
+    """flash-lm: forward time against length beside full attention, from bench/results/flash-lm.json."""
+    result = load_json(os.path.join(data.ROOT, "bench", "results", "flash-lm.json"))
+    if not result:
+        return ["Not measured yet: run `npm run bench:flash-lm`.", ""]
+    other = [m for m in result["models"] if m != name][0]
+    lines = ["Forward time (logits of every position) in the engine, wasm %s, one thread, Node %s, through the "
+             "public JS API; medians of interleaved rounds (CPU time, %s); `npm run bench:flash-lm` "
+             "(`bench/flash-lm.mjs`, results in `bench/results/flash-lm.json`, measured %s with the weights of "
+             "step %s). `%s` attends over every earlier key (full causal attention, O(n^2)); FLASH is O(n c)."
+             % (result["engine"]["flavour"], result["machine"]["node"], result["machine"]["model"],
+                result["date"][:16].replace("T", " ") + " UTC", result["models"][name].get("steps", "?"), other),
+             "", "| n | %s (ms) | %s (ms) | %s / %s |" % (name, other, other, name), "|---|---|---|---|"]
+    cases = result["cases"]
+    for c in cases:
+        lines.append("| %d | %.1f | %.1f | %.2fx |" % (c["n"], c["flash"]["cpu"], c["gau"]["cpu"], c["ratio"]))
+    return lines + ["", crossover_sentence(cases, name, other), ""]
+
+
+def crossover_sentence(cases, name, other):
+    """Where the ratio full attention / FLASH crosses 1 (ratios within 5 % of 1 count as a tie)."""
+    slower = [c for c in cases if c["ratio"] < 0.95]
+    ties = [c for c in cases if 0.95 <= c["ratio"] <= 1.05]
+    faster = [c for c in cases if c["ratio"] > 1.05]
+    parts = []
+    if slower:
+        parts.append("%s is faster up to n = %d (%.2fx)" % (other, slower[-1]["n"], slower[-1]["ratio"]))
+    if ties:
+        parts.append("they are even at n = %s (%s)" % (", ".join(str(c["n"]) for c in ties),
+                                                       ", ".join("%.2fx" % c["ratio"] for c in ties)))
+    if faster:
+        parts.append("%s is faster from n = %d (%.2fx), by %.1fx at n = %d" % (
+            name, faster[0]["n"], faster[0]["ratio"], faster[-1]["ratio"], faster[-1]["n"]))
+    return "Crossover: " + "; ".join(parts) + "."
 
 
 def sittings_note(checkpoint):
@@ -132,8 +170,19 @@ def lm_card(name):
     arch, training, history = config["architecture"], config["training"], checkpoint["history"]
     meta = load_json(os.path.join(data.DATA_DIR, "austen_meta.json")) or {}
     gau = config["family"] == "gau-lm"
+    flash = config["family"] == "flash-lm"
     final = history.get("final_valid_bits")
-    if gau:
+    if flash:
+        shape = ("%d FLASH layers (single head, mixed-chunk attention, chunk c = %d), hidden %d, expansion e = %d, "
+                 "shared Q/K size s = %d, SiLU" % (arch["layers"], arch["chunk"], arch["hidden"], arch["expansion"],
+                                                   arch["key_size"]))
+        intro = ("A character-level causal language model built from FLASH layers (docs/ALGORITHMS.md 3.4): the "
+                 "GAU-LMs' skeleton (same sizes, data, parameter budget and schedule) with mixed-chunk attention: "
+                 "quadratic relu^2 attention inside chunks of %d characters plus linear attention over all earlier "
+                 "chunks, so a forward pass costs O(n) and generation keeps a constant-size state per layer. Each "
+                 "layer makes four scale-offset maps of Z (Qq, Kq for inside the chunk, Ql, Kl across chunks)."
+                 % arch["chunk"])
+    elif gau:
         shape = ("%d GAU layers (single head), hidden %d, expansion e = %d, shared Q/K size s = %d, SiLU"
                  % (arch["layers"], arch["hidden"], arch["expansion"], arch["key_size"]))
         intro = ("A character-level causal language model in the GAU-α style (docs/ALGORITHMS.md 3.2-3.3): the "
@@ -152,9 +201,11 @@ def lm_card(name):
              "| | |", "|---|---|",
              "| parameters | %s |" % format(config["parameters"], ","),
              "| shape | %s |" % shape,
-             "| attention | causal, %s, scale %s, normaliser `%s` |" % (
-                 "one head" if gau else "%d heads" % arch["heads"], config["attention"]["scale"], arch["normaliser"]),
-             "| positions | RoPE, interleaved pairs, base 10000, on q and k only |",
+             ("| attention | causal mixed-chunk (kernels::flash_mixed_chunk): relu(Qq.Kq)^2 / (c s) inside the "
+              "chunk, Ql . sum(Kl^T V) / (g c) over the g c tokens of earlier chunks; no window or log-n option |"
+              if flash else "| attention | causal, %s, scale %s, normaliser `%s` |" % (
+                 "one head" if gau else "%d heads" % arch["heads"], config["attention"]["scale"], arch["normaliser"])),
+             "| positions | RoPE, interleaved pairs, base 10000, on %s only |" % ("Qq, Kq, Ql, Kl" if flash else "q and k"),
              "| norm | RMSNorm without gain or offset, eps %g, post-norm: x = norm(x + F(x)) |" % config["norm"]["eps"],
              "| biases | none; output projection untied from the input embedding |",
              "| training length | %d characters |" % arch["train_length"],
@@ -205,14 +256,18 @@ def lm_card(name):
         verdict = ("meets" if final <= TARGET_BITS else "does **not** meet")
         lines.append("Validation loss on all held-out characters (non-overlapping windows of %d): **%.3f bits/char**. "
                      "This %s the %.1f bits/char target." % (arch["train_length"], final, verdict, TARGET_BITS)
-                     if arch["normaliser"] == "softmax_plus" and gau else
+                     if gau and arch["normaliser"] == "softmax_plus" else
                      "Validation loss on all held-out characters (non-overlapping windows of %d): **%.3f bits/char**."
                      % (arch["train_length"], final))
     else:
         lines.append("Training has not finished its schedule; last validation estimate (64 windows): %.3f bits/char."
                      % history["valid"][-1][1])
     lines += ["", "### Length extrapolation (trained at %d)" % arch["train_length"], ""]
-    if gau:
+    if flash:
+        lines += ["FLASH against the GAU-LMs on the same held-out text (%s has only its one mode, `full`: "
+                  "mixed-chunk attention as trained):" % name, "", extrapolation_section([name] + GAU_NAMES), "",
+                  "### Forward time against length", ""] + speed_section(name)
+    elif gau:
         lines += [extrapolation_section(GAU_NAMES), ""]
         results = [load_json(os.path.join(data.ROOT, "models", n, "length-extrapolation.json")) for n in GAU_NAMES]
         results = [r for r in results if r]
@@ -229,12 +284,21 @@ def lm_card(name):
               % (SAMPLE_PROMPT, arch["train_length"]), "",
               "> " + lm_sample(model, config["tokenizer"]["vocab"], arch["train_length"]).replace("\n", "\n> "), ""]
     lines += weights_section(name, config)
-    lines += ["## Engine contract", "",
-              "`config.json` spells out every constant the engine needs (normaliser formula, softmax_plus "
-              "clamp 16 and log base = training length, RMSNorm eps, RoPE layout and base, tensor layouts). "
-              "Golden vectors computed in float64 from these exact weights: `tests/golden/%s.safetensors` "
-              "(described in `tests/golden/golden.json`): logits, per-position loss and attention rows in the "
-              "modes full, full + log-n and window 64, and per-layer hidden states." % name, ""]
+    if flash:
+        lines += ["## Engine contract", "",
+                  "`config.json` spells out every constant the engine needs (chunk length, the mixed-chunk formula, "
+                  "RMSNorm eps, RoPE layout and base, tensor layouts). `engine/models/flash_lm.cpp` runs a whole "
+                  "sequence through `kernels::flash_mixed_chunk` and chunked passes and generation through one "
+                  "`kernels::FlashDecoder` per layer. Golden vectors computed in float64 from these exact weights: "
+                  "`tests/golden/%s.safetensors` (described in `tests/golden/golden.json`): logits, per-position "
+                  "loss and per-layer hidden states; no attention rows (FLASH has no attention matrix)." % name, ""]
+    else:
+        lines += ["## Engine contract", "",
+                  "`config.json` spells out every constant the engine needs (normaliser formula, softmax_plus "
+                  "clamp 16 and log base = training length, RMSNorm eps, RoPE layout and base, tensor layouts). "
+                  "Golden vectors computed in float64 from these exact weights: `tests/golden/%s.safetensors` "
+                  "(described in `tests/golden/golden.json`): logits, per-position loss and attention rows in the "
+                  "modes full, full + log-n and window 64, and per-layer hidden states." % name, ""]
     with open(os.path.join(model_dir, "README.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
 

@@ -9,6 +9,10 @@ attention modes:
               (softmax_plus already contains it, so for that model the row equals `full`)
   window128   sliding window: each query sees its last 128 keys (the training length)
 The same first `--tokens` characters are used at every length, so the columns are comparable.
+A FLASH model (flash-lm) has no window or log-n option: it is evaluated in its one mode, `full`
+(mixed-chunk attention as trained):
+
+  /usr/bin/python3 models/train/evaluate.py flash-lm --tokens 8192    # as the GAU-LMs' files
 
   /usr/bin/python3 models/train/evaluate.py [names...]
 
@@ -34,7 +38,9 @@ DEFAULT_NAMES = ["gau-lm-softmax-plus", "gau-lm-softmax", "gau-lm-relu2"]
 LN2 = math.log(2.0)
 
 
-def modes(window):
+def modes(window, flash=False):
+    if flash:
+        return {"full": dict(window=None, logn=False)}
     return {"full": dict(window=None, logn=False), "full+logn": dict(window=None, logn=True),
             "window%d" % window: dict(window=window, logn=False)}
 
@@ -57,10 +63,15 @@ def per_position_bits(model, ids, length, tokens, **kwargs):
 def evaluate_model(name, ids, lengths, tokens, window):
     model, checkpoint = train_lm.model_from_checkpoint(os.path.join(train_lm.CHECKPOINT_DIR, name + ".pt"))
     train_length = checkpoint["model_config"]["train_length"]
-    result = {"model": name, "normaliser": checkpoint["model_config"]["normaliser"], "train_length": train_length,
+    flash = checkpoint["family"] == "flash"
+    result = {"model": name, "normaliser": checkpoint["model_config"].get("normaliser", "flash_mixed_chunk"),
+              "train_length": train_length,
               "steps": checkpoint["step"], "tokens": tokens, "window": window, "mean_bits": {},
               "beyond_train_bits": {}, "curve_4096_bins": {}}
-    for mode, kwargs in modes(window).items():
+    if flash:
+        result["chunk"] = checkpoint["model_config"]["chunk"]
+        del result["window"]  # FLASH has none
+    for mode, kwargs in modes(window, flash).items():
         result["mean_bits"][mode], result["beyond_train_bits"][mode] = {}, {}
         for length in lengths:
             start = time.time()
