@@ -25,11 +25,16 @@ UNKNOWN = "\ufffd"  # the symbol every character outside the vocabulary maps to
 
 
 def package_version(name):
-    try:
-        return subprocess.run(["dpkg-query", "-W", "-f=${Version}", name], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    """The installed version, or else the version apt would download (what _janeaustenr_dir unpacks)."""
+    for command in (["dpkg-query", "-W", "-f=${Version}", name], ["apt-cache", "show", "--no-all-versions", name]):
+        try:
+            out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            continue
+        version = next((line.split(":", 1)[1] for line in out.splitlines() if line.startswith("Version:")), out)
+        if version.strip():
+            return version.strip()
+    return "unknown"
 
 
 def _janeaustenr_dir():
