@@ -124,7 +124,7 @@ def sittings_note(checkpoint):
                  % ("it" if len(restarts) == 1 else "%d sittings" % len(restarts),
                     ", ".join("step %d at peak lr %g" % (r["step"], r["lr"]) for r in restarts)))
     start = checkpoint["history"].get("init_from")
-    if start:
+    if start and "family" not in checkpoint:  # a DDPM run; lm_card describes a language model's start
         text += ("; the run started from the model shipped before it (%s: %s steps, %s minutes), loaded with "
                  "`--init-from`, so the model has seen %s steps in all" % (
                      start["model"], format(start["steps"], ","), start["minutes"],
