@@ -9,30 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BadArgumentError, LanguageModel, createEngine } from '../../web/lib/index.js';
 import { FLAVOURS, flavourOptions } from './flavours.mjs';
+import { collect, readGolden } from './golden.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-
-// Golden files hold I64 tensors (ids, positions): read them here.
-async function readGolden(path) {
-  const bytes = await readFile(path);
-  const headerLength = Number(bytes.readBigUInt64LE(0));
-  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
-  const data = bytes.subarray(8 + headerLength);
-  const tensors = new Map();
-  for (const [name, info] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const [begin, end] = info.data_offsets;
-    const slice = data.buffer.slice(data.byteOffset + begin, data.byteOffset + end);
-    tensors.set(name, info.dtype === 'I64' ? Array.from(new BigInt64Array(slice), Number) : new Float32Array(slice));
-  }
-  return tensors;
-}
-
-async function collect(iterator) {
-  let text = '';
-  for await (const piece of iterator) text += piece;
-  return text;
-}
 
 function maxAbsDiff(a, b) {
   assert.equal(a.length, b.length);
