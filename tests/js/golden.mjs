@@ -1,5 +1,6 @@
-// What the model suites (models.test.mjs, flash-lm.test.mjs) share: reading golden files and
-// draining a generation stream.
+// What the model suites (models.test.mjs, flash-lm.test.mjs) share: reading golden files, draining a
+// generation stream and checking greedy generation.
+import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 
 /** A golden safetensors file as a Map of name → Float32Array, or number[] for the I64 tensors (ids,
@@ -24,4 +25,17 @@ export async function collect(iterator) {
   let text = '';
   for await (const piece of iterator) text += piece;
   return text;
+}
+
+/** Asserts that `text`, generated greedily after `prompt`, is the argmax of the full-pass logits at
+ * every step (each step re-run from scratch over the prompt and the characters so far). */
+export function assertGreedy(lm, prompt, text) {
+  const ids = [...lm.encode(prompt)];
+  for (const piece of text) {
+    const logits = lm.logits(Int32Array.from(ids));
+    const row = logits.subarray((ids.length - 1) * lm.info.vocabSize);
+    const best = row.indexOf(Math.max(...row));
+    assert.equal(lm.vocab[best], piece);
+    ids.push(best);
+  }
 }
