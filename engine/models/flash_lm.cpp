@@ -4,6 +4,7 @@
 
 #include "kernels/flash.h"
 #include "kernels/vecmath.h"
+#include "models/gated_unit.h"
 
 namespace gyre::models {
 namespace {
@@ -18,8 +19,7 @@ class FlashLm final : public LanguageModel {
 
  private:
   struct Layer {
-    Linear input;                      // d → 2e + s, SiLU
-    Linear output;                     // e → d
+    GatedProjections projections;
     const float* qk_scale = nullptr;   // [4 × s]
     const float* qk_offset = nullptr;  // [4 × s]
   };
@@ -29,15 +29,11 @@ class FlashLm final : public LanguageModel {
     for (int l = 0; l < c.layers; ++l) {
       const std::string prefix = "layers." + std::to_string(l) + ".";
       Layer layer;
-      Result<Linear> input =
-          Linear::create(weight(prefix + "i_dense.weight").data(), 2 * c.expansion + c.key_size,
-                         c.hidden, prefix + "i_dense.weight");
-      if (!input) return input.status();
-      Result<Linear> output = Linear::create(weight(prefix + "o_dense.weight").data(), c.hidden,
-                                             c.expansion, prefix + "o_dense.weight");
-      if (!output) return output.status();
-      layer.input = std::move(input).value();
-      layer.output = std::move(output).value();
+      Result<GatedProjections> projections =
+          make_gated_projections(c, prefix, weight(prefix + "i_dense.weight").data(),
+                                 weight(prefix + "o_dense.weight").data());
+      if (!projections) return projections.status();
+      layer.projections = std::move(projections).value();
       layer.qk_scale = weight(prefix + "qk_scale").data();
       layer.qk_offset = weight(prefix + "qk_offset").data();
       layers_.push_back(std::move(layer));
@@ -67,7 +63,7 @@ class FlashLm final : public LanguageModel {
     for (int l = 0; l < layer_end; ++l) {
       const Layer& layer = layers_[l];
       float* h = projected_.data();
-      layer.input.apply(x, rows, h, Activation::silu);
+      layer.projections.input.apply(x, rows, h, Activation::silu);
 
       float* qk = queries_keys_.data();
       for (int r = 0; r < rows; ++r) {
@@ -91,11 +87,8 @@ class FlashLm final : public LanguageModel {
           !status.is_ok()) {
         return status;
       }
-      for (int r = 0; r < rows; ++r) {
-        float* a = attended + static_cast<std::size_t>(r) * e;
-        (void)kernels::vec_mul(a, h + static_cast<std::size_t>(r) * width, a, e);  // U ⊙ A
-      }
-      layer.output.apply(attended, rows, delta_.data());
+      gate_rows(h, width, attended, rows, e);  // U ⊙ A
+      layer.projections.output.apply(attended, rows, delta_.data());
       residual_norm_rows(x, delta_.data(), rows);
     }
     return Status::ok();

@@ -1,6 +1,7 @@
 #include "models/gau_lm.h"
 
 #include "kernels/vecmath.h"
+#include "models/gated_unit.h"
 
 #include <cstring>
 #include <tuple>
@@ -15,8 +16,7 @@ class GauLm final : public LanguageModel {
 
  private:
   struct Layer {
-    Linear input;   // d → 2e + s, SiLU
-    Linear output;  // e → d
+    GatedProjections projections;
     const float* q_scale = nullptr;
     const float* k_scale = nullptr;
   };
@@ -26,15 +26,11 @@ class GauLm final : public LanguageModel {
     for (int l = 0; l < c.layers; ++l) {
       const std::string prefix = "layers." + std::to_string(l) + ".";
       Layer layer;
-      Result<Linear> input =
-          Linear::create(weight(prefix + "i_dense.weight").data(), 2 * c.expansion + c.key_size,
-                         c.hidden, prefix + "i_dense.weight");
-      if (!input) return input.status();
-      Result<Linear> output = Linear::create(weight(prefix + "o_dense.weight").data(), c.hidden,
-                                             c.expansion, prefix + "o_dense.weight");
-      if (!output) return output.status();
-      layer.input = std::move(input).value();
-      layer.output = std::move(output).value();
+      Result<GatedProjections> projections =
+          make_gated_projections(c, prefix, weight(prefix + "i_dense.weight").data(),
+                                 weight(prefix + "o_dense.weight").data());
+      if (!projections) return projections.status();
+      layer.projections = std::move(projections).value();
       layer.q_scale = weight(prefix + "q_scale").data();
       layer.k_scale = weight(prefix + "k_scale").data();
       layers_.push_back(std::move(layer));
@@ -56,7 +52,7 @@ class GauLm final : public LanguageModel {
     for (int l = 0; l < layer_end; ++l) {
       const Layer& layer = layers_[l];
       float* h = projected_.data();
-      layer.input.apply(x, rows, h, Activation::silu);
+      layer.projections.input.apply(x, rows, h, Activation::silu);
 
       float* keys = scratch_keys();
       float* values = scratch_values();
@@ -75,11 +71,8 @@ class GauLm final : public LanguageModel {
           !status.is_ok()) {
         return status;
       }
-      for (int r = 0; r < rows; ++r) {
-        float* a = attended + static_cast<std::size_t>(r) * e;
-        (void)kernels::vec_mul(a, h + static_cast<std::size_t>(r) * width, a, e);  // U ⊙ (A V)
-      }
-      layer.output.apply(attended, rows, delta_.data());
+      gate_rows(h, width, attended, rows, e);  // U ⊙ (A V)
+      layer.projections.output.apply(attended, rows, delta_.data());
       residual_norm_rows(x, delta_.data(), rows);
     }
     return Status::ok();
