@@ -129,6 +129,15 @@ def sittings_note(checkpoint):
                  "`--init-from`, so the model has seen %s steps in all" % (
                      start["model"], format(start["steps"], ","), start["minutes"],
                      format(start["steps"] + checkpoint["step"], ",")))
+    narrow = checkpoint["history"].get("widened_from")
+    if narrow:
+        earlier = narrow.get("init_from") or {"steps": 0, "minutes": 0}
+        text += ("; the run started from a U-Net of base width %d (%s steps, %.0f minutes in all), widened to "
+                 "this one by copying channels (`--widen-from`, train_ddpm.widen_unet), so the weights have "
+                 "seen %s steps in all" % (
+                     narrow["base_channels"], format(narrow["steps"] + earlier["steps"], ","),
+                     narrow["minutes"] + earlier["minutes"],
+                     format(narrow["steps"] + earlier["steps"] + checkpoint["step"], ",")))
     return text
 
 
@@ -309,6 +318,10 @@ def ddpm_card(name):
     checkpoint = torch.load(os.path.join(train_ddpm.CHECKPOINT_DIR, name + ".pt"), map_location="cpu")
     arch, training = config["architecture"], config["training"]
     quality = load_json(os.path.join(model_dir, "sample-quality.json"))
+    narrow = checkpoint["history"].get("widened_from")
+    # the judge's figures for the U-Net a widened run started from, kept when it was replaced
+    before_file = narrow and "sample-quality-base%d.json" % narrow["base_channels"]
+    before = narrow and load_json(os.path.join(model_dir, before_file))
     losses = np.array([loss for _, loss, _ in checkpoint["history"]["train"][-200:]])
     widths = [m * arch["base_channels"] for m in arch["multipliers"]]
     grid_path = os.path.join(model_dir, "samples-ancestral-1000.png")
@@ -366,12 +379,19 @@ def ddpm_card(name):
                   "(log2 10 = 3.32 bits for an even spread):" % (
                       quality["samples_from"], quality["confidence_threshold"], 100 * real["accuracy"],
                       100 * real["recognisable_fraction"], 100 * noise["recognisable_fraction"]), "",
-                  "| sampler | samples | recognisable | class entropy | classes of the recognisable ones (0-9) |",
-                  "|---|---|---|---|---|"]
+                  "| sampler | samples | recognisable | class entropy | classes of the recognisable ones (0-9) |%s" % (
+                      " before widening |" if before else ""),
+                  "|---|---|---|---|---|%s" % ("---|" if before else "")]
         for sampler, r in quality["samplers"].items():
-            lines.append("| %s | %d | %.1f %% | %.2f bits | %s |" % (
+            earlier = before["samplers"].get(sampler) if before else None
+            lines.append("| %s | %d | %.1f %% | %.2f bits | %s |%s" % (
                 sampler, r["count"], 100 * r["recognisable_fraction"], r["class_entropy_bits"],
-                " ".join(map(str, r["class_histogram_of_recognisable"]))))
+                " ".join(map(str, r["class_histogram_of_recognisable"])),
+                (" %.1f %% |" % (100 * earlier["recognisable_fraction"]) if earlier else " |") if before else ""))
+        if before:
+            lines += ["", "*Before widening*: the base-width-%d U-Net this one was widened from, judged the same way "
+                      "on digits drawn from the same starting noise (`%s`)." % (
+                          narrow["base_channels"], before_file)]
         worst = min(r["recognisable_fraction"] for r in quality["samplers"].values())
         lines += ["", "The goal is at least 85 %% recognisable with class entropy >= 3.2 bits for every sampler: "
                   "%s (worst sampler %.1f %%)." % ("met" if worst >= 0.85 else "**not met**", 100 * worst)]

@@ -146,6 +146,28 @@ def _():
         assert np.abs(model(x, k).numpy() - golden["eps.eps"]).max() < 1e-4
 
 
+@check("DDPM U-Net: --widen-from (exact at 2x, close at 1.5x), then trains")
+def _():
+    tiny = ["--base-channels", "8", "--groups", "4", "--time-dim", "16", "--batch", "4", "--log-every", "1",
+            "--checkpoint-dir", export.CHECKPOINT_DIR]
+    train_ddpm.main(tiny + ["--name", "narrow", "--steps", "2"])
+    narrow, _ = train_ddpm.model_from_checkpoint(os.path.join(export.CHECKPOINT_DIR, "narrow.pt"))
+    x = torch.randn((3, 1, 28, 28), generator=torch.Generator().manual_seed(0))
+    k = torch.tensor([0, 400, 999])
+    with torch.no_grad():
+        reference = narrow(x, k)
+        for base, bound in ((16, 1e-5), (12, None)):
+            wide = models.UNet(base_channels=base, groups=4, time_dim=16)
+            train_ddpm.widen_unet(narrow, wide, noise=0.0)
+            difference = (wide.eval()(x, k) - reference).abs().max().item()
+            # doubling copies every channel of a group once: GroupNorm statistics, and so the function,
+            # are unchanged; 1.5x counts some channels twice in their group's statistics
+            assert (difference < bound) if bound else math.isfinite(difference), (base, difference)
+    _, _, history = train_ddpm.main(tiny[2:] + ["--base-channels", "12", "--name", "wide", "--steps", "2",
+                                                "--widen-from", os.path.join(export.CHECKPOINT_DIR, "narrow.pt")])
+    assert history["widened_from"]["base_channels"] == 8 and len(history["train"]) == 2
+
+
 @check("safetensors: F32 exact, F16 rounding, header alignment")
 def _():
     path = os.path.join(TMP, "t.safetensors")

@@ -48,7 +48,42 @@ def build_parser():
     p.add_argument("--init-from", default=None,
                    help="start a new run from a shipped model directory (models/<name>): its weights, and a time MLP "
                         "fitted to its time table (the export keeps only the table)")
+    p.add_argument("--widen-from", default=None,
+                   help="start a new run from a narrower run's checkpoint (its EMA weights), every channel width "
+                        "scaled to --base-channels by copying channels (see widen_unet)")
     return p
+
+
+def channel_map(wide, narrow, groups):
+    """Which narrow channel each wide channel copies. Copies stay in their source's GroupNorm group
+    (contiguous groups): group g of the wide net holds group g's channels, then repeats of its first ones."""
+    wide_group, narrow_group = wide // groups, narrow // groups
+    return torch.tensor([(j // wide_group) * narrow_group + (j % wide_group) % narrow_group for j in range(wide)])
+
+
+def widen_unet(narrow, wide, noise=0.01, seed=0):
+    """Net2Wider for the U-Net: every wide channel copies a narrow one (output dimensions), and a
+    convolution's inputs are divided by how often their channel was copied, so each pre-activation is
+    the narrow net's. Only the GroupNorm statistics change (a group now counts some channels twice), so
+    the widened net starts close to the narrow one; a little noise (noise x each tensor's std) breaks the
+    copies' symmetry."""
+    groups = narrow.config["groups"]
+    generator = torch.Generator().manual_seed(seed)
+    narrow_state, wide_state = narrow.state_dict(), wide.state_dict()
+    for key, target in wide_state.items():
+        source = narrow_state[key].clone()
+        for dim in range(source.dim()):
+            if source.shape[dim] == target.shape[dim]:
+                continue
+            index = channel_map(target.shape[dim], source.shape[dim], groups)
+            source = source.index_select(dim, index)
+            if source.dim() == 4 and dim == 1:  # a convolution's input channels: share out the copies
+                copies = torch.bincount(index, minlength=narrow_state[key].shape[1]).float()
+                source = source / copies[index][None, :, None, None]
+        if noise and source.dim() > 1:
+            source = source + noise * source.std() * torch.randn(source.shape, generator=generator)
+        target.copy_(source)
+    wide.load_state_dict(wide_state)
 
 
 def init_from_shipped(model, model_dir):
@@ -109,6 +144,20 @@ def main(argv=None):
         print("resumed %s at step %d (%.1f min trained)" % (args.name, step, elapsed / 60), flush=True)
     elif args.init_from:
         history["init_from"] = init_from_shipped(model, args.init_from)
+        ema.load_state_dict(model.state_dict())
+    elif args.widen_from:
+        narrow, narrow_checkpoint = model_from_checkpoint(args.widen_from)
+        widen_unet(narrow, model)
+        history["widened_from"] = {"checkpoint": os.path.relpath(args.widen_from, data.ROOT),
+                                   "base_channels": narrow.config["base_channels"],
+                                   "steps": narrow_checkpoint["step"], "minutes": narrow_checkpoint["elapsed"] / 60,
+                                   "init_from": narrow_checkpoint["history"].get("init_from")}
+        ema.load_state_dict(model.state_dict())
+    elif args.widen_from:
+        narrow, narrow_checkpoint = model_from_checkpoint(args.widen_from)
+        narrow.source_path = args.widen_from
+        history["widened_from"] = widen_unet(narrow, model)
+        history["widened_from"].update(steps=narrow_checkpoint["step"], minutes=narrow_checkpoint["elapsed"] / 60)
         ema.load_state_dict(model.state_dict())
     params = sum(p_.numel() for p_ in model.parameters())
     print("%s: %d parameters, %d images" % (args.name, params, len(images)), flush=True)
