@@ -156,13 +156,15 @@ def _():
     k = torch.tensor([0, 400, 999])
     with torch.no_grad():
         reference = narrow(x, k)
-        for base, bound in ((16, 1e-5), (12, None)):
+        unrelated = (models.UNet(base_channels=12, groups=4, time_dim=16).eval()(x, k) - reference).abs().max()
+        # doubling copies every channel of a group once: GroupNorm statistics, and so the function, are
+        # unchanged; 1.5x counts some channels twice in their group's statistics, so it only stays close
+        # (about 0.1 here, against about 3 for a freshly initialised net of that width)
+        for base, bound in ((16, 1e-5), (12, 0.25 * unrelated.item())):
             wide = models.UNet(base_channels=base, groups=4, time_dim=16)
             train_ddpm.widen_unet(narrow, wide, noise=0.0)
             difference = (wide.eval()(x, k) - reference).abs().max().item()
-            # doubling copies every channel of a group once: GroupNorm statistics, and so the function,
-            # are unchanged; 1.5x counts some channels twice in their group's statistics
-            assert (difference < bound) if bound else math.isfinite(difference), (base, difference)
+            assert difference < bound, (base, difference, bound)
     _, _, history = train_ddpm.main(tiny[2:] + ["--base-channels", "12", "--name", "wide", "--steps", "2",
                                                 "--widen-from", os.path.join(export.CHECKPOINT_DIR, "narrow.pt")])
     assert history["widened_from"]["base_channels"] == 8 and len(history["train"]) == 2

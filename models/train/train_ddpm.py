@@ -153,12 +153,6 @@ def main(argv=None):
                                    "steps": narrow_checkpoint["step"], "minutes": narrow_checkpoint["elapsed"] / 60,
                                    "init_from": narrow_checkpoint["history"].get("init_from")}
         ema.load_state_dict(model.state_dict())
-    elif args.widen_from:
-        narrow, narrow_checkpoint = model_from_checkpoint(args.widen_from)
-        narrow.source_path = args.widen_from
-        history["widened_from"] = widen_unet(narrow, model)
-        history["widened_from"].update(steps=narrow_checkpoint["step"], minutes=narrow_checkpoint["elapsed"] / 60)
-        ema.load_state_dict(model.state_dict())
     params = sum(p_.numel() for p_ in model.parameters())
     print("%s: %d parameters, %d images" % (args.name, params, len(images)), flush=True)
 
