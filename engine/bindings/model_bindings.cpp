@@ -316,11 +316,27 @@ val ddpm_load(std::string config, std::uintptr_t address, std::size_t size) {
   info.set("imageSize", c.image_size);
   info.set("channels", c.image_channels);
   info.set("steps", c.steps);
+  info.set("classes", c.classes);
   info.set("parameters", static_cast<double>(entry.net->parameter_count()));
   return success(info);
 }
 
-val ddpm_predict(int handle, val x_js, val k_js) {
+// Labels from JS: null/undefined (any class for every image) or an Int32Array of `count` labels.
+Result<std::vector<int>> labels_from_js(val labels_js, std::size_t count) {
+  if (labels_js.isNull() || labels_js.isUndefined()) return std::vector<int>{};
+  if (!labels_js.instanceof (val::global("Int32Array"))) {
+    return Status(ErrorCode::kBadArgument, "labels must be an Int32Array");
+  }
+  std::vector<int> labels = emscripten::convertJSArrayToNumberVector<int>(labels_js);
+  if (labels.size() != count) {
+    return Status(ErrorCode::kBadArgument, "labels must hold one label per image (" +
+                                               std::to_string(count) + "), not " +
+                                               std::to_string(labels.size()));
+  }
+  return labels;
+}
+
+val ddpm_predict(int handle, val x_js, val k_js, val labels_js) {
   DdpmEntry* entry = find_ddpm(handle);
   if (!entry) return no_model(handle);
   if (!x_js.instanceof (val::global("Float32Array")) || !k_js.instanceof
@@ -335,9 +351,12 @@ val ddpm_predict(int handle, val x_js, val k_js) {
                                                 " floats, expected " + std::to_string(k.size()) +
                                                 " × " + std::to_string(entry->net->image_floats()));
   }
+  Result<std::vector<int>> labels = labels_from_js(labels_js, k.size());
+  if (!labels) return failure(labels.status());
   std::vector<float> eps(x.size());
-  if (Status s =
-          entry->net->predict_noise(x.data(), static_cast<int>(k.size()), k.data(), eps.data());
+  if (Status s = entry->net->predict_noise(x.data(), static_cast<int>(k.size()), k.data(),
+                                           eps.data(),
+                                           labels.value().empty() ? nullptr : labels.value().data());
       !s.is_ok())
     return failure(s);
   return success(float32_array_copy(eps.data(), eps.size()));
@@ -356,6 +375,10 @@ val ddpm_begin(int handle, val options_js, val start_js) {
   options.sigma = options_js["sigma"].as<std::string>() == "beta" ? models::DdpmSigma::beta
                                                                   : models::DdpmSigma::posterior;
   options.seed = static_cast<std::uint64_t>(options_js["seed"].as<double>());
+  Result<std::vector<int>> labels = labels_from_js(options_js["labels"], options.count);
+  if (!labels) return failure(labels.status());
+  options.labels = std::move(labels).value();
+  options.guidance = options_js["guidance"].as<float>();
   std::vector<float> start;
   if (!start_js.isNull() && !start_js.isUndefined()) {
     start = emscripten::convertJSArrayToNumberVector<float>(start_js);

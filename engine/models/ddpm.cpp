@@ -34,6 +34,17 @@ Status DdpmSampler::begin(const DdpmOptions& options, const float* start) {
   if (!(options.eta >= 0.0f && options.eta <= 1.0f)) {
     return Status(ErrorCode::kBadArgument, "eta must be in [0, 1]");
   }
+  if (!(options.guidance >= 0.0f && options.guidance <= 10.0f)) {
+    return Status(ErrorCode::kBadArgument, "guidance must be in [0, 10]");
+  }
+  if (!options.labels.empty()) {
+    if (options.labels.size() != static_cast<std::size_t>(options.count)) {
+      return Status(ErrorCode::kBadArgument, "labels must hold one label per image (" +
+                                                 std::to_string(options.count) + "), not " +
+                                                 std::to_string(options.labels.size()));
+    }
+    if (Status s = net_.check_labels(options.labels.data(), options.count); !s.is_ok()) return s;
+  }
   options_ = options;
   schedule_ = DdpmSchedule::su(T);
   k_.clear();
@@ -70,7 +81,7 @@ Status DdpmSampler::begin(const DdpmOptions& options, const float* start) {
   total_ = remaining_ = static_cast<int>(k_.size());
   last_k_ = -1;
   rng_.reseed(options.seed);
-  for (FloatBuffer* buffer : {&x_, &x0_, &eps_}) {
+  for (FloatBuffer* buffer : {&x_, &x0_, &eps_, &eps_any_}) {
     if (Status st = ensure_capacity(*buffer, floats(), "the DDPM images"); !st.is_ok()) return st;
   }
   if (start != nullptr)
@@ -88,9 +99,20 @@ Status DdpmSampler::step() {
   const int i = total_ - remaining_;
   const int k = k_[i];
   std::fill(batch_k_.begin(), batch_k_.end(), k);
-  if (Status s = net_.predict_noise(x_.data(), options_.count, batch_k_.data(), eps_.data());
+  const int* labels = options_.labels.empty() ? nullptr : options_.labels.data();
+  if (Status s =
+          net_.predict_noise(x_.data(), options_.count, batch_k_.data(), eps_.data(), labels);
       !s.is_ok())
     return s;
+  if (labels != nullptr && options_.guidance != 1.0f) {
+    if (Status s = net_.predict_noise(x_.data(), options_.count, batch_k_.data(), eps_any_.data());
+        !s.is_ok())
+      return s;
+    const float w = options_.guidance;
+    float* eps = eps_.data();
+    const float* any = eps_any_.data();
+    for (std::size_t j = 0; j < floats(); ++j) eps[j] = any[j] + w * (eps[j] - any[j]);
+  }
   const float bar_alpha = static_cast<float>(schedule_.bar_alpha[k]);
   const float bar_beta = static_cast<float>(schedule_.bar_beta[k]);
   const float coef = noise_coef_[i], divide = divide_[i], sigma = sigma_[i];

@@ -6,6 +6,8 @@
 //   strided    DDIM over ᾱ' = ᾱ[::stride] (from t = 1, Keras-DDPM ddim.py):
 //              x ← (x − coef · ε̂(x, i·stride)) / α' + σ' z, σ' = η β̄'_prev/β̄' √(1 − α'²),
 //              coef = β̄' − α' √(β̄'_prev² − σ'²)
+// Class-conditional nets can be guided (classifier-free guidance, Ho & Salimans 2022):
+//   ε̂ = ε̂(x, k, any) + w (ε̂(x, k, label) − ε̂(x, k, any)), two network calls per step when w ≠ 1.
 // The final x is clipped to [−1, 1]. A seed fixes the starting noise and every z, so a run is
 // reproducible on every build. The sampler advances one network call at a time so callers can show
 // x_t and the predicted x̂_0 = (x_t − β̄_t ε̂)/ᾱ_t after each step.
@@ -37,6 +39,9 @@ struct DdpmOptions {
   float eta = 0.0f;
   DdpmSigma sigma = DdpmSigma::beta;  // ancestral
   std::uint64_t seed = 0;
+  // Class-conditional nets: one label per image (−1: any class); empty means any class for all.
+  std::vector<int> labels;
+  float guidance = 1.0f;  // w in [0, 10]: 1 is the plain conditional net, 0 the any-class one
 };
 
 class DdpmSampler {
@@ -69,7 +74,7 @@ class DdpmSampler {
   std::vector<int> k_;
   std::vector<float> divide_, noise_coef_, sigma_;
   int total_ = 0, remaining_ = 0, last_k_ = -1;
-  FloatBuffer x_, x0_, eps_;
+  FloatBuffer x_, x0_, eps_, eps_any_;
   std::vector<int> batch_k_;
 };
 

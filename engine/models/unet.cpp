@@ -54,6 +54,9 @@ Result<UnetConfig> parse_unet_config(const io::ModelConfig& json) {
       return bad_model(arch.value().what() + ": 'groups' must divide every level's channel count");
     }
   }
+  Result<std::int64_t> classes = arch.value().integer_or("classes", 0, 0, 4096);
+  if (!classes) return classes.status();
+  c.classes = static_cast<int>(classes.value());
   if (c.base_channels % c.groups != 0)
     return bad_model(arch.value().what() + ": 'groups' must divide 'base_channels'");
   return c;
@@ -137,6 +140,11 @@ Status UNet::build(const io::SafetensorsFile& file) {
   Result<const float*> table = read("time_table", {c.steps, c.time_dim});
   if (!table) return table.status();
   time_table_ = table.value();
+  if (c.classes > 0) {
+    Result<const float*> classes = read("class_table.weight", {c.classes + 1, c.time_dim});
+    if (!classes) return classes.status();
+    class_table_ = classes.value();
+  }
   if (Status s = conv("stem.weight", c.image_channels, c.base_channels, stem_); !s.is_ok())
     return s;
 
@@ -233,7 +241,25 @@ Status UNet::run_block(const Block& block, const float* x, int batch, int side, 
                                      kernels::GroupNormLayout::channels_last);
 }
 
-Status UNet::predict_noise(const float* x, int batch, const int* k, float* eps) {
+Status UNet::check_labels(const int* labels, int batch) const {
+  for (int b = 0; b < batch; ++b) {
+    if (labels[b] == -1) continue;
+    if (config_.classes == 0) {
+      return Status(ErrorCode::kBadArgument,
+                    "this U-Net is not class-conditional: a label must be -1 (any class)");
+    }
+    if (labels[b] < 0 || labels[b] >= config_.classes) {
+      return Status(ErrorCode::kBadArgument, "label " + std::to_string(labels[b]) +
+                                                 " is outside [0, " +
+                                                 std::to_string(config_.classes) +
+                                                 ") (or -1 for any class)");
+    }
+  }
+  return Status::ok();
+}
+
+Status UNet::predict_noise(const float* x, int batch, const int* k, float* eps,
+                           const int* labels) {
   if (batch < 0) return Status(ErrorCode::kBadArgument, "the batch must not be negative");
   for (int b = 0; b < batch; ++b) {
     if (k[b] < 0 || k[b] >= config_.steps) {
@@ -242,15 +268,21 @@ Status UNet::predict_noise(const float* x, int batch, const int* k, float* eps) 
                                                  std::to_string(config_.steps) + ")");
     }
   }
+  if (labels != nullptr) {
+    if (Status s = check_labels(labels, batch); !s.is_ok()) return s;
+  }
   for (int start = 0; start < batch; start += kMaxChunk) {
     const int chunk = std::min(kMaxChunk, batch - start);
     const std::size_t offset = static_cast<std::size_t>(start) * image_floats();
-    if (Status s = run_chunk(x + offset, chunk, k + start, eps + offset); !s.is_ok()) return s;
+    if (Status s = run_chunk(x + offset, chunk, k + start,
+                             labels != nullptr ? labels + start : nullptr, eps + offset);
+        !s.is_ok())
+      return s;
   }
   return Status::ok();
 }
 
-Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
+Status UNet::run_chunk(const float* x, int batch, const int* k, const int* labels, float* eps) {
   const UnetConfig& c = config_;
   const std::uint64_t B = static_cast<std::uint64_t>(batch);
   const int s0 = c.image_size, ci = c.image_channels;
@@ -279,9 +311,14 @@ Status UNet::run_chunk(const float* x, int batch, const int* k, float* eps) {
         input_.data()[(static_cast<std::size_t>(b) * pixels0 + p) * ci + ch] =
             x[(static_cast<std::size_t>(b) * ci + ch) * pixels0 + p];
   for (int b = 0; b < batch; ++b) {
-    std::memcpy(time_embedding_.data() + static_cast<std::size_t>(b) * c.time_dim,
-                time_table_ + static_cast<std::size_t>(k[b]) * c.time_dim,
+    float* row = time_embedding_.data() + static_cast<std::size_t>(b) * c.time_dim;
+    std::memcpy(row, time_table_ + static_cast<std::size_t>(k[b]) * c.time_dim,
                 sizeof(float) * c.time_dim);
+    if (class_table_ != nullptr) {
+      const int label = labels != nullptr && labels[b] >= 0 ? labels[b] : c.classes;
+      (void)kernels::vec_add(row, class_table_ + static_cast<std::size_t>(label) * c.time_dim, row,
+                             c.time_dim);
+    }
   }
   const float* t = time_embedding_.data();
 

@@ -3,6 +3,8 @@
 // pooling while the side exceeds min_pixel, a middle block, nearest 2× upsampling and additive
 // skips (a LIFO stack as in Keras-DDPM), GroupNorm + conv 3×3 head. Residual block:
 //   h = x + time_dense(t_emb); h = silu(conv1(h)); h = silu(conv2(h)); out = GroupNorm(h + skip(x))
+// A class-conditional net (config `classes` > 0) adds a row of its class table to t_emb: the
+// image's class, or the last row ("any class", trained by dropping labels) for label −1.
 // Activations are NHWC inside the engine; every 3×3 convolution runs by Winograd F(2×2, 3×3)
 // (kernels/conv3x3.h: 16 GEMMs over transformed tiles, 2.25× fewer multiply-adds than im2col) with
 // the SiLU fused in its output transform. The public layout is NCHW, like PyTorch.
@@ -32,6 +34,7 @@ struct UnetConfig {
   int time_dim = 64;
   int groups = 8;
   int steps = 1000;  // T: the time table has one row per network index k in [0, T)
+  int classes = 0;   // > 0: class-conditional, labels in [0, classes)
 };
 
 Result<UnetConfig> parse_unet_config(const io::ModelConfig& json);
@@ -50,8 +53,13 @@ class UNet {
   std::uint64_t parameter_count() const { return parameters_; }
 
   // ε̂(x, k) for `batch` images x [batch, C, H, W] with network time index k[b] in [0, T) each;
-  // eps has the same layout. Large batches run in chunks of kMaxChunk images (bounded workspace).
-  Status predict_noise(const float* x, int batch, const int* k, float* eps);
+  // eps has the same layout. labels (optional, conditional nets only): label[b] in [0, classes),
+  // or −1 for any class; nullptr means any class for every image. Large batches run in chunks of
+  // kMaxChunk images (bounded workspace).
+  Status predict_noise(const float* x, int batch, const int* k, float* eps,
+                       const int* labels = nullptr);
+  // BAD_ARGUMENT unless every label is −1 or, for a conditional net, in [0, classes).
+  Status check_labels(const int* labels, int batch) const;
 
   static constexpr int kMaxChunk = 16;
 
@@ -73,7 +81,7 @@ class UNet {
 
   UNet() = default;
   Status build(const io::SafetensorsFile& file);
-  Status run_chunk(const float* x, int batch, const int* k, float* eps);
+  Status run_chunk(const float* x, int batch, const int* k, const int* labels, float* eps);
   // out = block(x) for a batch at side×side; x is not modified.
   Status run_block(const Block& block, const float* x, int batch, int side, const float* t_emb,
                    float* out);
@@ -84,6 +92,7 @@ class UNet {
   std::uint64_t parameters_ = 0;
   std::vector<Tensor> tensors_;  // keeps GroupNorm parameters and the time table alive
   const float* time_table_ = nullptr;
+  const float* class_table_ = nullptr;  // [classes + 1, time_dim]; the last row is "any class"
   Conv stem_, head_;
   const float* head_gamma_ = nullptr;
   const float* head_beta_ = nullptr;

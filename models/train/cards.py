@@ -7,6 +7,7 @@ sees the last train_length characters, i.e. the sliding window of the training l
 """
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -129,6 +130,13 @@ def sittings_note(checkpoint):
                  "`--init-from`, so the model has seen %s steps in all" % (
                      start["model"], format(start["steps"], ","), start["minutes"],
                      format(start["steps"] + checkpoint["step"], ",")))
+    source = checkpoint["history"].get("conditioned_from")
+    if source:
+        steps, minutes = earlier_training(checkpoint["history"])
+        text += ("; the run started from the unconditional U-Net shipped before it (%s steps, %.0f minutes in "
+                 "all, widened from base width 32 to 48 on the way), with a zero class table added "
+                 "(`--condition-from`), so the weights have seen %s steps in all" % (
+                     format(steps, ","), minutes, format(steps + checkpoint["step"], ",")))
     narrow = checkpoint["history"].get("widened_from")
     if narrow:
         earlier = narrow.get("init_from") or {"steps": 0, "minutes": 0}
@@ -139,6 +147,23 @@ def sittings_note(checkpoint):
                      narrow["minutes"] + earlier["minutes"],
                      format(narrow["steps"] + earlier["steps"] + checkpoint["step"], ",")))
     return text
+
+
+def earlier_training(history):
+    """(steps, minutes) of the runs a DDPM run started from: --condition-from, --widen-from, --init-from."""
+    steps, minutes = 0, 0.0
+    source = history.get("conditioned_from")
+    if source:
+        steps, minutes = source["steps"], source["minutes"]
+        history = source["history"]
+    narrow = history.get("widened_from")
+    if narrow:
+        steps, minutes = steps + narrow["steps"], minutes + narrow["minutes"]
+        history = {"init_from": narrow.get("init_from")}
+    start = history.get("init_from")
+    if start:
+        steps, minutes = steps + start["steps"], minutes + start["minutes"]
+    return steps, minutes
 
 
 def weights_row(model_dir, config):
@@ -319,9 +344,12 @@ def ddpm_card(name):
     arch, training = config["architecture"], config["training"]
     quality = load_json(os.path.join(model_dir, "sample-quality.json"))
     narrow = checkpoint["history"].get("widened_from")
-    # the judge's figures for the U-Net a widened run started from, kept when it was replaced
-    before_file = narrow and "sample-quality-base%d.json" % narrow["base_channels"]
-    before = narrow and load_json(os.path.join(model_dir, before_file))
+    conditioned = checkpoint["history"].get("conditioned_from")
+    # the judge's figures for the U-Net this run started from, kept when it was replaced
+    before_file = ("sample-quality-unconditional.json" if conditioned else
+                   narrow and "sample-quality-base%d.json" % narrow["base_channels"])
+    before = before_file and load_json(os.path.join(model_dir, before_file))
+    before_title = "unconditional model" if conditioned else "before widening"
     losses = np.array([loss for _, loss, _ in checkpoint["history"]["train"][-200:]])
     widths = [m * arch["base_channels"] for m in arch["multipliers"]]
     grid_path = os.path.join(model_dir, "samples-ancestral-1000.png")
@@ -330,11 +358,13 @@ def ddpm_card(name):
         from PIL import Image
         side = (Image.open(grid_path).size[0] // 2 - 2) // 30  # tiles of 28 px + 2 px gap, drawn at 2x
     lines = ["# %s" % name, "",
-             "An epsilon-prediction DDPM on handwritten digits (docs/ALGORITHMS.md 6) with Su's schedule: T = 1000, "
+             "An epsilon-prediction DDPM on handwritten digits (docs/ALGORITHMS.md 6)%s with Su's schedule: T = 1000, "
              "alpha_t = sqrt(1 - 0.02 t / T) (square roots of the paper's quantities), bar_alpha_T = %.6f. "
              "The network is the Keras-DDPM U-Net scaled down: GroupNorm, SiLU, 2x2 average pooling down, "
              "nearest 2x upsampling, additive skips, no attention, no biases in convolutions. Sampling uses "
-             "the EMA weights (decay %g)." % (config["schedule"]["bar_alpha_T"], config["weights"]["ema"]), "",
+             "the EMA weights (decay %g)." % (
+                 ", class-conditional (ask for a digit, or for any digit)" if arch.get("classes") else "",
+                 config["schedule"]["bar_alpha_T"], config["weights"]["ema"]), "",
              "| | |", "|---|---|",
              "| parameters | %s (shipped, including the %d x %d time-embedding table) |" % (
                  format(config["parameters"], ","), arch["steps"], arch["time_dim"]),
@@ -344,6 +374,9 @@ def ddpm_card(name):
              "| residual block | h = x + Dense(t_emb); h = silu(conv(h)); h = silu(conv(h)); out = GroupNorm(h + skip) |",
              "| time embedding | trained as sinusoid(k) -> Dense -> SiLU -> Dense; shipped as the resulting table "
              "`time_table[k]`, k = t - 1 |",
+             *(["| class embedding | `class_table.weight[label]` added to the time embedding: a row per digit and a "
+                "last row for any digit, trained by replacing %g of the labels with it; zero-initialised |" %
+                checkpoint["args"]["label_dropout"]] if arch.get("classes") else []),
              "| image | 28 x 28 x 1, values in [-1, 1] (white ink on black) |",
              "| forward | the `program` list in `config.json` (skip stack, last in first out, as Keras-DDPM) |",
              "", "## Data", "",
@@ -359,8 +392,9 @@ def ddpm_card(name):
              % (training["steps"], training["batch"], training["steps"] * training["batch"] / 5000,
                 training["minutes"], sittings_note(checkpoint), training["optimizer"], losses.mean(), name),
              "", "![training curve](training-curve.png)", "", "## Samples", "",
-             "%d samples from the same starting noise (seed 7), unselected. Ancestral sampling, 1000 steps, "
-             "sigma_t = beta_t:" % (side * side), "",
+             "%d samples from the same starting noise (seed 7), unselected%s. Ancestral sampling, 1000 steps, "
+             "sigma_t = beta_t:" % (side * side, ", asked for digit i mod 10 for sample i (read row by row)"
+                                    if arch.get("classes") else ""), "",
              "![ancestral samples](samples-ancestral-1000.png)", "",
              "Strided DDIM, 50 steps (stride 20), eta = 0:", "", "![DDIM samples](samples-ddim-50.png)", "",
              "Strided DDIM, 10 steps (stride 100), eta = 0:", "", "![DDIM samples](samples-ddim-10.png)", "",
@@ -379,28 +413,58 @@ def ddpm_card(name):
                   "(log2 10 = 3.32 bits for an even spread):" % (
                       quality["samples_from"], quality["confidence_threshold"], 100 * real["accuracy"],
                       100 * real["recognisable_fraction"], 100 * noise["recognisable_fraction"]), "",
-                  "| sampler | samples | recognisable | class entropy | classes of the recognisable ones (0-9) |%s" % (
-                      " before widening |" if before else ""),
-                  "|---|---|---|---|---|%s" % ("---|" if before else "")]
+                  "| sampler | samples | recognisable | %sclass entropy | classes of the recognisable ones (0-9) |%s" % (
+                      "the asked digit | " if arch.get("classes") else "", " %s |" % before_title if before else ""),
+                  "|---|---|---|---|---|%s%s" % ("---|" if arch.get("classes") else "", "---|" if before else "")]
         for sampler, r in quality["samplers"].items():
-            earlier = before["samplers"].get(sampler) if before else None
-            lines.append("| %s | %d | %.1f %% | %.2f bits | %s |%s" % (
-                sampler, r["count"], 100 * r["recognisable_fraction"], r["class_entropy_bits"],
+            earlier = before["samplers"].get(re.sub(r", (any digit|guidance [0-9.]+)$", "", sampler)) if before else None
+            asked = ""
+            if arch.get("classes"):
+                asked = "%.1f %% | " % (100 * r["asked_digit_fraction"]) if "asked_digit_fraction" in r else "- | "
+            lines.append("| %s | %d | %.1f %% | %s%.2f bits | %s |%s" % (
+                sampler, r["count"], 100 * r["recognisable_fraction"], asked, r["class_entropy_bits"],
                 " ".join(map(str, r["class_histogram_of_recognisable"])),
                 (" %.1f %% |" % (100 * earlier["recognisable_fraction"]) if earlier else " |") if before else ""))
-        if before:
+        if arch.get("classes"):
+            lines += ["", "Rows without *any digit* ask for digit i mod 10 for sample i; *the asked digit* counts the "
+                      "samples the judge confidently calls the digit that was asked for. Rows ending in *any digit* "
+                      "use the class table's last row (label null): the unconditional use of the same net."]
+            if any(", guidance " in sampler for sampler in quality["samplers"]):
+                lines += ["", "Rows ending in *guidance w* use classifier-free guidance (Ho & Salimans 2022): at every "
+                          "step eps = eps(any digit) + w (eps(asked digit) - eps(any digit)), so two network calls "
+                          "per step (`ddpm.sample({ label, guidance })`). Guided samples can score above the real "
+                          "digits' ceiling: guidance pulls each one towards a typical shape of its digit, which real "
+                          "handwriting often is not."]
+        if conditioned:
+            lines += ["", "*Unconditional model*: the U-Net this one was made from (no class table), judged the same "
+                      "way on digits drawn from the same starting noise (`%s`)." % before_file]
+        elif before:
             lines += ["", "*Before widening*: the base-width-%d U-Net this one was widened from, judged the same way "
                       "on digits drawn from the same starting noise (`%s`)." % (
                           narrow["base_channels"], before_file)]
-        worst = min(r["recognisable_fraction"] for r in quality["samplers"].values())
-        lines += ["", "The goal is at least 85 %% recognisable with class entropy >= 3.2 bits for every sampler: "
-                  "%s (worst sampler %.1f %%)." % ("met" if worst >= 0.85 else "**not met**", 100 * worst)]
+        groups = {}  # the sampler rows by how they were drawn: the suffix after the sampler's name
+        for sampler, r in quality["samplers"].items():
+            suffix = re.search(r"(, any digit|, guidance [0-9.]+)?$", sampler).group(0)
+            groups.setdefault(suffix, []).append(r)
+        verdicts = []
+        for suffix, rows in groups.items():
+            worst = min(r["recognisable_fraction"] for r in rows)
+            lowest_entropy = min(r["class_entropy_bits"] for r in rows)
+            met = worst >= 0.85 and lowest_entropy >= 3.2
+            drawn = {"": "asked for digits in turn" if arch.get("classes") else "every sampler",
+                     ", any digit": "any digit"}.get(suffix, "asked for digits in turn with" + suffix[1:])
+            verdicts.append("%s: %s (worst sampler %.1f %%, lowest entropy %.2f bits)" % (
+                drawn[0].upper() + drawn[1:], "met" if met else "**not met**", 100 * worst, lowest_entropy))
+        lines += ["", "The goal is at least 85 % recognisable with class entropy >= 3.2 bits for every sampler. "
+                  + "; ".join(verdicts) + "."]
         lines.append("")
     lines += ["## Engine contract", "",
               "Golden vectors (float64 from these exact weights) in `tests/golden/%s.safetensors`: epsilon at "
               "k = %s for fixed noised digits, and a complete 10-step strided DDIM trajectory (stride 100, "
-              "eta 0) from fixed noise, with the network output at every step." % (
-                  name, ", ".join(map(str, export.DDPM_GOLDEN_STEPS))), ""]
+              "eta 0) from fixed noise, with the network output at every step.%s" % (
+                  name, ", ".join(map(str, export.DDPM_GOLDEN_STEPS)),
+                  " Epsilon is given for any digit and for the digit each x_t was noised from; the trajectory "
+                  "asks for digit %d." % export.DDIM_GOLDEN_LABEL if arch.get("classes") else ""), ""]
     with open(os.path.join(model_dir, "README.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
 

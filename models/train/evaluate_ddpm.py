@@ -135,15 +135,18 @@ def main(argv=None):
                                      for sampler, file in DDPM_GRID_FILES.items()}, source="card grids")
         return
     if args.from_engine:
-        samples, engines = {}, set()
+        samples, asked, engines = {}, {}, set()
         for directory in args.from_engine:
             manifest = json.load(open(os.path.join(directory, "manifest.json")))
             engines.add(manifest["engine"])
             for entry in manifest["samples"]:
                 raw = np.fromfile(os.path.join(directory, entry["file"]), dtype="<f4")
                 samples[entry["sampler"]] = torch.from_numpy(raw.reshape(-1, 1, 28, 28).copy())
-        write_grids(model_dir, {sampler: x[:36] for sampler, x in samples.items()})
-        evaluate_samples(model_dir, samples, source="the engine's public API (%s)" % ", ".join(sorted(engines)))
+                if entry.get("asked") is not None:
+                    asked[entry["sampler"]] = torch.tensor(entry["asked"])
+        write_grids(model_dir, {sampler: x[:36] for sampler, x in samples.items() if sampler in DDPM_GRID_FILES})
+        evaluate_samples(model_dir, samples, source="the engine's public API (%s)" % ", ".join(sorted(engines)),
+                         asked=asked)
         return
     config = json.load(open(os.path.join(model_dir, "config.json")))
     tensors, _ = safetensors_io.load_file(os.path.join(model_dir, "model.safetensors"))
@@ -189,8 +192,10 @@ def samples_from_grid(path):
     return torch.from_numpy(np.stack(tiles)[:, None] / 127.5 - 1.0).float()
 
 
-def evaluate_samples(model_dir, samples, source="torch"):
-    """Label the samples with the judge; write sample-quality.json."""
+def evaluate_samples(model_dir, samples, source="torch", asked=None):
+    """Label the samples with the judge; write sample-quality.json. asked: per sampler, the digit each
+    image was asked for (class-conditional samples), to count how often the judge confidently agrees."""
+    asked = asked or {}
     images, labels = data.load_digits()
     classifier, real = train_classifier(images, labels)
     noise = torch.randn((256, 1, 28, 28), generator=torch.Generator().manual_seed(3)).clamp(-1, 1)
@@ -202,11 +207,18 @@ def evaluate_samples(model_dir, samples, source="torch"):
           (100 * real["accuracy"], 100 * real["recognisable_fraction"], 100 * noise_result["recognisable_fraction"]))
     for sampler, x in samples.items():
         with torch.no_grad():
-            verdict = judge(torch.softmax(classifier(x.float()), 1))
+            probs = torch.softmax(classifier(x.float()), 1)
+        verdict = judge(probs)
         verdict["count"] = int(x.shape[0])
+        agreement = ""
+        if sampler in asked:
+            confident_as_asked = (probs.max(1).values >= CONFIDENT) & (probs.argmax(1) == asked[sampler])
+            verdict["asked_digit_fraction"] = confident_as_asked.float().mean().item()
+            agreement = ", confidently the asked digit %.1f %%" % (100 * verdict["asked_digit_fraction"])
         result["samplers"][sampler] = verdict
-        print("%-40s recognisable %.1f %% of %d, class entropy %.2f bits" %
-              (sampler, 100 * verdict["recognisable_fraction"], x.shape[0], verdict["class_entropy_bits"]), flush=True)
+        print("%-52s recognisable %.1f %% of %d, class entropy %.2f bits%s" %
+              (sampler, 100 * verdict["recognisable_fraction"], x.shape[0], verdict["class_entropy_bits"], agreement),
+              flush=True)
     with open(os.path.join(model_dir, "sample-quality.json"), "w") as f:
         json.dump(result, f, indent=1)
     return result

@@ -40,6 +40,8 @@ INT8_MAX_BITS_CHANGE = 0.01  # ship int8 per row when bits/char moves by at most
 FAMILIES = {"gau": "gau-lm", "flash": "flash-lm", "roformer": "roformer-v2"}
 DDPM_GOLDEN_STEPS = [0, 10, 100, 500, 999]
 DDIM_STRIDE = 100
+DDPM_GOLDEN_LABELS = [0, 1, 2, 5, 9]  # the digits the golden x_t are noised from (conditional nets)
+DDIM_GOLDEN_LABEL = 3
 
 
 def lm_config(name, checkpoint, dtype):
@@ -323,22 +325,33 @@ def golden_ddpm(name, model):
     # round the stored inputs to float32 first so the engine sees exactly the same inputs
     xt = xt.float().double()
     start = torch.randn((1, 1, 28, 28), generator=torch.Generator().manual_seed(4321)).double()
+    labels = torch.tensor(DDPM_GOLDEN_LABELS)
+    trajectory_label = torch.tensor([DDIM_GOLDEN_LABEL]) if model.classes else None
     trajectory, eps_steps = [], []
     with torch.no_grad():
         eps = model(xt, k)
+        labelled = model(xt, k, labels) if model.classes else None
 
         def record(_, x, e):
             trajectory.append(x[0].clone())
             eps_steps.append(e[0].clone())
 
-        final = ddim_strided(model, start.clone(), stride=DDIM_STRIDE, eta=0.0, on_step=record)
+        final = ddim_strided(model, start.clone(), stride=DDIM_STRIDE, eta=0.0, on_step=record,
+                             label=trajectory_label)
     out = {"eps.k": k, "eps.x": xt, "eps.eps": eps, "ddim.start": start, "ddim.x": torch.stack(trajectory),
            "ddim.eps": torch.stack(eps_steps), "ddim.final": final[0]}
+    described = {}
+    if model.classes:
+        out.update({"eps.labels": labels, "eps.eps_labelled": labelled, "ddim.label": trajectory_label})
+        described = {"eps.labels": "[5] a class per image (the digit each x_t was noised from)",
+                     "eps.eps_labelled": "[5, 1, 28, 28] predicted noise given those labels",
+                     "ddim.label": "[1] the class the trajectory is drawn for"}
     safetensors_io.save_file(out, os.path.join(GOLDEN_DIR, name + ".safetensors"), metadata={"model": name})
     return {"file": name + ".safetensors", "model": "models/%s/" % name,
             "tensors": {"eps.k": "[5] network time index k = t - 1",
                         "eps.x": "[5, 1, 28, 28] inputs x_t (noised digits)",
-                        "eps.eps": "[5, 1, 28, 28] predicted noise",
+                        "eps.eps": "[5, 1, 28, 28] predicted noise" + (" for any class" if model.classes else ""),
+                        **described,
                         "ddim.start": "[1, 1, 28, 28] the fixed starting noise x_T",
                         "ddim.x": "[10, 1, 28, 28] x after each strided step (stride %d, eta 0, before the "
                                   "final clamp), in order of execution (k = 900, 800, ..., 0)" % DDIM_STRIDE,
@@ -398,6 +411,9 @@ def export_ddpm(name, dtype="F32", figures=True, samples=36):
         "group_norm": {"groups": arch["groups"], "eps": 1e-6, "grouping": "contiguous channels",
                        "affine": "per-channel weight and bias"},
         "time_embedding": "t_emb = time_table[k], k = t - 1 in [0, T); the table is a trained function of k",
+        **({"class_embedding": "t_emb += class_table.weight[label]: a row per class (digit 0-9), the last "
+                               "row for any class (trained on labels dropped %g of the time)" %
+                               checkpoint["args"]["label_dropout"]} if arch.get("classes") else {}),
         "pool": "2x2 average", "upsample": "nearest 2x", "activation": "silu", "layout": "NCHW",
         "image": {"size": arch["image_size"], "channels": arch["image_channels"], "range": [-1, 1],
                   "pixel": "value = ink / 127.5 - 1 (white ink on black)"},

@@ -392,14 +392,23 @@ class UNet(nn.Module):
 
     Time embedding: k -> sinusoid(k, time_dim) -> Linear -> SiLU -> Linear, trained end to end; the
     exported model ships the resulting [T, time_dim] table (time_table), which is all the engine needs.
+
+    With classes > 0 the net is class-conditional: class_table has one row per class and a last "any
+    class" row (trained by dropping labels), added to the time embedding. Zero-initialised, so a
+    conditional net made from an unconditional one starts as that net.
     """
 
     def __init__(self, image_size=28, image_channels=1, base_channels=32, multipliers=(1, 2, 2), blocks=1,
-                 min_pixel=7, time_dim=64, groups=8, steps=1000):
+                 min_pixel=7, time_dim=64, groups=8, steps=1000, classes=0):
         super().__init__()
         self.config = dict(image_size=image_size, image_channels=image_channels, base_channels=base_channels,
                            multipliers=list(multipliers), blocks=blocks, min_pixel=min_pixel,
                            time_dim=time_dim, groups=groups, steps=steps)
+        self.classes = classes
+        if classes:
+            self.config["classes"] = classes
+            self.class_table = nn.Embedding(classes + 1, time_dim)
+            nn.init.zeros_(self.class_table.weight)
         self.time_dim, self.min_pixel, self.blocks = time_dim, min_pixel, blocks
         self.time_in = nn.Linear(time_dim, time_dim, bias=False)
         self.time_out = nn.Linear(time_dim, time_dim, bias=False)
@@ -445,8 +454,15 @@ class UNet(nn.Module):
             self.time_table.copy_(self.time_out(F.silu(self.time_in(sinusoidal_embedding(k, self.time_dim)))))
         self.use_time_table = True
 
-    def forward(self, x, k):
+    def forward(self, x, k, label=None):
+        """label: class per image (None or the value `classes`: any class); only for conditional nets."""
         t = self.time_embedding(k)
+        if self.classes:
+            if label is None:
+                label = torch.full_like(k, self.classes)
+            t = t + self.class_table(label)
+        elif label is not None:
+            raise ValueError("this U-Net is not class-conditional")
         x = self.stem(x)
         skips = [x]
         blocks = iter(self.down)
@@ -480,9 +496,10 @@ def unet_from_tensors(config, tensors):
     return model.eval()
 
 
-def ddim_strided(model, x, stride=100, eta=0.0, generator=None, on_step=None):
+def ddim_strided(model, x, stride=100, eta=0.0, generator=None, on_step=None, label=None):
     """Strided sampler of Keras-DDPM ddim.py: bar_alpha' = bar_alpha[::stride] (starts at t = 1),
-    steps run from the last entry down to the first. eta = 0 is deterministic."""
+    steps run from the last entry down to the first. eta = 0 is deterministic. label: a class per
+    image for a conditional net (None: any class)."""
     _, _, bar_alpha, _ = ddpm_schedule(model.config["steps"])
     bar_alpha_s = bar_alpha[::stride]
     bar_alpha_prev = torch.cat([torch.ones(1, dtype=bar_alpha.dtype), bar_alpha_s[:-1]])
@@ -493,7 +510,7 @@ def ddim_strided(model, x, stride=100, eta=0.0, generator=None, on_step=None):
     coef = bar_beta_s - alpha_s * torch.sqrt(bar_beta_prev ** 2 - sigma ** 2)
     for i in reversed(range(len(bar_alpha_s))):
         k = torch.full((x.shape[0],), i * stride, dtype=torch.long, device=x.device)
-        eps = model(x, k)
+        eps = model(x, k, label)
         x = (x - float(coef[i]) * eps) / float(alpha_s[i])
         if eta > 0:
             x = x + float(sigma[i]) * torch.randn(x.shape, generator=generator, device=x.device)
@@ -502,14 +519,14 @@ def ddim_strided(model, x, stride=100, eta=0.0, generator=None, on_step=None):
     return x.clamp(-1, 1)
 
 
-def ddpm_ancestral(model, x, generator=None, sigma="beta"):
+def ddpm_ancestral(model, x, generator=None, sigma="beta", label=None):
     """x_{t-1} = (x_t - beta_t^2 / bar_beta_t * eps) / alpha_t + sigma_t z for t = T..1."""
     alpha, beta, _, bar_beta = ddpm_schedule(model.config["steps"])
     sig = beta.clone()
     if sigma == "posterior":
         sig = sig * torch.cat([torch.zeros(1, dtype=bar_beta.dtype), bar_beta[:-1]]) / bar_beta
     for k in reversed(range(len(alpha))):
-        eps = model(x, torch.full((x.shape[0],), k, dtype=torch.long, device=x.device))
+        eps = model(x, torch.full((x.shape[0],), k, dtype=torch.long, device=x.device), label)
         x = (x - float(beta[k] ** 2 / bar_beta[k]) * eps) / float(alpha[k])
         x = x + float(sig[k]) * torch.randn(x.shape, generator=generator, device=x.device)
     return x.clamp(-1, 1)

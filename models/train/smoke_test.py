@@ -170,6 +170,39 @@ def _():
     assert history["widened_from"]["base_channels"] == 8 and len(history["train"]) == 2
 
 
+@check("DDPM U-Net: --condition-from (starts as the unconditional net), export, labelled golden")
+def _():
+    tiny = ["--base-channels", "8", "--groups", "4", "--time-dim", "16", "--batch", "4", "--log-every", "1",
+            "--checkpoint-dir", export.CHECKPOINT_DIR]
+    train_ddpm.main(tiny + ["--name", "plain", "--steps", "2"])
+    plain, _ = train_ddpm.model_from_checkpoint(os.path.join(export.CHECKPOINT_DIR, "plain.pt"))
+    conditional = models.UNet(base_channels=8, groups=4, time_dim=16, classes=10)
+    conditional.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.randn((3, 1, 28, 28), generator=torch.Generator().manual_seed(0))
+    k = torch.tensor([0, 400, 999])
+    with torch.no_grad():
+        # the class table starts at zero: every label, and "any", is the unconditional net
+        for label in (None, torch.tensor([0, 5, 9])):
+            assert (conditional.eval()(x, k, label) - plain(x, k)).abs().max() == 0
+    _, _, history = train_ddpm.main(tiny + ["--name", "cond", "--steps", "3", "--classes", "10", "--lr", "0.05", "--warmup", "1",
+                                           "--condition-from", os.path.join(export.CHECKPOINT_DIR, "plain.pt")])
+    assert history["conditioned_from"]["steps"] == 2 and len(history["train"]) == 3
+    entry = export.export_ddpm("cond", figures=False)
+    golden, _ = safetensors_io.load_file(os.path.join(export.GOLDEN_DIR, entry["file"]))
+    import json
+    config = json.load(open(os.path.join(export.MODELS_DIR, "cond", "config.json")))
+    assert config["architecture"]["classes"] == 10 and "class_embedding" in config
+    tensors, _ = safetensors_io.load_file(os.path.join(export.MODELS_DIR, "cond", "model.safetensors"))
+    assert tensors["class_table.weight"].shape == (11, 16)
+    shipped = models.unet_from_tensors(config, tensors)
+    x, k = torch.from_numpy(golden["eps.x"]), torch.from_numpy(golden["eps.k"])
+    labels = torch.from_numpy(golden["eps.labels"])
+    with torch.no_grad():
+        assert np.abs(shipped(x, k, labels).numpy() - golden["eps.eps_labelled"]).max() < 1e-4
+        assert np.abs(shipped(x, k).numpy() - golden["eps.eps"]).max() < 1e-4
+        assert np.abs(golden["eps.eps_labelled"] - golden["eps.eps"]).max() > 1e-3  # trained: labels matter
+
+
 @check("safetensors: F32 exact, F16 rounding, header alignment")
 def _():
     path = os.path.join(TMP, "t.safetensors")

@@ -48,6 +48,12 @@ def build_parser():
     p.add_argument("--init-from", default=None,
                    help="start a new run from a shipped model directory (models/<name>): its weights, and a time MLP "
                         "fitted to its time table (the export keeps only the table)")
+    p.add_argument("--classes", type=int, default=0,
+                   help="class-conditional with this many classes (the digits' labels), 0: unconditional")
+    p.add_argument("--label-dropout", type=float, default=0.1,
+                   help="conditional: fraction of labels replaced by 'any class' (trains that row too)")
+    p.add_argument("--condition-from", default=None,
+                   help="start a conditional net from an unconditional checkpoint of the same shape")
     p.add_argument("--widen-from", default=None,
                    help="start a new run from a narrower run's checkpoint (its EMA weights), every channel width "
                         "scaled to --base-channels by copying channels (see widen_unet)")
@@ -118,8 +124,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
 
     torch.set_num_threads(args.threads)
-    images, _ = data.load_digits()
-    images = torch.from_numpy(images)
+    images, labels = data.load_digits()
+    images, labels = torch.from_numpy(images), torch.from_numpy(labels)
     _, _, bar_alpha, bar_beta = ddpm_schedule(1000)
     bar_alpha, bar_beta = bar_alpha.float(), bar_beta.float()
 
@@ -127,7 +133,7 @@ def main(argv=None):
     path = os.path.join(args.checkpoint_dir, args.name + ".pt")
     torch.manual_seed(args.seed)
     model = UNet(base_channels=args.base_channels, multipliers=[int(m) for m in args.multipliers.split(",")],
-                 blocks=args.blocks, time_dim=args.time_dim, groups=args.groups)
+                 blocks=args.blocks, time_dim=args.time_dim, groups=args.groups, classes=args.classes)
     ema = copy.deepcopy(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     step, history, elapsed = 0, {"train": []}, 0.0
@@ -144,6 +150,17 @@ def main(argv=None):
         print("resumed %s at step %d (%.1f min trained)" % (args.name, step, elapsed / 60), flush=True)
     elif args.init_from:
         history["init_from"] = init_from_shipped(model, args.init_from)
+        ema.load_state_dict(model.state_dict())
+    elif args.condition_from:
+        source, source_checkpoint = model_from_checkpoint(args.condition_from)
+        missing = model.load_state_dict(source.state_dict(), strict=False).missing_keys
+        if missing != ["class_table.weight"]:
+            raise SystemExit("%s does not match this net: missing %s" % (args.condition_from, missing))
+        history["conditioned_from"] = {"checkpoint": os.path.relpath(args.condition_from, data.ROOT),
+                                       "steps": source_checkpoint["step"],
+                                       "minutes": source_checkpoint["elapsed"] / 60,
+                                       "history": {key: value for key, value in source_checkpoint["history"].items()
+                                                   if key != "train"}}
         ema.load_state_dict(model.state_dict())
     elif args.widen_from:
         narrow, narrow_checkpoint = model_from_checkpoint(args.widen_from)
@@ -175,7 +192,11 @@ def main(argv=None):
         noise = torch.randn((args.batch, 1, 28, 28), generator=generator)
         x0 = images[index]
         xt = bar_alpha[k][:, None, None, None] * x0 + bar_beta[k][:, None, None, None] * noise
-        loss = (model(xt, k) - noise).square().sum(dim=(1, 2, 3)).mean()
+        label = None
+        if args.classes:
+            label = labels[index].clone()
+            label[torch.rand(args.batch, generator=generator) < args.label_dropout] = args.classes
+        loss = (model(xt, k, label) - noise).square().sum(dim=(1, 2, 3)).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 100.0)

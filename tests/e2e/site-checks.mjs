@@ -311,6 +311,15 @@ export function siteSuite(prefix, { root, base = '/', isolation = true } = {}) {
       await tab.fill('gyre-diffusion #replay', '0');
       assert.equal(await tab.textContent('gyre-diffusion #step'), '1 / 10');
       await screenshot(tab, 'diffusion');
+      // The class-conditional model: the page asks for each digit in turn; asking for 7s changes the images.
+      assert.equal(await tab.inputValue('gyre-diffusion #label'), 'each');
+      assert.equal(await tab.isDisabled('gyre-diffusion #label'), false);
+      const inTurn = await tab.$eval('gyre-diffusion', (element) => Array.from(element.images));
+      await tab.selectOption('gyre-diffusion #label', '7');
+      await rerun(tab, 'gyre-diffusion #run');
+      const sevens = await tab.$eval('gyre-diffusion', (element) => Array.from(element.images));
+      assert.equal(sevens.length, inTurn.length);
+      assert.notDeepEqual(sevens, inTurn);
       assert.deepEqual(tab.problems, []);
       await tab.close();
     });

@@ -177,6 +177,41 @@ for (const flavour of FLAVOURS) {
       ddpm.dispose();
     });
 
+    test('DDPM: class-conditional sampling and guidance; bad labels and weights are BAD_ARGUMENT', async () => {
+      const ddpm = await engine.loadModel(shipped('ddpm-digits'));
+      assert.equal(ddpm.info.classes, 10);
+      const options = { count: 2, steps: 5, seed: 3 };
+      const any = await ddpm.sample(options);
+      assert.deepEqual((await ddpm.sample({ ...options, label: null })).images, any.images);
+      assert.deepEqual((await ddpm.sample({ ...options, label: [null, null] })).images, any.images);
+      const threes = await ddpm.sample({ ...options, label: 3 });
+      const sevens = await ddpm.sample({ ...options, label: 7 });
+      assert.notDeepEqual(threes.images, any.images);
+      assert.notDeepEqual(threes.images, sevens.images);
+      // Per-image labels: each image is what it would be alone with that label.
+      const mixed = await ddpm.sample({ ...options, label: [3, 7] });
+      const image = 28 * 28;
+      assert.deepEqual(mixed.images.subarray(0, image), threes.images.subarray(0, image));
+      assert.deepEqual(mixed.images.subarray(image), sevens.images.subarray(image));
+      const x = new Float32Array(2 * image).fill(0.5);
+      assert.deepEqual(ddpm.predictNoise(x, [500, 500], Int32Array.of(-1, -1)), ddpm.predictNoise(x, [500, 500]));
+      assert.notDeepEqual(ddpm.predictNoise(x, [500, 500], 3), ddpm.predictNoise(x, [500, 500]));
+      for (const label of [10, -1, 2.5, '3', [3], [3, 7, 1]]) {
+        await assert.rejects(ddpm.sample({ ...options, label }), BadArgumentError, `label ${label}`);
+      }
+      assert.throws(() => ddpm.predictNoise(x, [500, 500], Int32Array.of(3, 10)), BadArgumentError);
+      // Classifier-free guidance: changes labelled images only; out-of-range weights are refused.
+      const guided = await ddpm.sample({ ...options, label: [3, null], guidance: 2 });
+      assert.notDeepEqual(guided.images.subarray(0, image), threes.images.subarray(0, image));
+      assert.deepEqual(guided.images.subarray(image), any.images.subarray(image));
+      assert.deepEqual((await ddpm.sample({ ...options, label: 3, guidance: 1 })).images, threes.images);
+      for (const guidance of [-1, 11, Number.NaN, '2']) {
+        await assert.rejects(ddpm.sample({ ...options, label: 3, guidance }), BadArgumentError, `guidance ${guidance}`);
+      }
+      assert.ok((await ddpm.sample({ ...options, label: 1 })).images.length === 2 * image, 'engine still usable');
+      ddpm.dispose();
+    });
+
     test('a model with a missing or misshapen tensor is BAD_MODEL naming it; the engine stays usable', async () => {
       const source = runtime('gau-softmax');
       const config = JSON.parse(await readFile(join(source, 'config.json'), 'utf8'));

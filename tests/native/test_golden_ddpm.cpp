@@ -1,8 +1,10 @@
 // The U-Net and the strided sampler against PyTorch (tests/golden/ddpm-digits.safetensors, float64
-// from the shipped weights): ε̂ at several t, and the complete 10-step DDIM trajectory from fixed
-// noise.
+// from the shipped weights): ε̂ at several t (for any class and, on a class-conditional net, given
+// each image's class), and the complete 10-step DDIM trajectory from fixed noise.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "model_test_util.h"
 #include "models/ddpm.h"
@@ -52,8 +54,34 @@ TEST_CASE("golden: the DDPM U-Net and the 10-step strided trajectory match PyTor
     CHECK(test::max_abs_diff(single.data(), eps.data() + 2 * net->image_floats(), single.size()) <=
           1e-5f);
 
+    const bool conditional = net->config().classes > 0;
+    if (conditional) {
+      const std::vector<std::int64_t> labels64 = golden->i64("eps.labels");
+      const std::vector<int> labels(labels64.begin(), labels64.end());
+      const Tensor expected = golden->f32("eps.eps_labelled");
+      std::vector<float> labelled(x.size());
+      REQUIRE(net->predict_noise(x.data(), static_cast<int>(k.size()), k.data(), labelled.data(),
+                                 labels.data())
+                  .is_ok());
+      const float labelled_err = test::max_abs_diff(labelled.data(), expected.data(), x.size());
+      std::printf("golden %s eps given the class max|err| %.3g\n", name.c_str(), labelled_err);
+      CHECK(labelled_err <= entry["tolerance"]["eps_abs"].get<double>());
+      // The class matters (else the check above could not fail), and label −1 is "any class".
+      CHECK(test::max_abs_diff(labelled.data(), eps.data(), x.size()) > 1e-2f);
+      const std::vector<int> any(k.size(), -1);
+      std::vector<float> unlabelled(x.size());
+      REQUIRE(net->predict_noise(x.data(), static_cast<int>(k.size()), k.data(),
+                                 unlabelled.data(), any.data())
+                  .is_ok());
+      CHECK(test::max_abs_diff(unlabelled.data(), eps.data(), x.size()) == 0.0f);
+    }
+
     models::DdpmSampler sampler(*net);
     models::DdpmOptions options;
+    if (conditional) {
+      const std::vector<std::int64_t> label = golden->i64("ddim.label");
+      options.labels.assign(label.begin(), label.end());
+    }
     options.method = models::DdpmMethod::strided;
     options.stride = entry["ddim"]["stride"].get<int>();
     options.eta = entry["ddim"]["eta"].get<float>();
@@ -81,4 +109,93 @@ TEST_CASE("golden: the DDPM U-Net and the 10-step strided trajectory match PyTor
     ++checked;
   }
   CHECK(checked >= 1);
+}
+
+TEST_CASE("class labels: a bad label is BAD_ARGUMENT, a missing class table BAD_MODEL") {
+  const std::string config = test::read_text("models/ddpm-digits/config.json");
+  Result<std::vector<std::uint8_t>> weights =
+      io::read_file(test::source_path("models/ddpm-digits/model.safetensors"));
+  REQUIRE(weights.is_ok());
+  auto net = models::UNet::load(config, weights.value());
+  REQUIRE(net.is_ok());
+  const int classes = net.value()->config().classes;
+  REQUIRE(classes == 10);
+  const std::vector<float> x(net.value()->image_floats(), 0.0f);
+  std::vector<float> eps(x.size());
+  const int k = 500;
+  for (int label : {classes, -2}) {
+    CAPTURE(label);
+    const Status s = net.value()->predict_noise(x.data(), 1, &k, eps.data(), &label);
+    CHECK(s.code() == ErrorCode::kBadArgument);
+    CHECK_MESSAGE(s.message().find("label") != std::string::npos, s.to_string());
+  }
+  models::DdpmSampler sampler(*net.value());
+  models::DdpmOptions options;
+  options.count = 2;
+  options.labels = {3};  // one label for two images
+  CHECK(sampler.begin(options).code() == ErrorCode::kBadArgument);
+  options.labels = {3, classes};
+  CHECK(sampler.begin(options).code() == ErrorCode::kBadArgument);
+  options.labels = {3, -1};
+  CHECK(sampler.begin(options).is_ok());
+
+  // The same weights read as an unconditional net: labels other than −1 are refused.
+  nlohmann::json unconditional = nlohmann::json::parse(config);
+  unconditional["architecture"].erase("classes");
+  auto plain = models::UNet::load(unconditional.dump(), weights.value());
+  REQUIRE(plain.is_ok());
+  const int seven = 7;
+  const Status refused = plain.value()->predict_noise(x.data(), 1, &k, eps.data(), &seven);
+  CHECK(refused.code() == ErrorCode::kBadArgument);
+  CHECK_MESSAGE(refused.message().find("not class-conditional") != std::string::npos,
+                refused.to_string());
+
+  // More classes than the table holds: BAD_MODEL naming the tensor.
+  nlohmann::json more = nlohmann::json::parse(config);
+  more["architecture"]["classes"] = 12;
+  auto misshapen = models::UNet::load(more.dump(), weights.value());
+  REQUIRE_FALSE(misshapen.is_ok());
+  CHECK(misshapen.status().code() == ErrorCode::kBadModel);
+  CHECK(misshapen.status().message().find("'class_table.weight'") != std::string::npos);
+}
+
+TEST_CASE("classifier-free guidance: eps = eps_any + w (eps_label - eps_any) at every step") {
+  const std::string config = test::read_text("models/ddpm-digits/config.json");
+  Result<std::vector<std::uint8_t>> weights =
+      io::read_file(test::source_path("models/ddpm-digits/model.safetensors"));
+  REQUIRE(weights.is_ok());
+  auto loaded = models::UNet::load(config, weights.value());
+  REQUIRE(loaded.is_ok());
+  models::UNet& net = *loaded.value();
+  const std::size_t floats = net.image_floats();
+  std::vector<float> start(2 * floats);
+  models::Rng rng(5);
+  rng.fill_normal(start.data(), start.size());
+
+  models::DdpmOptions options;
+  options.count = 2;
+  options.stride = 100;
+  options.labels = {3, -1};
+  options.guidance = 2.5f;
+  models::DdpmSampler sampler(net);
+  REQUIRE(sampler.begin(options, start.data()).is_ok());
+  REQUIRE(sampler.step().is_ok());
+  const std::vector<int> k(2, sampler.current_k());
+  std::vector<float> labelled(2 * floats), any(2 * floats);
+  REQUIRE(net.predict_noise(start.data(), 2, k.data(), labelled.data(), options.labels.data()).is_ok());
+  REQUIRE(net.predict_noise(start.data(), 2, k.data(), any.data()).is_ok());
+  float worst = 0;
+  for (std::size_t j = 0; j < 2 * floats; ++j) {
+    const float guided = any[j] + options.guidance * (labelled[j] - any[j]);
+    worst = std::max(worst, std::abs(sampler.predicted_noise()[j] - guided));
+  }
+  CHECK(worst <= 1e-5f);
+  // The guided image moved away from the plain conditional one; "any class" is unguided.
+  CHECK(test::max_abs_diff(sampler.predicted_noise(), labelled.data(), floats) > 1e-3f);
+  CHECK(test::max_abs_diff(sampler.predicted_noise() + floats, any.data() + floats, floats) <= 1e-6f);
+
+  for (float bad : {-0.5f, 10.5f, std::numeric_limits<float>::quiet_NaN()}) {
+    options.guidance = bad;
+    CHECK(sampler.begin(options, start.data()).code() == ErrorCode::kBadArgument);
+  }
 }

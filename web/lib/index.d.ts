@@ -283,17 +283,24 @@ export class LanguageModel {
   dispose(): void;
 }
 
+/** A class for every image, one per image (null or, in an Int32Array, −1: any class), or null. */
+export type DiffusionLabel = number | (number | null)[] | Int32Array | null;
+
 export interface SampleStep { step: number; totalSteps: number; k: number; x: Float32Array; x0: Float32Array }
 
 export class DiffusionModel {
   private constructor();
   readonly name: string;
   readonly config: object;
-  readonly info: { family: 'ddpm-unet'; imageSize: number; channels: number; steps: number; parameters: number };
-  predictNoise(x: Float32Array, k: number | number[] | Int32Array): Float32Array;
+  /** classes > 0: class-conditional (ddpm-digits: the digit), labels 0 … classes − 1. */
+  readonly info: { family: 'ddpm-unet'; imageSize: number; channels: number; steps: number; classes: number; parameters: number };
+  /** label: one class for every image, one per image (null: any class), or null for any class. */
+  predictNoise(x: Float32Array, k: number | number[] | Int32Array, label?: DiffusionLabel): Float32Array;
   sample(options?: {
     count?: number; steps?: number; stride?: number; eta?: number; sigma?: 'beta' | 'alt';
-    method?: 'ancestral' | 'ddim'; seed?: number; start?: Float32Array; signal?: AbortSignal;
+    method?: 'ancestral' | 'ddim'; seed?: number; start?: Float32Array; label?: DiffusionLabel;
+    /** Classifier-free guidance weight w in [0, 10] (1: none): ε̂_any + w (ε̂_label − ε̂_any). */
+    guidance?: number; signal?: AbortSignal;
     onStep?: (step: SampleStep) => void;
   }): Promise<{ images: Float32Array; count: number; imageSize: number; channels: number }>;
   dispose(): void;

@@ -381,17 +381,38 @@ export class LanguageModel extends Model {
 export class DiffusionModel extends Model {
   constructor(engine, info, config) {
     super(engine, info, config);
-    /** { family, imageSize, channels, steps, parameters } */
+    /** { family, imageSize, channels, steps, classes (0: unconditional), parameters } */
     this.info = Object.freeze({ ...info });
   }
 
   get #imageFloats() { return this.info.channels * this.info.imageSize * this.info.imageSize; }
 
-  /** ε̂(x, k) for images x (Float32Array [count × C × H × W]) at network time indices k (k = t − 1). */
-  predictNoise(x, k) {
+  /**
+   * ε̂(x, k) for images x (Float32Array [count × C × H × W]) at network time indices k (k = t − 1).
+   * label (class-conditional models): a class per image, one class for all, or null for any class.
+   */
+  predictNoise(x, k, label = null) {
     if (!(x instanceof Float32Array)) throw new BadArgumentError('x must be a Float32Array');
     const indices = k instanceof Int32Array ? k : Int32Array.from(Array.isArray(k) ? k : [k]);
-    return this.call('ddpmPredict', x, indices);
+    return this.call('ddpmPredict', x, indices, this.#labels(label, indices.length));
+  }
+
+  /** null (any class) or an Int32Array of `count` classes, −1 for any class. */
+  #labels(label, count) {
+    if (label === null || label === undefined) return null;
+    const { classes } = this.info;
+    if (classes === 0) throw new BadArgumentError(`${this.name} is not class-conditional: label must be null`);
+    const one = (value) => {
+      if (value === null) return -1;
+      return integerOption(value, 'label', 0, classes - 1);
+    };
+    if (Array.isArray(label) || label instanceof Int32Array) {
+      if (label.length !== count) {
+        throw new BadArgumentError(`label must hold one class per image (${count}), got ${label.length}`);
+      }
+      return Int32Array.from(label, (value) => (label instanceof Int32Array && value === -1 ? -1 : one(value)));
+    }
+    return new Int32Array(count).fill(one(label));
   }
 
   /**
@@ -399,12 +420,16 @@ export class DiffusionModel extends Model {
    * with stride = T / steps (or `stride` directly), eta (0 = deterministic); steps = T or
    * method: 'ancestral' runs the full ancestral sampler with sigma 'beta' (σ_t = β_t) or 'alt'
    * (σ_t = β_t β̄_{t−1} / β̄_t); seed (fixes the start noise and every z); start (a Float32Array of
-   * starting noise, optional); signal; onStep({ step, totalSteps, k, x, x0 }) after every step, with
-   * x_t and the predicted x̂_0 (Float32Array [count × C × H × W]). Resolves to { images (in [−1, 1]),
-   * count, imageSize, channels }.
+   * starting noise, optional); label (class-conditional models, info.classes > 0: the class to draw,
+   * 0 to classes − 1, or one per image, null for any class; default any); guidance (classifier-free
+   * guidance weight w in [0, 10], default 1: ε̂ = ε̂_any + w (ε̂_label − ε̂_any), a second network call per
+   * step when w ≠ 1 and a label is given); signal;
+   * onStep({ step, totalSteps, k, x, x0 }) after every step, with x_t and the predicted x̂_0
+   * (Float32Array [count × C × H × W]). Resolves to { images (in [−1, 1]), count, imageSize, channels }.
    */
   async sample({
-    count = 16, steps = 50, stride, eta = 0, sigma = 'beta', method, seed, start, signal, onStep,
+    count = 16, steps = 50, stride, eta = 0, sigma = 'beta', method, seed, start, label = null, guidance = 1,
+    signal, onStep,
   } = {}) {
     const T = this.info.steps;
     integerOption(count, 'count', 1, 4096);
@@ -422,6 +447,7 @@ export class DiffusionModel extends Model {
     const options = {
       count, method: ancestral ? 'ancestral' : 'strided', stride: chosenStride,
       eta: numberOption(eta, 'eta', 0, 1), sigma: sigma === 'beta' ? 'beta' : 'posterior', seed: seedOption(seed),
+      labels: this.#labels(label, count), guidance: numberOption(guidance, 'guidance', 0, 10),
     };
     checkAborted(signal, 'sampling');
     const totalSteps = this.call('ddpmBegin', options, start ?? null);

@@ -2,12 +2,15 @@
 // x_t and the predicted x̂0 animated step by step and replayable; optionally (the `schedule`
 // attribute) the noise schedule ᾱ_t with the steps the chosen sampler visits.
 //
-//   <gyre-diffusion model="/models/ddpm-digits/" count="16" steps="50" seed="7"></gyre-diffusion>
+//   <gyre-diffusion model="/models/ddpm-digits/" count="16" steps="50" seed="7" label="each"></gyre-diffusion>
+// label (class-conditional models): "any", "each" (image i draws class i mod classes) or a class;
+// guidance: the classifier-free guidance weight w (1: none).
 import { legend, imageGrid, lineChart } from './plot.js';
 import { GyreElement, define, h, numberAttribute } from './base.js';
 
 const MAX_FRAMES = 120;
 const STEP_CHOICES = [10, 20, 50, 100, 250];
+const DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];  // the class choices of ddpm-digits
 
 const CSS = `
 .frames { display: flex; flex-wrap: wrap; gap: 20px; }
@@ -37,7 +40,7 @@ export function visitedSteps({ method, steps }, T = 1000) {
 
 export class GyreDiffusion extends GyreElement {
   static css = CSS;
-  static observedAttributes = ['model', 'count', 'method', 'steps', 'eta', 'sigma', 'seed', 'schedule'];
+  static observedAttributes = ['model', 'count', 'method', 'steps', 'eta', 'sigma', 'seed', 'label', 'guidance', 'schedule'];
 
   #frames = [];
   #shape = null;
@@ -63,6 +66,11 @@ export class GyreDiffusion extends GyreElement {
         h('label', {}, 'σₜ (ancestral)', h('select', { id: 'sigma' },
           h('option', { value: 'beta' }, 'σₜ = βₜ'), h('option', { value: 'alt' }, 'σₜ = β̄ₜ₋₁ βₜ / β̄ₜ'))),
         h('label', {}, 'seed', h('input', { type: 'number', id: 'seed', min: 0, step: 1 })),
+        h('label', {}, 'class', h('select', { id: 'label', title: 'class-conditional models: which class (digit) to draw' },
+          h('option', { value: 'any' }, 'any'), h('option', { value: 'each' }, 'each in turn'),
+          ...DIGITS.map((digit) => h('option', { value: digit }, String(digit))))),
+        h('label', {}, 'guidance w', h('input', { type: 'number', id: 'guidance', min: 0, max: 10, step: 0.5,
+          title: 'classifier-free guidance: ε̂ = ε̂_any + w (ε̂_class − ε̂_any); w ≠ 1 costs a second network call per step' })),
         h('button', { type: 'button', id: 'run', part: 'button run', onclick: () => this.run() }, 'Sample'),
         h('button', { type: 'button', id: 'stop', class: 'secondary', part: 'button stop', disabled: true,
           onclick: () => this.stop() }, 'Stop')),
@@ -71,7 +79,7 @@ export class GyreDiffusion extends GyreElement {
         h('div', {}, h('dt', {}, 'step'), h('dd', { id: 'step', 'aria-live': 'off' }, '–')),
         h('div', {}, h('dt', {}, 't'), h('dd', { id: 't' }, '–')),
         h('div', {}, h('dt', {}, 'total time'), h('dd', { id: 'time' }, '–')),
-        h('div', {}, h('dt', {}, 'per network call'), h('dd', { id: 'per-step' }, '–'))),
+        h('div', {}, h('dt', {}, 'per step'), h('dd', { id: 'per-step' }, '–'))),
       h('p', { id: 'announce', class: 'engine', role: 'status', 'aria-live': 'polite' }),
       h('div', { class: 'frames' },
         h('figure', {}, h('canvas', { id: 'x', role: 'img', 'aria-label': 'the noisy images x_t', part: 'canvas' }),
@@ -97,11 +105,16 @@ export class GyreDiffusion extends GyreElement {
     set('count', 'count', 16);
     set('eta', 'eta', 0);
     set('seed', 'seed', 7);
+    set('guidance', 'guidance', 1);
     if (all || name === 'steps') {
       const steps = numberAttribute(this, 'steps', 50);
       const select = this.$('steps');
       if (![...select.options].some((option) => Number(option.value) === steps)) select.append(h('option', { value: steps }, String(steps)));
       select.value = String(steps);
+    }
+    if (all || name === 'label') {
+      const label = this.getAttribute('label') ?? 'any';
+      this.$('label').value = [...this.$('label').options].some((option) => option.value === label) ? label : 'any';
     }
     if (all || name === 'sigma') this.$('sigma').value = this.getAttribute('sigma') === 'alt' ? 'alt' : 'beta';
     if (all || name === 'method') {
@@ -141,6 +154,8 @@ export class GyreDiffusion extends GyreElement {
       eta: Number(this.$('eta').value),
       sigma: this.$('sigma').value,
       seed: Number(this.$('seed').value),
+      label: this.$('label').value,
+      guidance: Number(this.$('guidance').value),
     };
   }
 
@@ -184,6 +199,12 @@ export class GyreDiffusion extends GyreElement {
     this.#T = model.info.steps;
     const options = this.settings;
     const { method, count, steps, eta, sigma, seed } = options;
+    const { classes } = model.info;
+    this.$('label').disabled = this.$('guidance').disabled = !(classes > 0);  // unconditional: any class
+    let label = null;
+    if (classes > 0 && options.label === 'each') label = Array.from({ length: count }, (_, i) => i % classes);
+    else if (classes > 0 && options.label !== 'any') label = Number(options.label);
+    const guided = label !== null && options.guidance !== 1;
     this.#shape = { count, imageSize: model.info.imageSize, channels: model.info.channels };
     this.#frames = [];
     const replay = this.$('replay');
@@ -196,7 +217,7 @@ export class GyreDiffusion extends GyreElement {
     let result = null;
     try {
       result = await model.sample({
-        count, seed, signal,
+        count, seed, signal, label, guidance: guided ? options.guidance : 1,
         ...(method === 'ancestral' ? { method: 'ancestral', sigma } : { method: 'ddim', steps, eta }),
         onStep: (frame) => {
           if (frame.step % keepEvery === 0 || frame.step === frame.totalSteps || frame.step === 1) this.#frames.push(frame);
@@ -212,7 +233,8 @@ export class GyreDiffusion extends GyreElement {
       const seconds = (performance.now() - started) / 1000;
       const done = this.#frames.at(-1)?.step ?? 0;
       this.$('time').textContent = `${seconds.toFixed(2)} s`;
-      this.$('per-step').textContent = done ? `${((seconds * 1000) / done).toFixed(1)} ms for ${count} images` : '–';
+      const calls = guided ? ' (2 network calls)' : '';
+      this.$('per-step').textContent = done ? `${((seconds * 1000) / done).toFixed(1)} ms for ${count} images${calls}` : '–';
       replay.max = String(Math.max(0, this.#frames.length - 1));
       replay.value = replay.max;
       replay.disabled = this.#frames.length < 2;

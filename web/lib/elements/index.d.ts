@@ -46,7 +46,7 @@ export class GyreLengthLab extends GyreElement {
 export class GyreDiffusion extends GyreElement {
   /** The last images, [count × C × H × W] in [−1, 1]. */
   readonly images: Float32Array | null;
-  readonly settings: { method: 'ddim' | 'ancestral'; count: number; steps: number; eta: number; sigma: 'beta' | 'alt'; seed: number };
+  readonly settings: { method: 'ddim' | 'ancestral'; count: number; steps: number; eta: number; sigma: 'beta' | 'alt'; seed: number; label: string; guidance: number };
   run(): Promise<{ images: Float32Array; count: number; imageSize: number; channels: number; steps: number } | undefined>;
 }
 
