@@ -417,7 +417,8 @@ def ddpm_card(name):
                       "the asked digit | " if arch.get("classes") else "", " %s |" % before_title if before else ""),
                   "|---|---|---|---|---|%s%s" % ("---|" if arch.get("classes") else "", "---|" if before else "")]
         for sampler, r in quality["samplers"].items():
-            earlier = before["samplers"].get(re.sub(r", (any digit|guidance [0-9.]+)$", "", sampler)) if before else None
+            earlier = before["samplers"].get(re.sub(r"(, any digit|, any-class row)?(, guidance [0-9.]+)?$", "",
+                                                    sampler)) if before else None
             asked = ""
             if arch.get("classes"):
                 asked = "%.1f %% | " % (100 * r["asked_digit_fraction"]) if "asked_digit_fraction" in r else "- | "
@@ -426,12 +427,15 @@ def ddpm_card(name):
                 " ".join(map(str, r["class_histogram_of_recognisable"])),
                 (" %.1f %% |" % (100 * earlier["recognisable_fraction"]) if earlier else " |") if before else ""))
         if arch.get("classes"):
-            lines += ["", "Rows without *any digit* ask for digit i mod 10 for sample i; *the asked digit* counts the "
-                      "samples the judge confidently calls the digit that was asked for. Rows ending in *any digit* "
-                      "use the class table's last row (label null): the unconditional use of the same net."]
+            lines += ["", "Rows with no suffix ask for digit i mod 10 for sample i. Rows ending in *any digit* ask "
+                      "for a digit drawn at random for each sample, uniformly, from the seed (what "
+                      "`ddpm.sample()` does when no label is given): a sample of the digits' distribution, as the "
+                      "training digits are balanced (500 per class). *The asked digit* counts the samples the judge "
+                      "confidently calls the digit that was asked for. Rows ending in *any-class row* use the class "
+                      "table's last row (`label: null`): the net used unconditionally."]
             if any(", guidance " in sampler for sampler in quality["samplers"]):
                 lines += ["", "Rows ending in *guidance w* use classifier-free guidance (Ho & Salimans 2022): at every "
-                          "step eps = eps(any digit) + w (eps(asked digit) - eps(any digit)), so two network calls "
+                          "step eps = eps(any-class row) + w (eps(asked digit) - eps(any-class row)), so two network calls "
                           "per step (`ddpm.sample({ label, guidance })`). Guided samples can score above the real "
                           "digits' ceiling: guidance pulls each one towards a typical shape of its digit, which real "
                           "handwriting often is not."]
@@ -444,7 +448,7 @@ def ddpm_card(name):
                           narrow["base_channels"], before_file)]
         groups = {}  # the sampler rows by how they were drawn: the suffix after the sampler's name
         for sampler, r in quality["samplers"].items():
-            suffix = re.search(r"(, any digit|, guidance [0-9.]+)?$", sampler).group(0)
+            suffix = re.search(r"(, any digit|, any-class row)?(, guidance [0-9.]+)?$", sampler).group(0)
             groups.setdefault(suffix, []).append(r)
         verdicts = []
         for suffix, rows in groups.items():
@@ -452,7 +456,8 @@ def ddpm_card(name):
             lowest_entropy = min(r["class_entropy_bits"] for r in rows)
             met = worst >= 0.85 and lowest_entropy >= 3.2
             drawn = {"": "asked for digits in turn" if arch.get("classes") else "every sampler",
-                     ", any digit": "any digit"}.get(suffix, "asked for digits in turn with" + suffix[1:])
+                     ", any digit": "asked for a random digit each", ", any-class row": "the any-class row"}.get(
+                         suffix, "asked for digits in turn with" + suffix[1:])
             verdicts.append("%s: %s (worst sampler %.1f %%, lowest entropy %.2f bits)" % (
                 drawn[0].upper() + drawn[1:], "met" if met else "**not met**", 100 * worst, lowest_entropy))
         lines += ["", "The goal is at least 85 % recognisable with class entropy >= 3.2 bits for every sampler. "

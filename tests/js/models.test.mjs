@@ -181,8 +181,18 @@ for (const flavour of FLAVOURS) {
       const ddpm = await engine.loadModel(shipped('ddpm-digits'));
       assert.equal(ddpm.info.classes, 10);
       const options = { count: 2, steps: 5, seed: 3 };
-      const any = await ddpm.sample(options);
-      assert.deepEqual((await ddpm.sample({ ...options, label: null })).images, any.images);
+      // By default each image's digit is drawn from the seed; the result names it.
+      const random = await ddpm.sample({ ...options, count: 8 });
+      assert.equal(random.labels.length, 8);
+      assert.ok(random.labels.every((digit) => Number.isInteger(digit) && digit >= 0 && digit < 10));
+      assert.ok(new Set(random.labels).size > 1);
+      assert.deepEqual((await ddpm.sample({ ...options, count: 8 })).labels, random.labels);
+      assert.notDeepEqual((await ddpm.sample({ ...options, count: 8, seed: 4 })).labels, random.labels);
+      assert.deepEqual((await ddpm.sample({ ...options, count: 8, label: Array.from(random.labels) })).images,
+        random.images);
+      // null: the any-class row.
+      const any = await ddpm.sample({ ...options, label: null });
+      assert.deepEqual(any.labels, Int32Array.of(-1, -1));
       assert.deepEqual((await ddpm.sample({ ...options, label: [null, null] })).images, any.images);
       const threes = await ddpm.sample({ ...options, label: 3 });
       const sevens = await ddpm.sample({ ...options, label: 7 });

@@ -298,11 +298,15 @@ export class DiffusionModel {
   predictNoise(x: Float32Array, k: number | number[] | Int32Array, label?: DiffusionLabel): Float32Array;
   sample(options?: {
     count?: number; steps?: number; stride?: number; eta?: number; sigma?: 'beta' | 'alt';
-    method?: 'ancestral' | 'ddim'; seed?: number; start?: Float32Array; label?: DiffusionLabel;
+    method?: 'ancestral' | 'ddim'; seed?: number; start?: Float32Array;
+    /** 'random' (default): each image's class drawn uniformly from the seed; null: the any-class row. */
+    label?: DiffusionLabel | 'random';
     /** Classifier-free guidance weight w in [0, 10] (1: none): ε̂_any + w (ε̂_label − ε̂_any). */
     guidance?: number; signal?: AbortSignal;
     onStep?: (step: SampleStep) => void;
-  }): Promise<{ images: Float32Array; count: number; imageSize: number; channels: number }>;
+  }): Promise<{ images: Float32Array; count: number; imageSize: number; channels: number;
+    /** The class of each image (−1: the any-class row); null for an unconditional model. */
+    labels: Int32Array | null }>;
   dispose(): void;
 }
 

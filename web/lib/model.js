@@ -43,6 +43,19 @@ function seedOption(seed) {
   return integerOption(seed, 'seed', 0, Number.MAX_SAFE_INTEGER);
 }
 
+/** count classes in [0, classes), uniform, from the seed (mulberry32): reproducible per seed. */
+function randomClasses(count, classes, seed) {
+  let state = (seed ^ Math.floor(seed / 2 ** 32) ^ 0x9e3779b9) >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+  return Int32Array.from({ length: count }, () => Math.floor(next() * classes));
+}
+
 function joinUrl(directory, file) {
   if (directory instanceof URL) return new URL(file, directory.href.endsWith('/') ? directory : `${directory.href}/`);
   const text = String(directory);
@@ -421,14 +434,16 @@ export class DiffusionModel extends Model {
    * method: 'ancestral' runs the full ancestral sampler with sigma 'beta' (σ_t = β_t) or 'alt'
    * (σ_t = β_t β̄_{t−1} / β̄_t); seed (fixes the start noise and every z); start (a Float32Array of
    * starting noise, optional); label (class-conditional models, info.classes > 0: the class to draw,
-   * 0 to classes − 1, or one per image, null for any class; default any); guidance (classifier-free
+   * 0 to classes − 1, or one per image; 'random' (the default) draws each image's class uniformly from
+   * the seed, then the image for it; null uses the net's any-class row); guidance (classifier-free
    * guidance weight w in [0, 10], default 1: ε̂ = ε̂_any + w (ε̂_label − ε̂_any), a second network call per
    * step when w ≠ 1 and a label is given); signal;
    * onStep({ step, totalSteps, k, x, x0 }) after every step, with x_t and the predicted x̂_0
-   * (Float32Array [count × C × H × W]). Resolves to { images (in [−1, 1]), count, imageSize, channels }.
+   * (Float32Array [count × C × H × W]). Resolves to { images (in [−1, 1]), count, imageSize, channels,
+   * labels (the class of each image, Int32Array, −1 for the any-class row; null for unconditional nets) }.
    */
   async sample({
-    count = 16, steps = 50, stride, eta = 0, sigma = 'beta', method, seed, start, label = null, guidance = 1,
+    count = 16, steps = 50, stride, eta = 0, sigma = 'beta', method, seed, start, label = 'random', guidance = 1,
     signal, onStep,
   } = {}) {
     const T = this.info.steps;
@@ -444,10 +459,14 @@ export class DiffusionModel extends Model {
       throw new BadArgumentError(`start must be a Float32Array of count × ${this.#imageFloats} values`);
     }
     if (onStep !== undefined && typeof onStep !== 'function') throw new BadArgumentError('onStep must be a function');
+    const chosenSeed = seedOption(seed);
+    const { classes } = this.info;
+    const labels = label !== 'random' ? this.#labels(label, count)
+      : classes > 0 ? randomClasses(count, classes, chosenSeed) : null;
     const options = {
       count, method: ancestral ? 'ancestral' : 'strided', stride: chosenStride,
-      eta: numberOption(eta, 'eta', 0, 1), sigma: sigma === 'beta' ? 'beta' : 'posterior', seed: seedOption(seed),
-      labels: this.#labels(label, count), guidance: numberOption(guidance, 'guidance', 0, 10),
+      eta: numberOption(eta, 'eta', 0, 1), sigma: sigma === 'beta' ? 'beta' : 'posterior', seed: chosenSeed,
+      labels, guidance: numberOption(guidance, 'guidance', 0, 10),
     };
     checkAborted(signal, 'sampling');
     const totalSteps = this.call('ddpmBegin', options, start ?? null);
@@ -456,7 +475,10 @@ export class DiffusionModel extends Model {
       const step = this.call('ddpmStep', onStep !== undefined);
       if (onStep) onStep({ step: step.stepsDone, totalSteps, k: step.k, x: step.x, x0: step.x0 });
       if (step.done) {
-        return { images: step.x, count, imageSize: this.info.imageSize, channels: this.info.channels };
+        return {
+          images: step.x, count, imageSize: this.info.imageSize, channels: this.info.channels,
+          labels: classes > 0 ? labels ?? new Int32Array(count).fill(-1) : null,
+        };
       }
       await yieldToEventLoop();
     }

@@ -3,7 +3,8 @@
 // attribute) the noise schedule ᾱ_t with the steps the chosen sampler visits.
 //
 //   <gyre-diffusion model="/models/ddpm-digits/" count="16" steps="50" seed="7" label="each"></gyre-diffusion>
-// label (class-conditional models): "any", "each" (image i draws class i mod classes) or a class;
+// label (class-conditional models): "any" (each image's class drawn from the seed), "each" (image i
+// draws class i mod classes) or a class;
 // guidance: the classifier-free guidance weight w (1: none).
 import { legend, imageGrid, lineChart } from './plot.js';
 import { GyreElement, define, h, numberAttribute } from './base.js';
@@ -201,10 +202,10 @@ export class GyreDiffusion extends GyreElement {
     const { method, count, steps, eta, sigma, seed } = options;
     const { classes } = model.info;
     this.$('label').disabled = this.$('guidance').disabled = !(classes > 0);  // unconditional: any class
-    let label = null;
+    let label = 'random';  // "any": each image's digit drawn from the seed
     if (classes > 0 && options.label === 'each') label = Array.from({ length: count }, (_, i) => i % classes);
     else if (classes > 0 && options.label !== 'any') label = Number(options.label);
-    const guided = label !== null && options.guidance !== 1;
+    const guided = classes > 0 && options.guidance !== 1;
     this.#shape = { count, imageSize: model.info.imageSize, channels: model.info.channels };
     this.#frames = [];
     const replay = this.$('replay');
