@@ -124,10 +124,15 @@ def _():
     assert [s for s, *_ in history["train"]] == [5, 6], history["train"]
 
 
+def tiny_unet_args():
+    """train_ddpm arguments for a U-Net small enough to train a few steps in a test."""
+    return ["--base-channels", "8", "--groups", "4", "--time-dim", "16", "--batch", "4", "--log-every", "1",
+            "--checkpoint-dir", export.CHECKPOINT_DIR]
+
+
 @check("DDPM U-Net: train, resume, export (time table), golden trajectory")
 def _():
-    tiny = ["--name", "ddpm", "--base-channels", "8", "--groups", "4", "--time-dim", "16", "--batch", "4",
-            "--log-every", "1", "--checkpoint-dir", export.CHECKPOINT_DIR]
+    tiny = ["--name", "ddpm"] + tiny_unet_args()
     train_ddpm.main(tiny + ["--steps", "2"])
     _, _, history = train_ddpm.main(tiny + ["--steps", "3"])
     assert len(history["train"]) == 3
@@ -148,8 +153,7 @@ def _():
 
 @check("DDPM U-Net: --widen-from (exact at 2x, close at 1.5x), then trains")
 def _():
-    tiny = ["--base-channels", "8", "--groups", "4", "--time-dim", "16", "--batch", "4", "--log-every", "1",
-            "--checkpoint-dir", export.CHECKPOINT_DIR]
+    tiny = tiny_unet_args()
     train_ddpm.main(tiny + ["--name", "narrow", "--steps", "2"])
     narrow, _ = train_ddpm.model_from_checkpoint(os.path.join(export.CHECKPOINT_DIR, "narrow.pt"))
     x = torch.randn((3, 1, 28, 28), generator=torch.Generator().manual_seed(0))
@@ -172,8 +176,7 @@ def _():
 
 @check("DDPM U-Net: --condition-from (starts as the unconditional net), export, labelled golden")
 def _():
-    tiny = ["--base-channels", "8", "--groups", "4", "--time-dim", "16", "--batch", "4", "--log-every", "1",
-            "--checkpoint-dir", export.CHECKPOINT_DIR]
+    tiny = tiny_unet_args()
     train_ddpm.main(tiny + ["--name", "plain", "--steps", "2"])
     plain, _ = train_ddpm.model_from_checkpoint(os.path.join(export.CHECKPOINT_DIR, "plain.pt"))
     conditional = models.UNet(base_channels=8, groups=4, time_dim=16, classes=10)

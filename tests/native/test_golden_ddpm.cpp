@@ -160,13 +160,8 @@ TEST_CASE("class labels: a bad label is BAD_ARGUMENT, a missing class table BAD_
 }
 
 TEST_CASE("classifier-free guidance: eps = eps_any + w (eps_label - eps_any) at every step") {
-  const std::string config = test::read_text("models/ddpm-digits/config.json");
-  Result<std::vector<std::uint8_t>> weights =
-      io::read_file(test::source_path("models/ddpm-digits/model.safetensors"));
-  REQUIRE(weights.is_ok());
-  auto loaded = models::UNet::load(config, weights.value());
-  REQUIRE(loaded.is_ok());
-  models::UNet& net = *loaded.value();
+  auto loaded = load_unet("models/ddpm-digits/");
+  models::UNet& net = *loaded;
   const std::size_t floats = net.image_floats();
   std::vector<float> start(2 * floats);
   models::Rng rng(5);
